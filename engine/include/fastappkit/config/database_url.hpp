@@ -1,0 +1,45 @@
+#pragma once
+// Database URLs (SPEC §3): parsing, the precedence of where they come from, and redaction.
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace fastappkit::config {
+
+enum class Backend { sqlite, postgresql };
+
+struct DatabaseUrl {
+  Backend backend = Backend::sqlite;
+  std::string source;  // where it came from, for messages: "--database-url", ".env:3", ...
+
+  // sqlite: absolute file path, or ":memory:"
+  std::string sqlite_path;
+
+  // postgresql (percent-decoded)
+  std::string user, password, host, port, database;
+  std::vector<std::pair<std::string, std::string>> params;
+
+  bool is_memory() const { return backend == Backend::sqlite && sqlite_path == ":memory:"; }
+  // The URL with any password replaced by "***"; safe to print.
+  std::string redacted() const;
+  // A libpq connection string (keyword=value, values quoted); contains the password.
+  std::string libpq_conninfo() const;
+};
+
+// Throws Error(input) with what is wrong; `root` resolves relative SQLite paths.
+DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& root);
+
+// Value of `key` in a .env file (KEY=VALUE, # comments, optional quotes, optional `export `);
+// std::nullopt if the file or the key is absent. `line_out` receives the line number.
+std::optional<std::string> read_dotenv(const std::filesystem::path& file, std::string_view key, int* line_out = nullptr);
+
+// --database-url, then $DATABASE_URL, then <root>/.env. Throws Error(input) when none is set.
+DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, const std::filesystem::path& root);
+
+// Replaces a password inside any URL-looking text with ***; used on messages from drivers.
+std::string redact_text(std::string text);
+
+}  // namespace fastappkit::config

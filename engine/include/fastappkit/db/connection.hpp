@@ -1,0 +1,97 @@
+#pragma once
+// The small driver interface SQLite and PostgreSQL implement. No driver header leaks from here.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastappkit/config/database_url.hpp"
+#include "fastappkit/error.hpp"
+#include "fastappkit/sql/render.hpp"
+
+namespace fastappkit::db {
+
+enum class Failure {
+  connect,     // could not open or reach the database
+  statement,   // the database rejected a statement (syntax, missing object, type)
+  constraint,  // a constraint failed (unique, foreign key, not null, check)
+  busy,        // a lock could not be had in time
+  other,
+};
+
+class DbError : public Error {
+ public:
+  DbError(Failure failure, std::string message, std::string statement = {}, std::string sqlstate = {}, std::string hint = {})
+      : Error(ErrorKind::database, std::move(message), std::move(hint)),
+        failure_(failure), statement_(std::move(statement)), sqlstate_(std::move(sqlstate)) {}
+  Failure failure() const noexcept { return failure_; }
+  const std::string& statement() const noexcept { return statement_; }  // the failing statement, if any
+  const std::string& sqlstate() const noexcept { return sqlstate_; }    // PostgreSQL's SQLSTATE, if any
+
+ private:
+  Failure failure_;
+  std::string statement_, sqlstate_;
+};
+
+using Row = std::vector<std::optional<std::string>>;
+
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual sql::Dialect dialect() const = 0;
+  virtual std::string describe() const = 0;  // redacted, for messages
+
+  // Runs statements in order, as few round trips as the driver allows. Throws DbError whose
+  // statement() is the one that failed; earlier ones in an open transaction stay uncommitted.
+  virtual void execute(const std::vector<std::string>& statements) = 0;
+  void execute(const std::string& statement) { execute(std::vector<std::string>{statement}); }
+  // One statement with $1.. / ? placeholders bound to text values; every value as text.
+  virtual std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {}) = 0;
+
+  // Starts a transaction that holds the database's write lock where the database has one
+  // (SQLite: BEGIN IMMEDIATE, waiting up to the lock timeout).
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() noexcept = 0;  // Never throws: used on error paths.
+
+  virtual bool table_exists(const std::string& name) = 0;
+  virtual std::vector<std::string> tables() = 0;  // user tables, sorted
+
+  // Serialises whole runs against one database for up to `timeout`; held until the connection
+  // closes. PostgreSQL: advisory lock on its own session; SQLite: writes are serialised by the
+  // file lock, so this only sets how long a writer waits.
+  virtual void lock_for_run(std::chrono::milliseconds timeout) = 0;
+};
+
+// RAII transaction: rolls back unless committed. Never throws from its destructor.
+class Transaction {
+ public:
+  explicit Transaction(Connection& c) : c_(c) { c_.begin(); }
+  ~Transaction() {
+    if (!done_) c_.rollback();
+  }
+  void commit() {
+    c_.commit();
+    done_ = true;
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+enum class OpenMode {
+  read_write,
+  read_only,  // never writes; a SQLite file that does not exist yields nullptr, not a new file
+};
+
+std::unique_ptr<Connection> open(const config::DatabaseUrl& url, OpenMode mode,
+                                 std::chrono::milliseconds lock_timeout = std::chrono::seconds(60));
+
+std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds lock_timeout);
+std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds lock_timeout);
+
+}  // namespace fastappkit::db

@@ -1,0 +1,137 @@
+#pragma once
+// Dialect-neutral schema: column specs as written (SPEC §4), the normalised table state that
+// replaying migrations produces, and the operations of a migration file (SPEC §5).
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fastappkit::migration {
+
+enum class ColumnType { integer, bigint, smallint, string, text, boolean, float_, double_, numeric, date, datetime, time, json, uuid, binary };
+
+std::optional<ColumnType> parse_column_type(std::string_view name);
+std::string_view column_type_name(ColumnType t);
+std::vector<std::string> column_type_names();
+
+// A column as written in models.toml or a migration (SPEC §4 inline table).
+struct ColumnSpec {
+  std::string name;
+  ColumnType type = ColumnType::integer;
+  std::optional<int> length, precision, scale;
+  bool primary_key = false;
+  std::optional<bool> nullable;  // default: false for primary keys, true otherwise
+  std::optional<std::string> default_value;
+  bool unique = false;
+  std::optional<std::string> foreign_key;  // "table.column"
+  std::optional<std::string> on_delete, on_update;
+};
+
+// A column in the normalised state: constraints live on the table.
+struct Column {
+  std::string name;
+  ColumnType type = ColumnType::integer;
+  std::optional<int> length, precision, scale;
+  bool nullable = true;
+  std::optional<std::string> default_value;
+  bool operator==(const Column&) const = default;
+};
+
+struct ForeignKey {
+  std::string name;
+  std::vector<std::string> columns;
+  std::string references_table;
+  std::vector<std::string> references_columns;
+  std::optional<std::string> on_delete, on_update;
+  bool operator==(const ForeignKey&) const = default;
+};
+
+struct UniqueConstraint {
+  std::string name;
+  std::vector<std::string> columns;
+  bool operator==(const UniqueConstraint&) const = default;
+};
+
+struct Index {
+  std::string name;
+  std::vector<std::string> columns;
+  bool unique = false;
+  bool operator==(const Index&) const = default;
+};
+
+struct Table {
+  std::string name;
+  std::vector<Column> columns;
+  std::vector<std::string> primary_key;
+  std::vector<ForeignKey> foreign_keys;
+  std::vector<UniqueConstraint> uniques;
+  std::vector<Index> indexes;
+
+  const Column* find_column(std::string_view n) const;
+  Column* find_column(std::string_view n);
+  bool operator==(const Table&) const = default;
+};
+
+// Tables by name; what the migrations say the database holds at some revision.
+struct Schema {
+  std::map<std::string, Table> tables;
+  const Table* find(std::string_view name) const;
+};
+
+enum class OpKind {
+  create_table, drop_table, rename_table, add_column, drop_column, alter_column, create_index,
+  drop_index, create_unique, create_foreign_key, drop_constraint, execute, call
+};
+std::string_view op_kind_name(OpKind k);
+
+struct Operation {
+  OpKind kind = OpKind::execute;
+  int line = 0, col = 0;  // of the [[upgrade]]/[[downgrade]] entry, for messages
+
+  std::string table;     // every op but execute/call
+  std::string name;      // index or constraint name
+  std::string new_name;  // rename_table, alter_column
+
+  // create_table
+  std::vector<ColumnSpec> columns;
+  std::vector<std::string> primary_key;
+  std::vector<ForeignKey> foreign_keys;
+  std::vector<UniqueConstraint> uniques;
+
+  std::optional<ColumnSpec> column;  // add_column
+  std::string column_name;           // drop_column, alter_column
+
+  // alter_column: what changes (absent = unchanged); new_default "" removes the default
+  std::optional<ColumnType> new_type;
+  std::optional<int> length, precision, scale;
+  std::optional<bool> nullable;
+  std::optional<std::string> new_default;
+
+  // create_index, create_unique, create_foreign_key
+  std::vector<std::string> index_columns;
+  bool unique = false;
+  std::string references_table;
+  std::vector<std::string> references_columns;
+  std::optional<std::string> on_delete, on_update;
+
+  // execute: "" key = every dialect, else "sqlite"/"postgresql"
+  std::map<std::string, std::string> sql;
+
+  // call
+  std::string function;
+  std::vector<std::string> args;
+};
+
+// Turns a create_table operation (or a models.toml table) into normalised state, deriving
+// names for column-level constraints: fk_<table>_<column>_<reftable>, uq_<table>_<column>.
+Table table_from_specs(const std::string& table, const std::vector<ColumnSpec>& columns,
+                       const std::vector<std::string>& primary_key, const std::vector<ForeignKey>& fks,
+                       const std::vector<UniqueConstraint>& uniques);
+Column column_from_spec(const ColumnSpec& spec);
+
+// Applies `op` to `schema`. Operations on tables the state does not know (made by raw SQL)
+// are recorded as best it can; it never throws for those.
+void apply(Schema& schema, const Operation& op);
+
+}  // namespace fastappkit::migration

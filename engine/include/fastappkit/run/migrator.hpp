@@ -1,0 +1,77 @@
+#pragma once
+// Applies a plan to a database: one transaction per migration together with its version-table
+// change (SPEC §6, §9), or writes the same SQL as a script for preview.
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "fastappkit/db/connection.hpp"
+#include "fastappkit/migration/graph.hpp"
+
+namespace fastappkit::run {
+
+// The exact DDL Alembic emits for its version table, so either tool can take a database over.
+std::string version_table_ddl(const std::string& table);
+std::string history_table_ddl(sql::Dialect d);
+inline constexpr const char* kHistoryTable = "fastappkit_history";
+
+struct Step {
+  const migration::Migration* migration = nullptr;
+  migration::Direction direction = migration::Direction::upgrade;
+  std::vector<std::string> statements;
+  bool sqlite_rebuild = false;
+};
+
+struct StepReport {
+  const Step& step;
+  std::string app;  // the migration's app, or the migrator's label
+  double milliseconds = 0;
+  bool skipped = false;  // another run applied it first
+};
+
+class Migrator {
+ public:
+  // `label` names the graph's owner in messages and fastappkit_history ("core", or an app).
+  Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table, sql::Dialect dialect);
+
+  const std::string& label() const { return label_; }
+  const std::string& version_table() const { return version_table_; }
+
+  // Rows of the version table; empty when there is no database, table or row.
+  std::vector<std::string> current(db::Connection* conn) const;
+
+  // The schema the migrations give for a set of applied revisions.
+  migration::Schema state_of(const std::set<std::string>& applied) const;
+
+  // Renders every step before anything runs, so a step that cannot be rendered stops the run
+  // with the database untouched.
+  std::vector<Step> render(const migration::Plan& plan, const std::vector<std::string>& current) const;
+
+  // SQL statements that move the version table from `rows` across `step`; updates `rows`.
+  std::vector<std::string> version_change(std::vector<std::string>& rows, const std::string& revision, migration::Direction d) const;
+
+  // The whole plan as an SQL script, as `run` would send it (preview).
+  void write_script(std::ostream& out, const migration::Plan& plan, const std::vector<std::string>& current, bool version_table_exists) const;
+
+  // Creates the version and history tables when absent (own transaction).
+  void ensure_tables(db::Connection& conn) const;
+
+  // Runs `steps` in order. Each step re-reads the version table inside its transaction and
+  // is skipped if another run got there first. A failure rolls the step back and throws a
+  // DbError naming app, revision, file, statement and the database's message.
+  void run(db::Connection& conn, const std::vector<Step>& steps, const std::function<void(const StepReport&)>& report) const;
+
+  // Sets the version table to `target` revisions without running migrations.
+  void stamp(db::Connection& conn, const std::vector<std::string>& target) const;
+
+  // Revisions whose file changed after they were applied (checksum in fastappkit_history).
+  std::vector<std::string> modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const;
+
+ private:
+  const migration::RevisionGraph& graph_;
+  std::string label_, version_table_;
+  sql::Dialect dialect_;
+};
+
+}  // namespace fastappkit::run

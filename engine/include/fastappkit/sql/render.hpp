@@ -1,0 +1,33 @@
+#pragma once
+// SQL for each migration operation, per dialect. Rendering reads the schema state before the
+// operation (SQLite's table rebuilds need a table's full definition) and never touches a database.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastappkit/migration/schema.hpp"
+
+namespace fastappkit::sql {
+
+enum class Dialect { sqlite, postgresql };
+std::string_view dialect_name(Dialect d);
+
+std::string quote_ident(std::string_view name);   // "name", with " doubled
+std::string quote_literal(std::string_view text);  // 'text', with ' doubled
+std::string column_type(const migration::Column& c, Dialect d);
+std::string default_clause(const std::string& expr);  // literal as is, any other expression in parentheses
+std::string create_table(const migration::Table& t, Dialect d, std::string_view as_name = {});
+std::string create_index(const std::string& table, const migration::Index& index);
+
+struct RenderedOp {
+  std::vector<std::string> statements;
+  // SQLite: the operation rebuilds a table, so the migration must run with foreign keys off
+  // (switched outside its transaction) and pass PRAGMA foreign_key_check before commit.
+  bool sqlite_rebuild = false;
+};
+
+// Throws Error(input) when the operation cannot be rendered (an `execute` without SQL for this
+// dialect, a rebuild of a table whose definition the migrations do not give).
+RenderedOp render(const migration::Operation& op, const migration::Schema& before, Dialect d);
+
+}  // namespace fastappkit::sql

@@ -1,0 +1,215 @@
+#include "fastappkit/cli/cli.hpp"
+
+#include <boost/program_options.hpp>
+#include <functional>
+#include <iostream>
+
+#include "context.hpp"
+#include "fastappkit/error.hpp"
+#include "fastappkit/util/text.hpp"
+#include "fastappkit/version.hpp"
+
+namespace fastappkit::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+struct Command {
+  std::vector<std::string> path;  // "<name>" matches any word
+  std::string args;               // usage of positionals, e.g. "<revision>"
+  std::string summary;
+  std::function<void(po::options_description&, po::positional_options_description&)> options;
+  int (*handler)(Context&);
+};
+
+void revision_option(po::options_description& d, po::positional_options_description&, const char* help) {
+  d.add_options()("revision,r", po::value<std::string>(), help);
+}
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {{"migrate", "upgrade"}, "[--revision R]", "apply core and internal-app migrations up to R (default: head)",
+       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, unique prefix, head, heads, +N, REV+N (default head)"); }, cmd_upgrade},
+      {{"migrate", "downgrade"}, "<revision>", "revert core and internal-app migrations down to a revision",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision: id, prefix, base, -N, REV-N");
+         p.add("revision", 1);
+       },
+       cmd_downgrade},
+      {{"migrate", "preview"}, "[--revision R]", "print the SQL that upgrade (or --downgrade) would run; applies nothing",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision (default head)");
+         d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision instead of an upgrade");
+       },
+       cmd_preview},
+      {{"migrate", "current"}, "", "show the revision(s) the database is at", nullptr, cmd_current},
+      {{"migrate", "heads"}, "", "show the head revision(s) of the migration graph", nullptr, cmd_heads},
+      {{"migrate", "history"}, "", "list revisions, newest first", nullptr, cmd_history},
+      {{"migrate", "status"}, "", "version table, current revision, heads and pending migrations", nullptr, cmd_status},
+      {{"migrate", "stamp"}, "<revision>", "set the version table to a revision without running migrations",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "revision to record: id, prefix, head, heads, base");
+         p.add("revision", 1);
+       },
+       cmd_stamp},
+  };
+  return table;
+}
+
+std::string group_help(const std::vector<std::string>& prefix) {
+  std::string out = "Commands:\n";
+  for (const auto& c : commands()) {
+    if (c.path.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), c.path.begin())) continue;
+    std::string usage = "fastappkit " + util::join(c.path, " ") + (c.args.empty() ? "" : " " + c.args);
+    out += "  " + usage + std::string(usage.size() < 48 ? 48 - usage.size() : 1, ' ') + c.summary + "\n";
+  }
+  return out;
+}
+
+po::options_description global_options(Context& ctx) {
+  po::options_description d("Global options");
+  d.add_options()("help,h", "show help for the command")("version", "print the version")(
+      "directory,C", po::value<std::string>(&ctx.directory), "run as if started in DIR (the project root)")(
+      "database-url", po::value<std::string>(), "database URL (overrides DATABASE_URL and .env)")(
+      "verbose,v", "print more, including the SQL each migration runs")("quiet,q", "print only errors")(
+      "json", "print listings as JSON")("lock-timeout", po::value<double>(), "seconds to wait for another run's lock (default 60)");
+  return d;
+}
+
+bool is_relative_number(const std::string& s) {
+  return s.size() > 1 && s[0] == '-' && std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// "-1" is a revision target, not an option: hide it from the option parser.
+constexpr char kNumberMark = '\x01';
+
+}  // namespace
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  Context ctx(out, err);
+  auto fail = [&](const Error& e) {
+    err << "fastappkit: error: " << e.what() << "\n";
+    if (!e.hint().empty()) err << "  hint: " << e.hint() << "\n";
+    return exit_code_for(e.kind());
+  };
+  try {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+      std::string a = argv[i];
+      args.push_back(is_relative_number(a) ? std::string(1, kNumberMark) + a : a);
+    }
+    po::options_description globals = global_options(ctx);
+    po::variables_map gvm;
+    po::parsed_options parsed = po::command_line_parser(args).options(globals).allow_unregistered().run();
+    po::store(parsed, gvm);
+    po::notify(gvm);
+    std::vector<std::string> rest = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (gvm.count("version")) {
+      out << "fastappkit " << kVersion << "\n";
+      return 0;
+    }
+    if (gvm.count("database-url")) ctx.database_url = gvm["database-url"].as<std::string>();
+    if (gvm.count("verbose")) ctx.verbosity = 2;
+    if (gvm.count("quiet")) ctx.verbosity = 0;
+    ctx.json = gvm.count("json") != 0;
+    if (gvm.count("lock-timeout")) {
+      double s = gvm["lock-timeout"].as<double>();
+      if (s < 0) throw Error(ErrorKind::usage, "--lock-timeout must not be negative");
+      ctx.lock_timeout = std::chrono::milliseconds(static_cast<long long>(s * 1000));
+    }
+    const bool help = gvm.count("help") != 0;
+
+    // The leading words name the command.
+    std::vector<std::string> words;
+    for (const auto& a : rest) {
+      if (a.empty() || a[0] == '-' || a[0] == kNumberMark) break;
+      words.push_back(a);
+    }
+    const Command* cmd = nullptr;
+    for (const auto& c : commands()) {
+      if (words.size() < c.path.size()) continue;
+      bool match = true;
+      std::vector<std::string> params;
+      for (std::size_t i = 0; i < c.path.size() && match; ++i) {
+        if (c.path[i] == "<name>") params.push_back(words[i]);
+        else match = c.path[i] == words[i];
+      }
+      if (match && (!cmd || c.path.size() > cmd->path.size())) {
+        cmd = &c;
+        ctx.params = params;
+      }
+    }
+    if (!cmd) {
+      // Longest prefix of words that some command starts with: that group's help or a did-you-mean.
+      std::vector<std::string> prefix;
+      for (const auto& w : words) {
+        std::vector<std::string> next = prefix;
+        next.push_back(w);
+        bool any = std::any_of(commands().begin(), commands().end(), [&](const Command& c) {
+          return c.path.size() >= next.size() && std::equal(next.begin(), next.end(), c.path.begin());
+        });
+        if (!any) break;
+        prefix = next;
+      }
+      if (prefix.size() == words.size() && (help || words.size() <= 1)) {
+        (help ? out : err) << "usage: fastappkit [global options] <command> [options]\n\n" << group_help(prefix) << "\n" << globals;
+        return help ? 0 : 2;
+      }
+      std::vector<std::string> choices;
+      for (const auto& c : commands()) {
+        if (c.path.size() > prefix.size() && std::equal(prefix.begin(), prefix.end(), c.path.begin())) {
+          if (std::find(choices.begin(), choices.end(), c.path[prefix.size()]) == choices.end()) choices.push_back(c.path[prefix.size()]);
+        }
+      }
+      std::string word = prefix.size() < words.size() ? words[prefix.size()] : std::string();
+      std::string near = util::did_you_mean(word, choices);
+      std::string where = prefix.empty() ? "" : " '" + util::join(prefix, " ") + "'";
+      throw Error(ErrorKind::usage,
+                  word.empty() ? "missing command after" + where : "unknown command" + where + " '" + word + "'",
+                  near.empty() ? "commands: " + util::join(choices, ", ") + " (fastappkit --help)" : "did you mean '" + near + "'?");
+    }
+
+    std::vector<std::string> tail(rest.begin() + static_cast<long>(cmd->path.size()), rest.end());
+    for (auto& t : tail)
+      if (!t.empty() && t[0] == kNumberMark) t = t.substr(1);
+    po::options_description own("Options");
+    po::positional_options_description pos;
+    if (cmd->options) cmd->options(own, pos);
+    const std::string usage = "fastappkit " + util::join(cmd->path, " ") + (cmd->args.empty() ? "" : " " + cmd->args);
+    if (help) {
+      out << "usage: " << usage << "\n\n" << cmd->summary << "\n\n";
+      if (!own.options().empty()) out << own << "\n";
+      out << globals;
+      return 0;
+    }
+    // Numbers like -1 must reach the positional slot even though they start with '-'.
+    auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    try {
+      std::vector<std::string> opts, positionals;
+      for (std::size_t i = 0; i < tail.size(); ++i) {
+        if (is_relative_number(tail[i])) positionals.push_back(tail[i]);
+        else opts.push_back(tail[i]);
+      }
+      po::parsed_options p = po::command_line_parser(opts).options(own).positional(pos).style(style).run();
+      po::store(p, ctx.vm);
+      if (!positionals.empty()) {
+        if (pos.max_total_count() == 0 && !own.find_nothrow("revision", false))
+          throw Error(ErrorKind::usage, "unexpected argument '" + positionals[0] + "'", "usage: " + usage);
+        if (ctx.vm.count("revision")) throw Error(ErrorKind::usage, "the revision is given twice", "usage: " + usage);
+        ctx.vm.emplace("revision", po::variable_value(positionals[0], false));
+        if (positionals.size() > 1) throw Error(ErrorKind::usage, "unexpected argument '" + positionals[1] + "'", "usage: " + usage);
+      }
+      po::notify(ctx.vm);
+    } catch (const po::error& e) {
+      throw Error(ErrorKind::usage, std::string(e.what()) + " (in '" + util::join(cmd->path, " ") + "')", "usage: " + usage);
+    }
+    return cmd->handler(ctx);
+  } catch (const po::error& e) {
+    return fail(Error(ErrorKind::usage, e.what(), "run 'fastappkit --help' for usage"));
+  } catch (const Error& e) {
+    return fail(e);
+  }
+}
+
+}  // namespace fastappkit::cli

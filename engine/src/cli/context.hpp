@@ -1,0 +1,53 @@
+#pragma once
+// Private to the CLI: what every handler gets, and the loading every migrate command shares.
+#include <boost/program_options/variables_map.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "fastappkit/config/database_url.hpp"
+#include "fastappkit/config/project.hpp"
+#include "fastappkit/migration/graph.hpp"
+
+namespace fastappkit::cli {
+
+struct Context {
+  Context(std::ostream& o, std::ostream& e) : out(o), err(e) {}
+  std::ostream& out;
+  std::ostream& err;
+  std::string directory = ".";
+  std::optional<std::string> database_url;
+  int verbosity = 1;  // 0 quiet, 1 normal, 2 verbose
+  bool json = false;
+  std::chrono::milliseconds lock_timeout{60000};
+  boost::program_options::variables_map vm;  // the command's own options
+  std::vector<std::string> params;           // path parameters, e.g. the app in "migrate app <name> ..."
+
+  std::string opt(const std::string& name, const std::string& fallback = {}) const {
+    return vm.count(name) ? vm[name].as<std::string>() : fallback;
+  }
+  bool flag(const std::string& name) const { return vm.count(name) && vm[name].as<bool>(); }
+};
+
+// The project, the core revision graph and the database URL, all checked before any
+// connection is made.
+struct CoreProject {
+  config::ProjectConfig config;
+  std::unique_ptr<migration::RevisionGraph> graph;
+  config::DatabaseUrl url;
+};
+CoreProject load_core(const Context& ctx, bool need_url = true);
+
+int cmd_upgrade(Context& ctx);
+int cmd_downgrade(Context& ctx);
+int cmd_preview(Context& ctx);
+int cmd_current(Context& ctx);
+int cmd_heads(Context& ctx);
+int cmd_history(Context& ctx);
+int cmd_status(Context& ctx);
+int cmd_stamp(Context& ctx);
+
+}  // namespace fastappkit::cli

@@ -1,0 +1,136 @@
+#include "fastappkit/util/text.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "fastappkit/error.hpp"
+
+namespace fastappkit {
+
+int exit_code_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::usage:
+    case ErrorKind::input:
+      return 2;
+    case ErrorKind::database:
+    case ErrorKind::failed:
+      return 1;
+  }
+  return 1;
+}
+
+namespace util {
+
+std::string diagnostic(const std::string& path, std::string_view source, int line, int col,
+                       const std::string& message) {
+  std::string out = path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": " + message;
+  if (line < 1) return out;
+  std::size_t start = 0;
+  for (int l = 1; l < line && start != std::string_view::npos; ++l) {
+    start = source.find('\n', start);
+    if (start != std::string_view::npos) ++start;
+  }
+  if (start == std::string_view::npos || start > source.size()) return out;
+  std::size_t end = source.find('\n', start);
+  std::string_view text = source.substr(start, end == std::string_view::npos ? source.size() - start : end - start);
+  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+  out += "\n    " + std::string(text) + "\n    ";
+  for (int c = 1; c < col && c <= static_cast<int>(text.size()); ++c) out += text[c - 1] == '\t' ? '\t' : ' ';
+  out += '^';
+  return out;
+}
+
+static std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = 0;
+  for (const auto& c : candidates) {
+    std::size_t d = edit_distance(word, c);
+    if (best.empty() || d < best_d) {
+      best = c;
+      best_d = d;
+    }
+  }
+  // Allow roughly one edit per three characters, at least one.
+  std::size_t limit = std::max<std::size_t>(1, word.size() / 3);
+  return (!best.empty() && best_d <= limit) ? best : std::string();
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::input, "cannot read " + path, "check that the file exists and is readable");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::uint64_t fnv1a64(std::string_view data) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+bool is_valid_app_name(std::string_view name) {
+  if (name.empty() || name.size() > 48) return false;
+  if (name[0] < 'a' || name[0] > 'z') return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+}  // namespace util
+}  // namespace fastappkit
