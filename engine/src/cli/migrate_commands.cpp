@@ -62,6 +62,7 @@ std::string json_list(const std::vector<std::string>& v) {
 
 // Applies a plan with progress lines; shared by upgrade and downgrade.
 int apply_plan(Context& ctx, const CoreProject& p, bool upgrade, const std::string& target) {
+  migration::validate_target(*p.graph, target);
   auto conn = db::open(p.url, db::OpenMode::read_write, ctx.lock_timeout);
   conn->lock_for_run(ctx.lock_timeout);
   run::Migrator migrator(*p.graph, "core", "alembic_version", conn->dialect());

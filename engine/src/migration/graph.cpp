@@ -247,6 +247,14 @@ std::string walk(const RevisionGraph& graph, std::string from, int n, std::strin
 
 }  // namespace
 
+void validate_target(const RevisionGraph& graph, std::string_view target) {
+  auto [base, offset] = split_relative(target);
+  (void)offset;
+  if (base.empty() || base == "head" || base == "heads" || base == "base" || target == "heads") return;
+  if (base.size() > 5 && base.compare(base.size() - 5, 5, "@head") == 0) base = base.substr(0, base.size() - 5);
+  graph.resolve(base);
+}
+
 Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target) {
   Plan plan;
   plan.direction = Direction::upgrade;

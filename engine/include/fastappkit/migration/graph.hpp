@@ -59,6 +59,10 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
 // that needs the target, newest first.
 Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target);
 
+// Checks that every revision a target names exists, without a database: lets a command
+// refuse a bad target before it opens (or creates) one.
+void validate_target(const RevisionGraph& graph, std::string_view target);
+
 // Every revision the version table's rows imply are applied; throws Error(failed) naming a
 // row that this graph does not know.
 std::set<std::string> applied_set(const RevisionGraph& graph, const std::vector<std::string>& current,

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages fastappkit builds and tests with, only those missing.
+# Idempotent; needs root (or sudo) only when something is missing.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build pkg-config
+  libboost-dev libboost-filesystem-dev libboost-program-options-dev
+  libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
+  postgresql-15
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

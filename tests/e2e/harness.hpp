@@ -1,0 +1,70 @@
+#pragma once
+// End-to-end harness: temp project copies, the real fastappkit binary run as a child process,
+// and one database per test on each backend (an SQLite file; a fresh database in the test
+// PostgreSQL cluster that CTest starts and always stops).
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace e2e {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  fs::path path;
+};
+
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+
+// Runs the fastappkit binary with `args` in `cwd`; DATABASE_URL is removed from the
+// environment unless given in `env`.
+RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, const std::map<std::string, std::string>& env = {});
+
+fs::path source_dir();
+void copy_tree(const fs::path& from, const fs::path& to);
+void write_file(const fs::path& p, const std::string& text);
+std::string read_file(const fs::path& p);
+
+// One database for one test. Dropped (PostgreSQL) or deleted with its folder (SQLite).
+class Database {
+ public:
+  virtual ~Database() = default;
+  virtual std::string url() const = 0;
+  virtual std::string backend() const = 0;
+  // Runs SQL directly on the database (not through fastappkit).
+  virtual void exec(const std::string& sql) = 0;
+  virtual std::vector<std::vector<std::string>> query(const std::string& sql) = 0;
+  // Tables, columns, indexes and constraints, one per line, sorted; NULL shown as "NULL".
+  virtual std::string schema_dump() = 0;
+  virtual std::vector<std::string> tables() = 0;
+};
+
+std::unique_ptr<Database> make_sqlite(const fs::path& dir);
+std::unique_ptr<Database> make_postgresql();
+
+// Compares `actual` with tests/e2e/golden/<name>; FASTAPPKIT_UPDATE_GOLDEN=1 rewrites it.
+bool matches_golden(const std::string& name, const std::string& actual);
+
+struct Sqlite {
+  static constexpr const char* name = "sqlite";
+};
+struct Postgresql {
+  static constexpr const char* name = "postgresql";
+};
+
+template <class B>
+std::unique_ptr<Database> make_database(const fs::path& dir) {
+  if constexpr (std::is_same_v<B, Sqlite>) return make_sqlite(dir);
+  else return make_postgresql();
+}
+
+}  // namespace e2e

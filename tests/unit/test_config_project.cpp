@@ -1,0 +1,294 @@
+// fastappkit.toml parsing (SPEC §2).
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "fastappkit/config/project.hpp"
+#include "fastappkit/error.hpp"
+
+namespace fs = std::filesystem;
+using fastappkit::Error;
+using fastappkit::ErrorKind;
+using fastappkit::config::load_project;
+using fastappkit::config::parse_project;
+using fastappkit::config::ProjectConfig;
+
+namespace {
+
+const std::string kPath = "/proj/fastappkit.toml";
+
+template <class F>
+std::optional<Error> error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<Error> project_error(const std::string& text) {
+  return error_of([&] { parse_project(text, kPath, "/proj"); });
+}
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "fak_project_XXXXXX").string();
+    char* made = ::mkdtemp(tmpl.data());
+    REQUIRE(made != nullptr);
+    path = fs::canonical(made);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+TEST_SUITE("fastappkit::config") {
+
+TEST_CASE("parse_project reads apps, plugin_paths and migration.order") {
+  const std::string text =
+      "[tool.fastappkit]\n"
+      "apps = [\"apps.auth\", \"apps.blog\", \"payments\", \"audit\"]\n"
+      "plugin_paths = [\"plugins\", \"vendor/plugins\"]\n"
+      "\n"
+      "[tool.fastappkit.migration]\n"
+      "order = [\"audit\", \"apps.blog\"]\n";
+  ProjectConfig cfg = parse_project(text, kPath, "/proj");
+
+  CHECK(cfg.root == fs::path("/proj"));
+  CHECK(cfg.config_path == fs::path(kPath));
+  REQUIRE(cfg.apps.size() == 4);
+  CHECK(cfg.apps[0].name == "auth");
+  CHECK(cfg.apps[0].internal);
+  CHECK(cfg.apps[1].name == "blog");
+  CHECK(cfg.apps[1].internal);
+  CHECK(cfg.apps[2].name == "payments");
+  CHECK_FALSE(cfg.apps[2].internal);
+  CHECK(cfg.apps[3].name == "audit");
+  CHECK_FALSE(cfg.apps[3].internal);
+  // Where each entry is written, for later messages.
+  CHECK(cfg.apps[0].line == 2);
+  CHECK(cfg.apps[0].col == 9);
+  CHECK(cfg.apps[1].line == 2);
+  CHECK(cfg.apps[1].col == 22);
+
+  CHECK(cfg.plugin_paths == std::vector<std::string>{"plugins", "vendor/plugins"});
+  // "apps.blog" in order is the app "blog".
+  CHECK(cfg.order == std::vector<std::string>{"audit", "blog"});
+
+  std::vector<std::string> ordered;
+  for (const auto& a : cfg.ordered_apps()) ordered.push_back(a.name);
+  CHECK(ordered == std::vector<std::string>{"audit", "blog", "auth", "payments"});
+  CHECK(cfg.internal_apps() == std::vector<std::string>{"blog", "auth"});
+  CHECK(cfg.external_apps() == std::vector<std::string>{"audit", "payments"});
+
+  CHECK(cfg.migrations_dir() == fs::path("/proj/core/db/migrations"));
+  CHECK(cfg.versions_dir() == fs::path("/proj/core/db/migrations/versions"));
+}
+
+TEST_CASE("parse_project defaults: plugins folder, apps order, no apps") {
+  ProjectConfig cfg = parse_project("[tool.fastappkit]\napps = [\"payments\", \"apps.blog\", \"audit\"]\n", kPath, "/proj");
+  CHECK(cfg.plugin_paths == std::vector<std::string>{"plugins"});
+  CHECK(cfg.order.empty());
+  std::vector<std::string> ordered;
+  for (const auto& a : cfg.ordered_apps()) ordered.push_back(a.name);
+  CHECK(ordered == std::vector<std::string>{"payments", "blog", "audit"});
+  CHECK(cfg.internal_apps() == std::vector<std::string>{"blog"});
+  CHECK(cfg.external_apps() == std::vector<std::string>{"payments", "audit"});
+
+  ProjectConfig empty = parse_project("[tool.fastappkit]\n", kPath, "/proj");
+  CHECK(empty.apps.empty());
+  CHECK(empty.ordered_apps().empty());
+}
+
+TEST_CASE("parse_project accepts an app name of exactly 48 characters") {
+  const std::string name48 = "a" + std::string(47, 'b');
+  REQUIRE(name48.size() == 48);
+  ProjectConfig cfg = parse_project("[tool.fastappkit]\napps = [\"" + name48 + "\", \"x_1\"]\n", kPath, "/proj");
+  REQUIRE(cfg.apps.size() == 2);
+  CHECK(cfg.apps[0].name == name48);
+  CHECK(cfg.apps[1].name == "x_1");
+}
+
+TEST_CASE("parse_project: invalid TOML names path:line:col and shows a caret") {
+  auto e = project_error("[tool.fastappkit]\napps = [\"a\" \"b\"]\n");
+  REQUIRE(e);
+  CHECK(e->kind() == ErrorKind::input);
+  const std::string msg = e->what();
+  CHECK(starts_with(msg, kPath + ":2:"));
+  CHECK(contains(msg, "invalid TOML"));
+  CHECK(contains(msg, "\n    apps = [\"a\" \"b\"]\n    "));
+  CHECK(msg.back() == '^');
+  CHECK_FALSE(e->hint().empty());
+}
+
+TEST_CASE("parse_project: missing [tool.fastappkit]") {
+  auto e = project_error("[tool.other]\nx = 1\n");
+  REQUIRE(e);
+  CHECK(e->kind() == ErrorKind::input);
+  CHECK(std::string(e->what()) == kPath + ": missing [tool.fastappkit] table");
+  CHECK(contains(e->hint(), "[tool.fastappkit]"));
+
+  auto empty = project_error("");
+  REQUIRE(empty);
+  CHECK(contains(empty->what(), "missing [tool.fastappkit]"));
+}
+
+TEST_CASE("parse_project: unknown keys are refused with a did-you-mean hint") {
+  SUBCASE("in [tool.fastappkit]") {
+    auto e = project_error("[tool.fastappkit]\napps = []\nplugin_path = [\"x\"]\n");
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(starts_with(e->what(), kPath + ":3:1: unknown key 'plugin_path' in [tool.fastappkit]"));
+    CHECK(contains(e->what(), "\n    plugin_path = [\"x\"]\n    ^"));
+    CHECK(e->hint() == "did you mean 'plugin_paths'?");
+  }
+  SUBCASE("in [tool.fastappkit.migration]") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"blog\"]\n[tool.fastappkit.migration]\nordr = [\"blog\"]\n");
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(starts_with(e->what(), kPath + ":4:1: unknown key 'ordr' in [tool.fastappkit.migration]"));
+    CHECK(e->hint() == "did you mean 'order'?");
+  }
+  SUBCASE("far from any known key: the hint lists the allowed keys") {
+    auto e = project_error("[tool.fastappkit]\nzzzzzzzzzz = 1\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":2:1: unknown key 'zzzzzzzzzz'"));
+    CHECK(e->hint() == "allowed keys: apps, plugin_paths, migration");
+  }
+  SUBCASE("at the top level") {
+    auto e = project_error("name = \"x\"\n[tool.fastappkit]\napps = []\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":1:1: unknown top-level key 'name'"));
+  }
+}
+
+TEST_CASE("parse_project: invalid app names") {
+  SUBCASE("upper case") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"apps.Blog\"]\n");
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(starts_with(e->what(), kPath + ":2:9: invalid app name 'Blog'"));
+    CHECK(contains(e->hint(), "[a-z][a-z0-9_]*"));
+  }
+  SUBCASE("starts with a digit") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"ok\", \"1app\"]\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":2:15: invalid app name '1app'"));
+  }
+  SUBCASE("a dash") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"my-app\"]\n");
+    REQUIRE(e);
+    CHECK(contains(e->what(), "invalid app name 'my-app'"));
+  }
+  SUBCASE("empty internal name") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"apps.\"]\n");
+    REQUIRE(e);
+    CHECK(contains(e->what(), "invalid app name ''"));
+  }
+  SUBCASE("longer than 48 characters") {
+    const std::string name49 = std::string(49, 'a');
+    auto e = project_error("[tool.fastappkit]\napps = [\"" + name49 + "\"]\n");
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(starts_with(e->what(), kPath + ":2:9: invalid app name '" + name49 + "'"));
+    CHECK(contains(e->hint(), "48"));
+  }
+  SUBCASE("not a string") {
+    auto e = project_error("[tool.fastappkit]\napps = [1]\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":2:9: apps item must be a string"));
+  }
+  SUBCASE("apps not an array") {
+    auto e = project_error("[tool.fastappkit]\napps = \"blog\"\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":2:8: apps must be an array of strings"));
+  }
+}
+
+TEST_CASE("parse_project: duplicate app, internal and external spelling alike") {
+  auto e = project_error("[tool.fastappkit]\napps = [\"apps.blog\", \"payments\",\n  \"blog\"]\n");
+  REQUIRE(e);
+  CHECK(e->kind() == ErrorKind::input);
+  CHECK(starts_with(e->what(), kPath + ":3:3: duplicate app 'blog'"));
+  CHECK(contains(e->what(), "\n      \"blog\"]\n      ^"));
+}
+
+TEST_CASE("parse_project: migration.order errors") {
+  SUBCASE("unknown app, with a did-you-mean hint") {
+    auto e = project_error(
+        "[tool.fastappkit]\napps = [\"apps.blog\", \"audit\"]\n[tool.fastappkit.migration]\norder = [\"audit\", \"blogg\"]\n");
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(starts_with(e->what(), kPath + ":4:19: migration.order names unknown app 'blogg'"));
+    CHECK(e->hint() == "did you mean 'blog'?");
+  }
+  SUBCASE("unknown app far from any name") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"blog\"]\n[tool.fastappkit.migration]\norder = [\"zzzzzzzz\"]\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":4:10: migration.order names unknown app 'zzzzzzzz'"));
+    CHECK(contains(e->hint(), "listed in apps"));
+  }
+  SUBCASE("the same app twice, in either spelling") {
+    auto e = project_error(
+        "[tool.fastappkit]\napps = [\"apps.blog\", \"audit\"]\n[tool.fastappkit.migration]\norder = [\"blog\", \"apps.blog\"]\n");
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(starts_with(e->what(), kPath + ":4:18: app 'blog' appears twice in migration.order"));
+  }
+  SUBCASE("order is not an array") {
+    auto e = project_error("[tool.fastappkit]\napps = [\"blog\"]\n[tool.fastappkit.migration]\norder = \"blog\"\n");
+    REQUIRE(e);
+    CHECK(starts_with(e->what(), kPath + ":4:9: migration.order must be an array of app names"));
+  }
+}
+
+TEST_CASE("load_project: a missing fastappkit.toml") {
+  TempDir tmp;
+  auto e = error_of([&] { load_project(tmp.path); });
+  REQUIRE(e);
+  CHECK(e->kind() == ErrorKind::input);
+  CHECK(std::string(e->what()) == "Configuration file not found: " + (tmp.path / "fastappkit.toml").string());
+  CHECK(contains(e->hint(), "-C"));
+  CHECK(contains(e->hint(), "project root"));
+
+  // A folder that does not exist at all.
+  auto missing = error_of([&] { load_project(tmp.path / "nope"); });
+  REQUIRE(missing);
+  CHECK(std::string(missing->what()) == "Configuration file not found: " + (tmp.path / "nope" / "fastappkit.toml").string());
+}
+
+TEST_CASE("load_project reads <dir>/fastappkit.toml and names it in errors") {
+  TempDir tmp;
+  const fs::path file = tmp.path / "fastappkit.toml";
+  {
+    std::ofstream out(file);
+    out << "[tool.fastappkit]\napps = [\"apps.blog\"]\n";
+  }
+  ProjectConfig cfg = load_project(tmp.path);
+  CHECK(cfg.root == tmp.path);
+  CHECK(cfg.config_path == file);
+  REQUIRE(cfg.apps.size() == 1);
+  CHECK(cfg.apps[0].name == "blog");
+
+  {
+    std::ofstream out(file);
+    out << "[tool.fastappkit]\napps = [\"apps.blog\"]\nplugins = []\n";
+  }
+  auto e = error_of([&] { load_project(tmp.path); });
+  REQUIRE(e);
+  CHECK(starts_with(e->what(), file.string() + ":3:1: unknown key 'plugins'"));
+}
+
+}  // TEST_SUITE
