@@ -336,6 +336,64 @@ TEST_CASE_TEMPLATE("a migration edited after it was applied is reported", B, Sql
   CHECK(st.out.find("changed after it was applied") != std::string::npos);
 }
 
+TEST_CASE_TEMPLATE("branches and a merge keep one version row per head", B, Sqlite, Postgresql) {
+  Project p{B{}};
+  auto branch = [&](const std::string& rev, const std::string& table) {
+    write_file(p.versions_dir() / (rev + "_" + table + ".toml"),
+               "revision = \"" + rev + "\"\ndown_revision = \"4d5e6f708192\"\nmessage = \"Add " + table +
+                   "\"\n\n[[upgrade]]\nop = \"create_table\"\ntable = \"" + table +
+                   "\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true } ]\n\n[[downgrade]]\nop = \"drop_table\"\ntable = \"" +
+                   table + "\"\n");
+  };
+  branch("aaaaaaaaaaa1", "tags");
+  branch("bbbbbbbbbbb2", "likes");
+  auto ambiguous = p.run({"migrate", "upgrade"});
+  CHECK(ambiguous.code == 2);
+  CHECK(ambiguous.err.find("Multiple heads are present: aaaaaaaaaaa1, bbbbbbbbbbb2") != std::string::npos);
+  REQUIRE_OK(p.run({"migrate", "upgrade", "--revision", "heads"}));
+  CHECK(p.versions() == std::vector<std::string>{"aaaaaaaaaaa1", "bbbbbbbbbbb2"});
+  write_file(p.versions_dir() / "ccccccccccc3_merge.toml",
+             "revision = \"ccccccccccc3\"\ndown_revision = [\"aaaaaaaaaaa1\", \"bbbbbbbbbbb2\"]\nmessage = \"Merge\"\n");
+  REQUIRE_OK(p.run({"migrate", "upgrade"}));
+  CHECK(p.versions() == std::vector<std::string>{"ccccccccccc3"});
+  REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
+  CHECK(p.versions() == std::vector<std::string>{"aaaaaaaaaaa1", "bbbbbbbbbbb2"});
+  // Going down to the branch point reverts everything that needs it: both branches.
+  REQUIRE_OK(p.run({"migrate", "downgrade", "bbbbbbbbbbb2-1"}));
+  CHECK(p.versions() == std::vector<std::string>{kHead});
+  auto tables = p.db->tables();
+  CHECK(std::find(tables.begin(), tables.end(), "likes") == tables.end());
+  CHECK(std::find(tables.begin(), tables.end(), "tags") == tables.end());
+  REQUIRE_OK(p.run({"migrate", "stamp", "base"}));
+  CHECK(p.versions().empty());
+  REQUIRE_OK(p.run({"migrate", "stamp", "heads"}));
+  CHECK(p.versions() == std::vector<std::string>{"ccccccccccc3"});
+}
+
+TEST_CASE_TEMPLATE("a transactional = false migration runs outside a transaction", B, Sqlite, Postgresql) {
+  Project p{B{}};
+  write_file(p.versions_dir() / "5e6f708192a3_concurrent_index.toml", R"TOML(revision = "5e6f708192a3"
+down_revision = "4d5e6f708192"
+message = "Index posts.status concurrently"
+transactional = false
+
+[[upgrade]]
+op = "execute"
+postgresql = 'CREATE INDEX CONCURRENTLY "ix_posts_status" ON "posts" ("status")'
+sqlite = 'CREATE INDEX "ix_posts_status" ON "posts" ("status")'
+
+[[downgrade]]
+op = "drop_index"
+name = "ix_posts_status"
+table = "posts"
+)TOML");
+  REQUIRE_OK(p.run({"migrate", "upgrade"}));
+  CHECK(p.versions() == std::vector<std::string>{"5e6f708192a3"});
+  CHECK(p.db->schema_dump().find("ix_posts_status") != std::string::npos);
+  REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
+  CHECK(p.db->schema_dump().find("ix_posts_status") == std::string::npos);
+}
+
 TEST_CASE("CLI refusals are clear and exit 2") {
   TempDir dir;
   auto r = fastappkit({"migrate", "upgrade"}, dir.path);

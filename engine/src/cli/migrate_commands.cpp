@@ -229,11 +229,14 @@ int cmd_stamp(Context& ctx) {
   CoreProject p = load_core(ctx);
   std::string target = ctx.opt("revision");
   std::vector<std::string> ids;
-  if (target == "heads") ids = p.graph->heads();
-  else if (target == "head") ids = migration::plan_upgrade(*p.graph, {}, "head").steps.empty() ? std::vector<std::string>{} : p.graph->heads();
-  else if (target != "base") ids = {p.graph->resolve(target)};
-  if (target == "head" && p.graph->heads().size() > 1)
-    throw Error(ErrorKind::usage, "Multiple heads are present", "stamp 'heads' or name one revision");
+  if (target == "heads") {
+    ids = p.graph->heads();
+  } else if (target == "head") {
+    ids = p.graph->heads();
+    if (ids.size() > 1) throw Error(ErrorKind::usage, "Multiple heads are present: " + util::join(ids, ", "), "stamp 'heads' or name one revision");
+  } else if (target != "base") {
+    ids = {p.graph->resolve(target)};
+  }
   auto conn = db::open(p.url, db::OpenMode::read_write, ctx.lock_timeout);
   conn->lock_for_run(ctx.lock_timeout);
   run::Migrator migrator(*p.graph, "core", "alembic_version", conn->dialect());

@@ -317,6 +317,10 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
     std::string id = base == "head" ? single_head(graph) : graph.resolve(base);
     if (offset > 0) throw Error(ErrorKind::usage, "'" + std::string(target) + "' points above its revision", "a downgrade target is a revision or REV-N");
     id = walk(graph, id, offset, target);
+    if (!id.empty() && !applied.count(id)) {
+      throw Error(ErrorKind::usage, "revision " + id + " is not applied, so it is not a downgrade target",
+                  "run 'fastappkit migrate current' to see where the database is; use 'upgrade' to go forward");
+    }
     if (id.empty()) {
       remove = applied;
     } else {
