@@ -196,7 +196,7 @@ TEST_CASE("parse_database_url: errors") {
     auto e = url_error("app.db");
     REQUIRE(e);
     CHECK(e->kind() == ErrorKind::input);
-    CHECK(std::string(e->what()) == "invalid database URL 'app.db': no scheme");
+    CHECK(std::string(e->what()) == "invalid database URL: no scheme (expected '<scheme>://')");
     CHECK(contains(e->hint(), "sqlite:///"));
   }
   SUBCASE("unknown scheme") {
@@ -284,8 +284,19 @@ TEST_CASE("read_dotenv: malformed lines") {
     auto e = error_of([&] { read_dotenv(env, "A"); });
     REQUIRE(e);
     CHECK(e->kind() == ErrorKind::input);
-    CHECK(starts_with(e->what(), env.string() + ":2:3: expected KEY=VALUE"));
-    CHECK(contains(e->what(), "\n      this is not valid\n      ^"));
+    CHECK(std::string(e->what()) == env.string() + ":2:3: expected KEY=VALUE\n      this is not valid\n      ^");
+  }
+  SUBCASE("a mistyped URL without '://' never echoes its password") {
+    auto e = url_error("postgresql:/app:topsecret@db/app");
+    REQUIRE(e);
+    CHECK_FALSE(contains(e->what(), "topsecret"));
+  }
+  SUBCASE("no '=' on the first line: the line is quoted with a caret") {
+    fs::path env = tmp.write(".env", "  not valid\nA=1\n");
+    auto e = error_of([&] { read_dotenv(env, "A"); });
+    REQUIRE(e);
+    CHECK(std::string(e->what()) == env.string() + ":1:3: expected KEY=VALUE\n      not valid\n      ^");
+    CHECK(contains(e->hint(), ".env"));
   }
   SUBCASE("unterminated quote") {
     fs::path env = tmp.write(".env", "# x\nDATABASE_URL=\"sqlite:///app.db\n");

@@ -27,6 +27,8 @@ void revision_option(po::options_description& d, po::positional_options_descript
   d.add_options()("revision,r", po::value<std::string>(), help);
 }
 
+void message_option(po::options_description& d) { d.add_options()("message,m", po::value<std::string>(), "the revision's message"); }
+
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {{"migrate", "upgrade"}, "[--revision R]", "apply core and internal-app migrations up to R (default: head)",
@@ -53,6 +55,19 @@ const std::vector<Command>& commands() {
          p.add("revision", 1);
        },
        cmd_stamp},
+      {{"migrate", "core"}, "-m MSG", "autogenerate a core revision from core/models.toml and the internal apps' models",
+       [](auto& d, auto&) { message_option(d); }, cmd_makemigrations_core},
+      {{"migrate", "app", "<name>", "makemigrations"}, "-m MSG", "autogenerate a revision for an internal app (sees core and all internal apps)",
+       [](auto& d, auto&) { message_option(d); }, cmd_app_makemigrations},
+      {{"migrate", "app", "<name>", "upgrade"}, "[--revision R]", "apply an external app's migrations",
+       [](auto& d, auto& p) { revision_option(d, p, "target revision"); }, cmd_app_unified_only},
+      {{"migrate", "app", "<name>", "downgrade"}, "--revision R", "revert an external app's migrations",
+       [](auto& d, auto& p) { revision_option(d, p, "target revision"); }, cmd_app_unified_only},
+      {{"migrate", "app", "<name>", "preview"}, "[--revision R]", "print an external app's upgrade SQL",
+       [](auto& d, auto& p) { revision_option(d, p, "target revision"); }, cmd_app_unified_only},
+      {{"migrate", "merge"}, "-m MSG", "write a revision that merges the current heads", [](auto& d, auto&) { message_option(d); }, cmd_merge},
+      {{"migrate", "all"}, "", "migrate everything: core (with internal apps) first, then each external app in order", nullptr, cmd_all},
+      {{"migrate", "check"}, "", "compare models, migrations and the database; exit 1 on any difference", nullptr, cmd_check},
   };
   return table;
 }

@@ -49,5 +49,11 @@ int cmd_heads(Context& ctx);
 int cmd_history(Context& ctx);
 int cmd_status(Context& ctx);
 int cmd_stamp(Context& ctx);
+int cmd_makemigrations_core(Context& ctx);
+int cmd_app_makemigrations(Context& ctx);
+int cmd_app_unified_only(Context& ctx);
+int cmd_merge(Context& ctx);
+int cmd_check(Context& ctx);
+int cmd_all(Context& ctx);
 
 }  // namespace fastappkit::cli

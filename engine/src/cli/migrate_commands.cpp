@@ -103,6 +103,23 @@ int cmd_upgrade(Context& ctx) {
   return apply_plan(ctx, p, true, ctx.opt("revision", "head"));
 }
 
+int cmd_all(Context& ctx) {
+  CoreProject p = load_core(ctx);
+  auto external = p.config.external_apps();
+  if (!external.empty()) {
+    // Checked before anything touches the database.
+    throw Error(ErrorKind::input,
+                "external app(s) " + util::join(external, ", ") + " are listed in " + p.config.config_path.string() +
+                    ", but this build cannot load plugins yet",
+                "remove them from apps, or migrate core with 'fastappkit migrate upgrade'");
+  }
+  int rc = apply_plan(ctx, p, true, "head");
+  auto internal = p.config.internal_apps();
+  if (ctx.verbosity > 0 && !internal.empty())
+    ctx.out << "internal apps (" << util::join(internal, ", ") << "): skipped, already included in core migrations\n";
+  return rc;
+}
+
 int cmd_downgrade(Context& ctx) {
   if (!ctx.vm.count("revision"))
     throw Error(ErrorKind::usage, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or ... downgrade base");

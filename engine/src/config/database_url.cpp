@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include "fastappkit/error.hpp"
 #include "fastappkit/util/text.hpp"
@@ -104,7 +106,8 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
   DatabaseUrl out;
   auto sep = url.find("://");
   if (sep == std::string_view::npos) {
-    throw Error(ErrorKind::input, "invalid database URL '" + redact_text(std::string(url)) + "': no scheme",
+    // Without "://" the text cannot be parsed into parts, so it is not echoed: it may hold a password.
+    throw Error(ErrorKind::input, "invalid database URL: no scheme (expected '<scheme>://')",
                 "use sqlite:///file.db or postgresql://user:pass@host:5432/dbname");
   }
   std::string scheme(url.substr(0, sep));
@@ -200,12 +203,14 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
 }
 
 std::optional<std::string> read_dotenv(const fs::path& file, std::string_view key, int* line_out) {
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream lines(text);
   std::string line;
   int n = 0;
   std::optional<std::string> found;
-  while (std::getline(in, line)) {
+  while (std::getline(lines, line)) {
     ++n;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     std::size_t i = line.find_first_not_of(" \t");
@@ -216,7 +221,7 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
     auto eq = l.find('=');
     if (eq == std::string_view::npos) {
       throw Error(ErrorKind::input,
-                  util::diagnostic(file.string(), line, n, static_cast<int>(i) + 1, "expected KEY=VALUE"),
+                  util::diagnostic(file.string(), text, n, static_cast<int>(i) + 1, "expected KEY=VALUE"),
                   "fix or comment out this line of .env");
     }
     std::string_view k = l.substr(0, eq);
@@ -229,7 +234,7 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
       auto close = v.find(q, 1);
       if (close == std::string_view::npos) {
         throw Error(ErrorKind::input,
-                    util::diagnostic(file.string(), line, n, static_cast<int>(line.size() - v.size()) + 1,
+                    util::diagnostic(file.string(), text, n, static_cast<int>(line.size() - v.size()) + 1,
                                      "unterminated quoted value"),
                     std::string("close the value with ") + q);
       }

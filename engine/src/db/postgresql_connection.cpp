@@ -127,6 +127,88 @@ class PostgresConnection final : public Connection {
     return out;
   }
 
+  migration::Schema reflect(std::vector<std::string>* unmapped) override {
+    migration::Schema schema;
+    const std::string own = "n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT LIKE 'alembic\\_version%' AND c.relname <> 'fastappkit_history'";
+    for (const auto& r : query("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity "
+                               "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+                               "LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
+                               "WHERE " + own + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum")) {
+      auto& t = schema.tables[*r[0]];
+      t.name = *r[0];
+      migration::Column c;
+      c.name = *r[1];
+      auto parsed = sql::parse_sql_type(r[2].value_or(""), sql::Dialect::postgresql);
+      if (parsed) {
+        c.type = parsed->type;
+        c.length = parsed->length;
+        c.precision = parsed->precision;
+        c.scale = parsed->scale;
+      } else {
+        c.type = migration::ColumnType::text;
+        if (unmapped) unmapped->push_back(t.name + "." + c.name + ": " + r[2].value_or(""));
+      }
+      c.nullable = r[3].value_or("f") != "t";
+      if (r[4] && r[4]->rfind("nextval(", 0) != 0) c.default_value = sql::normalize_default(*r[4]);
+      t.columns.push_back(c);
+    }
+    auto names = [](const std::string& arr) {
+      // array_agg of names comes back as {a,b} or {"odd name",b}
+      std::vector<std::string> out;
+      std::string cur;
+      bool quoted = false;
+      for (std::size_t i = 1; i + 1 < arr.size(); ++i) {
+        char ch = arr[i];
+        if (quoted) {
+          if (ch == '\\' && i + 2 < arr.size()) cur += arr[++i];
+          else if (ch == '"') quoted = false;
+          else cur += ch;
+        } else if (ch == '"') quoted = true;
+        else if (ch == ',') { out.push_back(cur); cur.clear(); }
+        else cur += ch;
+      }
+      if (arr.size() > 2) out.push_back(cur);
+      return out;
+    };
+    const std::string cols = "(SELECT array_agg(a.attname ORDER BY k.i) FROM unnest(%s) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = %s AND a.attnum = k.n)";
+    auto agg = [&](const char* arr, const char* rel) {
+      std::string s = cols;
+      s.replace(s.find("%s"), 2, arr);
+      s.replace(s.find("%s"), 2, rel);
+      return s;
+    };
+    for (const auto& r : query("SELECT c.relname, con.conname, con.contype, " + agg("con.conkey", "con.conrelid") + ", rc.relname, " +
+                               agg("con.confkey", "con.confrelid") + ", con.confdeltype, con.confupdtype "
+                               "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                               "LEFT JOIN pg_class rc ON rc.oid = con.confrelid WHERE " + own + " AND con.contype IN ('p', 'u', 'f') ORDER BY c.relname, con.conname")) {
+      auto it = schema.tables.find(*r[0]);
+      if (it == schema.tables.end()) continue;
+      auto& t = it->second;
+      const std::string type = r[2].value_or("");
+      auto columns = names(r[3].value_or("{}"));
+      auto action = [](const std::optional<std::string>& code) -> std::optional<std::string> {
+        std::string c = code.value_or("a");
+        if (c == "c") return "CASCADE";
+        if (c == "n") return "SET NULL";
+        if (c == "d") return "SET DEFAULT";
+        if (c == "r") return "RESTRICT";
+        return std::nullopt;
+      };
+      if (type == "p") t.primary_key = columns;
+      else if (type == "u") t.uniques.push_back({*r[1], columns});
+      else t.foreign_keys.push_back({*r[1], columns, r[4].value_or(""), names(r[5].value_or("{}")), action(r[6]), action(r[7])});
+    }
+    for (const auto& r : query("SELECT c.relname, ic.relname, i.indisunique, " + agg("i.indkey::int2[]", "i.indrelid") +
+                               " FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                               "JOIN pg_class ic ON ic.oid = i.indexrelid WHERE " + own + " AND i.indexprs IS NULL "
+                               "AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid) ORDER BY c.relname, ic.relname")) {
+      auto it = schema.tables.find(*r[0]);
+      if (it == schema.tables.end()) continue;
+      it->second.indexes.push_back({*r[1], names(r[3].value_or("{}")), r[2].value_or("f") == "t"});
+    }
+    return schema;
+  }
+
   void lock_for_run(std::chrono::milliseconds timeout) override {
     if (lock_conn_) return;
     // A dedicated session holds the lock, so the migration session's transactions and

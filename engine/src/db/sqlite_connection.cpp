@@ -4,7 +4,9 @@
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include "fastappkit/db/connection.hpp"
 
@@ -89,6 +91,56 @@ class SqliteConnection final : public Connection {
   }
 
   void lock_for_run(std::chrono::milliseconds timeout) override { db_.setBusyTimeout(static_cast<int>(timeout.count())); }
+
+  migration::Schema reflect(std::vector<std::string>* unmapped) override {
+    migration::Schema schema;
+    for (const auto& name : tables()) {
+      if (name.rfind("alembic_version", 0) == 0 || name == "fastappkit_history" || name.rfind("_fastappkit_tmp_", 0) == 0) continue;
+      migration::Table t;
+      t.name = name;
+      std::vector<std::pair<int, std::string>> pk;
+      for (const auto& r : query("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid", {name})) {
+        migration::Column c;
+        c.name = *r[0];
+        auto parsed = sql::parse_sql_type(r[1].value_or(""), sql::Dialect::sqlite);
+        if (parsed) {
+          c.type = parsed->type;
+          c.length = parsed->length;
+          c.precision = parsed->precision;
+          c.scale = parsed->scale;
+        } else {
+          c.type = migration::ColumnType::text;
+          if (unmapped) unmapped->push_back(name + "." + c.name + ": " + r[1].value_or(""));
+        }
+        c.nullable = r[2].value_or("0") == "0";
+        if (r[3]) c.default_value = sql::normalize_default(*r[3]);
+        if (r[4].value_or("0") != "0") pk.emplace_back(std::stoi(*r[4]), c.name);
+        t.columns.push_back(c);
+      }
+      std::sort(pk.begin(), pk.end());
+      for (const auto& [i, c] : pk) t.primary_key.push_back(c);
+      std::map<std::string, migration::ForeignKey> fks;
+      for (const auto& r : query("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq", {name})) {
+        auto& fk = fks[*r[0]];
+        fk.references_table = r[1].value_or("");
+        fk.columns.push_back(r[2].value_or(""));
+        fk.references_columns.push_back(r[3].value_or(""));
+        if (r[4] && *r[4] != "NO ACTION") fk.on_update = *r[4];
+        if (r[5] && *r[5] != "NO ACTION") fk.on_delete = *r[5];
+      }
+      // SQLite does not keep constraint names: the caller compares by columns.
+      for (auto& [id, fk] : fks) t.foreign_keys.push_back(fk);
+      for (const auto& r : query("SELECT name, \"unique\", origin FROM pragma_index_list(?) ORDER BY name", {name})) {
+        std::vector<std::string> cols;
+        for (const auto& c : query("SELECT name FROM pragma_index_info(?) ORDER BY seqno", {*r[0]})) cols.push_back(c[0].value_or(""));
+        const std::string origin = r[2].value_or("c");
+        if (origin == "u") t.uniques.push_back({"", cols});
+        else if (origin == "c") t.indexes.push_back({*r[0], cols, r[1].value_or("0") == "1"});
+      }
+      schema.tables[name] = std::move(t);
+    }
+    return schema;
+  }
 
  private:
   config::DatabaseUrl url_;

@@ -247,6 +247,13 @@ std::string walk(const RevisionGraph& graph, std::string from, int n, std::strin
 
 }  // namespace
 
+Schema state_at(const RevisionGraph& graph, const std::set<std::string>& applied) {
+  Schema s;
+  for (const auto& id : graph.topological(applied))
+    for (const auto& op : graph.get(id).upgrade) apply(s, op);
+  return s;
+}
+
 void validate_target(const RevisionGraph& graph, std::string_view target) {
   auto [base, offset] = split_relative(target);
   (void)offset;
@@ -258,6 +265,7 @@ void validate_target(const RevisionGraph& graph, std::string_view target) {
 Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target) {
   Plan plan;
   plan.direction = Direction::upgrade;
+  if (graph.empty() && (target == "head" || target == "heads")) return plan;  // nothing to apply, as Alembic
   std::set<std::string> applied = applied_set(graph, current, "version");
   std::vector<std::string> wanted;
   auto [base, offset] = split_relative(target);
@@ -282,7 +290,6 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
     if (offset != 0) id = walk(graph, id, offset, target);
     if (!id.empty()) wanted = {id};
   }
-  if (graph.empty() && target == "head") return plan;
   std::set<std::string> needed = wanted.empty() ? std::set<std::string>{} : graph.ancestors(wanted);
   std::set<std::string> todo;
   for (const auto& id : needed)

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "../util/toml_support.hpp"
+#include "spec_parse.hpp"
 
 namespace fastappkit::migration {
 
@@ -13,7 +13,7 @@ bool is_revision_id(std::string_view s) {
   return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
-namespace {
+namespace detail {
 
 std::optional<std::string> referential_action(const TomlSource& src, const toml::table& t, std::string_view key) {
   auto n = t.get(key);
@@ -94,12 +94,12 @@ std::vector<std::string> name_list(const TomlSource& src, const toml::table& t, 
   return out;
 }
 
-ForeignKey foreign_key_entry(const TomlSource& src, const toml::node& node) {
+ForeignKey foreign_key_entry(const TomlSource& src, const toml::node& node, bool name_required) {
   auto t = node.as_table();
   if (!t) src.fail(node.source(), "foreign_keys entries must be inline tables");
   src.check_keys(*t, {"name", "columns", "references_table", "references_columns", "on_delete", "on_update"}, "foreign key");
   ForeignKey fk;
-  fk.name = src.req_str(*t, "name", "foreign key", node.source());
+  fk.name = name_required ? src.req_str(*t, "name", "foreign key", node.source()) : src.opt_str(*t, "name", "foreign key").value_or("");
   fk.columns = name_list(src, *t, "columns", "foreign key", node.source());
   fk.references_table = src.req_str(*t, "references_table", "foreign key", node.source());
   fk.references_columns = name_list(src, *t, "references_columns", "foreign key", node.source());
@@ -110,15 +110,20 @@ ForeignKey foreign_key_entry(const TomlSource& src, const toml::node& node) {
   return fk;
 }
 
-UniqueConstraint unique_entry(const TomlSource& src, const toml::node& node) {
+UniqueConstraint unique_entry(const TomlSource& src, const toml::node& node, bool name_required) {
   auto t = node.as_table();
   if (!t) src.fail(node.source(), "unique entries must be inline tables such as { name = \"uq_x\", columns = [\"a\"] }");
   src.check_keys(*t, {"name", "columns"}, "unique constraint");
   UniqueConstraint u;
-  u.name = src.req_str(*t, "name", "unique constraint", node.source());
+  u.name = name_required ? src.req_str(*t, "name", "unique constraint", node.source()) : src.opt_str(*t, "name", "unique constraint").value_or("");
   u.columns = name_list(src, *t, "columns", "unique constraint", node.source());
   return u;
 }
+
+}  // namespace detail
+
+namespace {
+using namespace detail;
 
 Operation operation(const TomlSource& src, const toml::node& node, const ParseOptions& options) {
   auto t = node.as_table();
@@ -175,7 +180,7 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
         auto arr = n->as_array();
         if (!arr) src.fail(n->source(), "foreign_keys must be an array of inline tables");
         for (const auto& e : *arr) {
-          op.foreign_keys.push_back(foreign_key_entry(src, e));
+          op.foreign_keys.push_back(foreign_key_entry(src, e, true));
           check_cols(op.foreign_keys.back().columns, e);
         }
       }
@@ -183,7 +188,7 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
         auto arr = n->as_array();
         if (!arr) src.fail(n->source(), "unique must be an array of inline tables");
         for (const auto& e : *arr) {
-          op.uniques.push_back(unique_entry(src, e));
+          op.uniques.push_back(unique_entry(src, e, true));
           check_cols(op.uniques.back().columns, e);
         }
       }

@@ -34,12 +34,7 @@ std::vector<std::string> Migrator::current(db::Connection* conn) const {
   return out;
 }
 
-migration::Schema Migrator::state_of(const std::set<std::string>& applied) const {
-  migration::Schema s;
-  for (const auto& id : graph_.topological(applied))
-    for (const auto& op : graph_.get(id).upgrade) migration::apply(s, op);
-  return s;
-}
+migration::Schema Migrator::state_of(const std::set<std::string>& applied) const { return migration::state_at(graph_, applied); }
 
 std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vector<std::string>& current) const {
   std::set<std::string> applied = migration::applied_set(graph_, current, version_table_);

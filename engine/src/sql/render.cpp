@@ -161,8 +161,11 @@ RenderedOp render_sqlite(const Operation& op, const Schema& before) {
   switch (op.kind) {
     case OpKind::add_column: {
       const auto& c = *op.column;
+      // SQLite's ADD COLUMN: no PRIMARY KEY or UNIQUE, a constant default, NOT NULL only with
+      // a non-NULL default, and a REFERENCES column only with a NULL default.
+      const bool null_default = !c.default_value || upper(*c.default_value) == "NULL";
       bool simple = !c.primary_key && !c.unique && (!c.default_value || is_constant_default(*c.default_value)) &&
-                    (c.nullable.value_or(true) || (c.default_value && upper(*c.default_value) != "NULL"));
+                    (c.nullable.value_or(true) || !null_default) && (!c.foreign_key || null_default);
       if (simple) {
         Table scratch;
         scratch.name = op.table;
@@ -316,9 +319,22 @@ std::string column_type(const Column& c, Dialect d) {
   return "TEXT";
 }
 
+// True when the first '(' closes at the last character: "(a + b)", not "(a) + (b)".
+static bool fully_parenthesized(const std::string& e) {
+  if (e.size() < 2 || e.front() != '(' || e.back() != ')') return false;
+  int depth = 0;
+  bool quoted = false;
+  for (std::size_t i = 0; i < e.size(); ++i) {
+    if (e[i] == '\'') quoted = !quoted;
+    if (quoted) continue;
+    if (e[i] == '(') ++depth;
+    else if (e[i] == ')' && --depth == 0 && i + 1 < e.size()) return false;
+  }
+  return true;
+}
+
 std::string default_clause(const std::string& expr) {
-  if (is_literal(expr)) return expr;
-  if (expr.size() >= 2 && expr.front() == '(' && expr.back() == ')') return expr;
+  if (is_literal(expr) || fully_parenthesized(expr)) return expr;
   return "(" + expr + ")";
 }
 
@@ -336,6 +352,88 @@ std::string create_table(const Table& t, Dialect d, std::string_view as_name) {
 std::string create_index(const std::string& table, const migration::Index& index) {
   return std::string(index.unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ") + quote_ident(index.name) + " ON " + quote_ident(table) +
          " (" + ident_list(index.columns) + ")";
+}
+
+std::optional<Column> parse_sql_type(std::string_view sql_type, Dialect) {
+  std::string t = upper(std::string(sql_type));
+  while (!t.empty() && t.back() == ' ') t.pop_back();
+  std::optional<int> a, b;
+  std::string base = t;
+  if (auto open = t.find('('); open != std::string::npos) {
+    auto close = t.find(')', open);
+    std::string args = t.substr(open + 1, close == std::string::npos ? std::string::npos : close - open - 1);
+    base = t.substr(0, open);
+    while (!base.empty() && base.back() == ' ') base.pop_back();
+    if (close != std::string::npos) base += t.substr(close + 1);
+    auto comma = args.find(',');
+    try {
+      a = std::stoi(args.substr(0, comma));
+      if (comma != std::string::npos) b = std::stoi(args.substr(comma + 1));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  Column c;
+  static const std::pair<const char*, ColumnType> names[] = {
+      {"INTEGER", ColumnType::integer}, {"INT", ColumnType::integer}, {"BIGINT", ColumnType::bigint}, {"SMALLINT", ColumnType::smallint},
+      {"VARCHAR", ColumnType::string}, {"CHARACTER VARYING", ColumnType::string}, {"TEXT", ColumnType::text},
+      {"BOOLEAN", ColumnType::boolean}, {"REAL", ColumnType::float_}, {"DOUBLE PRECISION", ColumnType::double_},
+      {"NUMERIC", ColumnType::numeric}, {"DATE", ColumnType::date}, {"DATETIME", ColumnType::datetime},
+      {"TIMESTAMP WITHOUT TIME ZONE", ColumnType::datetime}, {"TIMESTAMP", ColumnType::datetime}, {"TIME", ColumnType::time},
+      {"TIME WITHOUT TIME ZONE", ColumnType::time}, {"JSON", ColumnType::json}, {"JSONB", ColumnType::json}, {"UUID", ColumnType::uuid},
+      {"BLOB", ColumnType::binary}, {"BYTEA", ColumnType::binary}};
+  for (const auto& [n, type] : names) {
+    if (base == n) {
+      c.type = type;
+      if (type == ColumnType::string) c.length = a;
+      else if (type == ColumnType::numeric) {
+        c.precision = a;
+        c.scale = b;
+      } else if (a) {
+        return std::nullopt;
+      }
+      return c;
+    }
+  }
+  if (base == "CHAR" && a == 36) {
+    c.type = ColumnType::uuid;
+    return c;
+  }
+  return std::nullopt;
+}
+
+std::string normalize_default(std::string_view expr) {
+  std::string e(expr);
+  auto trim = [](std::string& s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    std::size_t i = 0;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    s.erase(0, i);
+  };
+  trim(e);
+  for (bool changed = true; changed;) {
+    changed = false;
+    // PostgreSQL writes literal defaults with a cast: 'draft'::character varying.
+    if (auto cast = e.rfind("::"); cast != std::string::npos && cast > 0 && (e[cast - 1] == '\'' || e[cast - 1] == ')' || std::isdigit(static_cast<unsigned char>(e[cast - 1])))) {
+      std::string rest = e.substr(cast + 2);
+      if (std::all_of(rest.begin(), rest.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '_' || c == '(' || c == ')' || c == ','; })) {
+        e = e.substr(0, cast);
+        changed = true;
+      }
+    }
+    if (fully_parenthesized(e)) {
+      e = e.substr(1, e.size() - 2);
+      trim(e);
+      changed = true;
+    }
+  }
+  std::string u = upper(e);
+  if (u == "TRUE" || u == "FALSE" || u == "NULL" || u == "CURRENT_TIMESTAMP" || u == "CURRENT_DATE" || u == "CURRENT_TIME") return u;
+  // A quoted number is the number ('0'::integer is how PostgreSQL may show 0).
+  if (e.size() > 2 && e.front() == '\'' && e.back() == '\'' && is_literal(e.substr(1, e.size() - 2)) &&
+      std::isdigit(static_cast<unsigned char>(e[e.size() - 2])))
+    return e.substr(1, e.size() - 2);
+  return e;
 }
 
 RenderedOp render(const Operation& op, const Schema& before, Dialect d) {

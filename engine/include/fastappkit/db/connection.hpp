@@ -58,6 +58,12 @@ class Connection {
   virtual bool table_exists(const std::string& name) = 0;
   virtual std::vector<std::string> tables() = 0;  // user tables, sorted
 
+  // The live schema of the user's tables, read from the database's catalog, in the engine's
+  // dialect-neutral model. Leaves out fastappkit's own tables (alembic_version*,
+  // fastappkit_history). Types the engine does not map come back as text with
+  // `unmapped_types` naming them ("table.column: TYPE").
+  virtual migration::Schema reflect(std::vector<std::string>* unmapped_types = nullptr) = 0;
+
   // Serialises whole runs against one database for up to `timeout`; held until the connection
   // closes. PostgreSQL: advisory lock on its own session; SQLite: writes are serialised by the
   // file lock, so this only sets how long a writer waits.

@@ -59,6 +59,9 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
 // that needs the target, newest first.
 Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target);
 
+// The schema the upgrade operations of `applied` give, replayed in dependency order.
+Schema state_at(const RevisionGraph& graph, const std::set<std::string>& applied);
+
 // Checks that every revision a target names exists, without a database: lets a command
 // refuse a bad target before it opens (or creates) one.
 void validate_target(const RevisionGraph& graph, std::string_view target);

@@ -88,6 +88,7 @@ std::string_view op_kind_name(OpKind k);
 struct Operation {
   OpKind kind = OpKind::execute;
   int line = 0, col = 0;  // of the [[upgrade]]/[[downgrade]] entry, for messages
+  std::string comment;    // written above the operation by autogenerate (e.g. "DESTRUCTIVE: ...")
 
   std::string table;     // every op but execute/call
   std::string name;      // index or constraint name

@@ -1,6 +1,7 @@
 #pragma once
 // SQL for each migration operation, per dialect. Rendering reads the schema state before the
 // operation (SQLite's table rebuilds need a table's full definition) and never touches a database.
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,13 @@ std::string column_type(const migration::Column& c, Dialect d);
 std::string default_clause(const std::string& expr);  // literal as is, any other expression in parentheses
 std::string create_table(const migration::Table& t, Dialect d, std::string_view as_name = {});
 std::string create_index(const std::string& table, const migration::Index& index);
+
+// The inverse of column_type: a type as the catalog shows it (SQLite's declared type,
+// PostgreSQL's format_type) back to the model's type; nullopt when it has no model type.
+std::optional<migration::Column> parse_sql_type(std::string_view sql_type, Dialect d);
+// A default expression in a form both the models and either catalog agree on: casts of
+// literals and outer parentheses removed, keywords upper-cased.
+std::string normalize_default(std::string_view expr);
 
 struct RenderedOp {
   std::vector<std::string> statements;

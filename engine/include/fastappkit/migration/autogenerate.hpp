@@ -1,0 +1,28 @@
+#pragma once
+// The difference between two schema states as migration operations, and revision files
+// written from them (SPEC §4, §5).
+#include <string>
+#include <vector>
+
+#include "fastappkit/migration/migration_file.hpp"
+
+namespace fastappkit::migration {
+
+// Operations that turn `from` into `to`, ordered so every statement can run: constraint and
+// index drops, table creates (referenced tables first), column adds, alters and drops,
+// unique/index/foreign-key creates, then table drops (referencing tables first).
+// Deterministic: same inputs, same operations in the same order. Destructive operations
+// carry a comment. Throws Error(input) for a change no operation expresses (a primary key
+// change of an existing table).
+std::vector<Operation> diff(const Schema& from, const Schema& to);
+
+// One line a person can read, e.g. "add column posts.content (text)".
+std::string describe(const Operation& op);
+
+// The revision file's text; parse_migration reads it back to the same migration.
+std::string write_migration(const Migration& m);
+
+std::string new_revision_id();
+std::string slugify(const std::string& message);
+
+}  // namespace fastappkit::migration
