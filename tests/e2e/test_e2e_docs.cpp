@@ -1,5 +1,5 @@
-// Runs every `fastappkit ...` line of docs/getting-started.md, in order, on a fresh copy of
-// apps-example, so the guide cannot drift from the binary.
+// Runs every `fastappkit ...` line in the ```sh blocks of the user guides, in order, on one
+// fresh copy of apps-example, so the docs cannot drift from the binary.
 #include <doctest/doctest.h>
 
 #include <sstream>
@@ -8,28 +8,57 @@
 
 using namespace e2e;
 
-TEST_CASE("docs/getting-started.md commands run as written") {
+namespace {
+
+// Words of a shell line: double quotes group, a # outside quotes starts a comment.
+std::vector<std::string> shell_words(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false, have = false;
+  for (char c : line) {
+    if (c == '"') {
+      quoted = !quoted;
+      have = true;
+    } else if (!quoted && c == '#') {
+      break;
+    } else if (!quoted && (c == ' ' || c == '\t')) {
+      if (have) out.push_back(cur);
+      cur.clear();
+      have = false;
+    } else {
+      cur += c;
+      have = true;
+    }
+  }
+  if (have) out.push_back(cur);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the commands in docs/getting-started.md and docs/models.md run as written") {
   TempDir dir;
   fs::path root = dir.path / "apps-example";
   copy_tree(source_dir() / "apps-example", root);
-  std::istringstream doc(read_file(source_dir() / "docs" / "getting-started.md"));
-  std::string line;
-  bool in_sh = false;
   int ran = 0;
-  while (std::getline(doc, line)) {
-    if (line.rfind("```", 0) == 0) {
-      in_sh = !in_sh && line == "```sh";
-      continue;
+  for (const char* doc_name : {"getting-started.md", "models.md"}) {
+    std::istringstream doc(read_file(source_dir() / "docs" / doc_name));
+    std::string line;
+    bool in_sh = false;
+    while (std::getline(doc, line)) {
+      if (line.rfind("```", 0) == 0) {
+        in_sh = !in_sh && line == "```sh";
+        continue;
+      }
+      if (!in_sh || line.rfind("fastappkit ", 0) != 0) continue;
+      auto words = shell_words(line);
+      std::vector<std::string> args(words.begin() + 1, words.end());
+      RunResult r = fastappkit(args, root);
+      INFO(doc_name << ": " << line << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
+      CHECK(r.code == 0);
+      ++ran;
     }
-    if (!in_sh || line.rfind("fastappkit ", 0) != 0) continue;
-    std::vector<std::string> args;
-    std::istringstream words(line.substr(11));
-    for (std::string w; words >> w;) args.push_back(w);
-    RunResult r = fastappkit(args, root);
-    INFO("command: " << line << "\nstdout:\n" << r.out << "\nstderr:\n" << r.err);
-    CHECK(r.code == 0);
-    ++ran;
   }
-  CHECK(ran >= 10);
+  CHECK(ran >= 14);
   CHECK(fs::exists(root / "app.db"));
 }

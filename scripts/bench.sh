@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds in Release (build-release/) and runs the benchmark, on SQLite and on a throwaway
+# PostgreSQL cluster started and stopped here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j2 --target fastappkit fastappkit_bench
+pgdir=$(mktemp -d /tmp/fastappkit-bench-pg-XXXXXX)
+trap 'scripts/pg-test-cluster.sh stop "$pgdir" >/dev/null' EXIT
+scripts/pg-test-cluster.sh start "$pgdir" >/dev/null
+FASTAPPKIT_TEST_PGHOST="$pgdir" ./build-release/tests/bench/fastappkit_bench
