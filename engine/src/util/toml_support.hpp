@@ -9,6 +9,7 @@
 #endif
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -43,17 +44,11 @@ struct TomlSource {
   // Refuses keys outside `allowed`, so a typo never passes silently.
   void check_keys(const toml::table& t, std::initializer_list<std::string_view> allowed, const std::string& what) const {
     for (const auto& [k, v] : t) {
-      bool ok = false;
-      std::vector<std::string> names;
-      for (auto a : allowed) {
-        names.emplace_back(a);
-        if (k.str() == a) ok = true;
-      }
-      if (!ok) {
-        std::string hint = did_you_mean(k.str(), names);
-        fail(k.source(), "unknown key '" + std::string(k.str()) + "' in " + what,
-             hint.empty() ? "allowed keys: " + join(names, ", ") : "did you mean '" + hint + "'?");
-      }
+      if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
+      std::vector<std::string> names(allowed.begin(), allowed.end());
+      std::string hint = did_you_mean(k.str(), names);
+      fail(k.source(), "unknown key '" + std::string(k.str()) + "' in " + what,
+           hint.empty() ? "allowed keys: " + join(names, ", ") : "did you mean '" + hint + "'?");
     }
   }
 
