@@ -40,6 +40,13 @@ void copy_tree(const fs::path& from, const fs::path& to) {
   fs::remove(to / "app.db", ec);
 }
 
+void install_plugins(const fs::path& project) {
+  for (const auto& e : fs::directory_iterator(FASTAPPKIT_PLUGINS_DIR))
+    copy_tree(e.path(), project / "plugins" / e.path().filename());
+}
+
+fs::path test_plugins_dir() { return FASTAPPKIT_TEST_PLUGINS_DIR; }
+
 void write_file(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());
   std::ofstream out(p, std::ios::binary);

@@ -31,6 +31,9 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, 
 
 fs::path source_dir();
 void copy_tree(const fs::path& from, const fs::path& to);
+// Drops the example plugins built by this build (build/plugins/*) into <project>/plugins/.
+void install_plugins(const fs::path& project);
+fs::path test_plugins_dir();  // deliberately broken plugins built for the tests
 void write_file(const fs::path& p, const std::string& text);
 std::string read_file(const fs::path& p);
 

@@ -40,6 +40,7 @@ TEST_CASE("the commands in docs/getting-started.md and docs/models.md run as wri
   TempDir dir;
   fs::path root = dir.path / "apps-example";
   copy_tree(source_dir() / "apps-example", root);
+  install_plugins(root);  // what scripts/demo.sh does, as the guide says
   int ran = 0;
   for (const char* doc_name : {"getting-started.md", "models.md"}) {
     std::istringstream doc(read_file(source_dir() / "docs" / doc_name));

@@ -21,7 +21,10 @@ struct Project {
   fs::path root;
   std::unique_ptr<Database> db;
 
-  Project() : root(dir.path / "project") { copy_tree(source_dir() / "apps-example", root); }
+  Project() : root(dir.path / "project") {
+    copy_tree(source_dir() / "apps-example", root);
+    install_plugins(root);
+  }
   template <class B>
   explicit Project(B) : Project() {
     db = make_database<B>(dir.path);

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <set>
 #include <fstream>
 
 #include "context.hpp"
@@ -104,12 +105,6 @@ std::vector<std::string> differences(const migration::Schema& expected, const mi
   return out;
 }
 
-std::string json_list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + util::json_escape(v[i]);
-  return out + "]";
-}
-
 }  // namespace
 
 int cmd_makemigrations_core(Context& ctx) { return autogenerate(ctx, "", "fastappkit migrate core -m MSG"); }
@@ -132,20 +127,6 @@ int cmd_app_makemigrations(Context& ctx) {
               near.empty() ? "apps are listed in [tool.fastappkit] apps" : "did you mean '" + near + "'?");
 }
 
-int cmd_app_unified_only(Context& ctx) {
-  const std::string name = ctx.params.at(0);
-  auto config = config::load_project(ctx.directory);
-  for (const auto& a : config.apps) {
-    if (a.name == name && a.internal) {
-      throw Error(ErrorKind::usage,
-                  "per-app upgrade/downgrade/preview is not supported for internal app '" + name + "': its migrations are part of core",
-                  "use the unified commands: fastappkit migrate upgrade, fastappkit migrate downgrade <rev>, fastappkit migrate preview");
-    }
-  }
-  throw Error(ErrorKind::usage, "app '" + name + "' is not an internal app of this project, and external apps (plugins) are not supported by this build yet",
-              "list internal apps as \"apps.<name>\" in fastappkit.toml");
-}
-
 int cmd_merge(Context& ctx) {
   std::string message = require_message(ctx, "fastappkit migrate merge -m MSG");
   CoreProject p = load_core(ctx, false);
@@ -162,8 +143,13 @@ int cmd_merge(Context& ctx) {
 }
 
 int cmd_check(Context& ctx) {
-  CoreProject p = load_core(ctx);
-  auto models = migration::load_project_models(p.config.root, p.config.internal_apps());
+  // External apps' tables live in the same database but not in core's graph: leave them out.
+  FullProject full = load_full(ctx);
+  const CoreProject& p = full.core;
+  const auto& models = full.models;
+  std::set<std::string> external_tables;
+  for (const auto& pl : full.plugins)
+    for (const auto& t : pl.tables()) external_tables.insert(t);
   std::vector<std::string> model_diff, db_diff, notes;
   auto heads = p.graph->heads();
   migration::Schema head = migration::state_at(*p.graph, p.graph->ancestors(heads));
@@ -190,7 +176,10 @@ int cmd_check(Context& ctx) {
     std::vector<std::string> unmapped;
     bool names_kept = conn->dialect() == sql::Dialect::postgresql;
     auto expected = comparable(migration::state_at(*p.graph, applied), names_kept);
-    auto actual = comparable(conn->reflect(&unmapped), names_kept);
+    auto live = conn->reflect(&unmapped);
+    for (const auto& t : external_tables) live.tables.erase(t);
+    std::erase_if(unmapped, [&](const std::string& u) { return external_tables.count(u.substr(0, u.find('.'))) != 0; });
+    auto actual = comparable(live, names_kept);
     for (const auto& d : differences(expected, actual)) db_diff.push_back("database differs from its revision: " + d);
     for (const auto& u : unmapped) db_diff.push_back("column type with no model type: " + u);
   } else if (notes.empty()) {

@@ -43,6 +43,7 @@ const std::vector<Command>& commands() {
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision (default head)");
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision instead of an upgrade");
+         d.add_options()("all", po::bool_switch(), "preview every app: core, then each external app, as one script");
        },
        cmd_preview},
       {{"migrate", "current"}, "", "show the revision(s) the database is at", nullptr, cmd_current},
@@ -60,11 +61,17 @@ const std::vector<Command>& commands() {
       {{"migrate", "app", "<name>", "makemigrations"}, "-m MSG", "autogenerate a revision for an internal app (sees core and all internal apps)",
        [](auto& d, auto&) { message_option(d); }, cmd_app_makemigrations},
       {{"migrate", "app", "<name>", "upgrade"}, "[--revision R]", "apply an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision"); }, cmd_app_unified_only},
+       [](auto& d, auto& p) { revision_option(d, p, "target revision (default head)"); }, cmd_app_migrate},
       {{"migrate", "app", "<name>", "downgrade"}, "--revision R", "revert an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision"); }, cmd_app_unified_only},
-      {{"migrate", "app", "<name>", "preview"}, "[--revision R]", "print an external app's upgrade SQL",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision"); }, cmd_app_unified_only},
+       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, prefix, base, -N"); }, cmd_app_migrate},
+      {{"migrate", "app", "<name>", "preview"}, "[--revision R]", "print the SQL of an external app's upgrade (or --downgrade); applies nothing",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision (default head)");
+         d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision");
+       },
+       cmd_app_migrate},
+      {{"app", "list"}, "", "apps in migration order: kind, version, version table, state", nullptr, cmd_app_list},
+      {{"app", "validate", "<name>"}, "", "run every check for one app; exit 2 if one fails", nullptr, cmd_app_validate},
       {{"migrate", "merge"}, "-m MSG", "write a revision that merges the current heads", [](auto& d, auto&) { message_option(d); }, cmd_merge},
       {{"migrate", "all"}, "", "migrate everything: core (with internal apps) first, then each external app in order", nullptr, cmd_all},
       {{"migrate", "check"}, "", "compare models, migrations and the database; exit 1 on any difference", nullptr, cmd_check},
@@ -149,6 +156,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       for (std::size_t i = 0; i < c.path.size() && match; ++i) {
         if (c.path[i] == "<name>") params.push_back(words[i]);
         else match = c.path[i] == words[i];
+        if (match && i > 0 && c.path[i - 1] == "<name>") params.push_back(words[i]);
       }
       if (match && (!cmd || c.path.size() > cmd->path.size())) {
         cmd = &c;

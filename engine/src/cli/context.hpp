@@ -11,6 +11,9 @@
 #include "fastappkit/config/database_url.hpp"
 #include "fastappkit/config/project.hpp"
 #include "fastappkit/migration/graph.hpp"
+#include "fastappkit/migration/models.hpp"
+#include "fastappkit/plugin/host.hpp"
+#include "fastappkit/run/migrator.hpp"
 
 namespace fastappkit::cli {
 
@@ -41,6 +44,27 @@ struct CoreProject {
 };
 CoreProject load_core(const Context& ctx, bool need_url = true);
 
+// Core plus the models of core and internal apps and every external app's plugin, loaded
+// and checked together (SPEC §9: nothing touches the database before this passes).
+struct FullProject {
+  CoreProject core;
+  migration::ModelSet models;
+  std::vector<plugin::Plugin> plugins;
+};
+FullProject load_full(const Context& ctx, bool need_url = true);
+
+// One revision graph and its version table: core (with internal apps) or an external app.
+struct Target {
+  const migration::RevisionGraph* graph;
+  std::string label;
+  std::string version_table;
+  run::CallHandler calls;
+};
+Target core_target(const CoreProject& p);
+Target plugin_target(const plugin::Plugin& p);
+std::string describe_revisions(const migration::RevisionGraph& g, const std::vector<std::string>& ids);
+std::string json_list(const std::vector<std::string>& v);
+
 int cmd_upgrade(Context& ctx);
 int cmd_downgrade(Context& ctx);
 int cmd_preview(Context& ctx);
@@ -51,7 +75,9 @@ int cmd_status(Context& ctx);
 int cmd_stamp(Context& ctx);
 int cmd_makemigrations_core(Context& ctx);
 int cmd_app_makemigrations(Context& ctx);
-int cmd_app_unified_only(Context& ctx);
+int cmd_app_migrate(Context& ctx);
+int cmd_app_list(Context& ctx);
+int cmd_app_validate(Context& ctx);
 int cmd_merge(Context& ctx);
 int cmd_check(Context& ctx);
 int cmd_all(Context& ctx);

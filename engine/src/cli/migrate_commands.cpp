@@ -5,6 +5,7 @@
 #include "context.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/error.hpp"
+#include "fastappkit/plugin/host.hpp"
 #include "fastappkit/run/migrator.hpp"
 #include "fastappkit/util/text.hpp"
 
@@ -41,7 +42,21 @@ CoreProject load_core(const Context& ctx, bool need_url) {
   return p;
 }
 
-namespace {
+FullProject load_full(const Context& ctx, bool need_url) {
+  FullProject f;
+  f.core = load_core(ctx, need_url);
+  f.models = migration::load_project_models(f.core.config.root, f.core.config.internal_apps());
+  auto head = migration::state_at(*f.core.graph, f.core.graph->ancestors(f.core.graph->heads()));
+  f.plugins = plugin::load_project_plugins(f.core.config, f.models, head);
+  return f;
+}
+
+Target core_target(const CoreProject& p) { return {p.graph.get(), "core", "alembic_version", {}}; }
+
+Target plugin_target(const plugin::Plugin& p) {
+  return {p.graph.get(), p.manifest.name, p.version_table(),
+          [&p](const migration::Operation& op, db::Connection& conn) { p.call(op, conn); }};
+}
 
 std::string describe_revisions(const migration::RevisionGraph& g, const std::vector<std::string>& ids) {
   if (ids.empty()) return "base (nothing applied)";
@@ -60,88 +75,160 @@ std::string json_list(const std::vector<std::string>& v) {
   return out + "]";
 }
 
-// Applies a plan with progress lines; shared by upgrade and downgrade.
-int apply_plan(Context& ctx, const CoreProject& p, bool upgrade, const std::string& target) {
-  migration::validate_target(*p.graph, target);
-  auto conn = db::open(p.url, db::OpenMode::read_write, ctx.lock_timeout);
-  conn->lock_for_run(ctx.lock_timeout);
-  run::Migrator migrator(*p.graph, "core", "alembic_version", conn->dialect());
-  auto current = migrator.current(conn.get());
-  auto plan = upgrade ? migration::plan_upgrade(*p.graph, current, target) : migration::plan_downgrade(*p.graph, current, target);
+namespace {
+
+void apply_plan(Context& ctx, db::Connection& conn, const Target& t, bool upgrade, const std::string& target) {
+  const auto& g = *t.graph;
+  run::Migrator migrator(g, t.label, t.version_table, conn.dialect(), t.calls);
+  auto current = migrator.current(&conn);
+  auto plan = upgrade ? migration::plan_upgrade(g, current, target) : migration::plan_downgrade(g, current, target);
   auto steps = migrator.render(plan, current);  // every step renders before anything is written
   if (upgrade) {
-    auto changed = migrator.modified_since_applied(*conn, migration::applied_set(*p.graph, current, "alembic_version"));
-    for (const auto& id : changed)
-      ctx.err << "fastappkit: warning: revision " << id << " (" << p.graph->get(id).path << ") changed after it was applied\n";
+    for (const auto& id : migrator.modified_since_applied(conn, migration::applied_set(g, current, t.version_table)))
+      ctx.err << "fastappkit: warning: " << t.label << " revision " << id << " (" << g.get(id).path << ") changed after it was applied\n";
   }
-  migrator.ensure_tables(*conn);
+  migrator.ensure_tables(conn);
   if (ctx.verbosity > 0) {
-    if (steps.empty()) ctx.out << "core: nothing to do; database " << conn->describe() << " is at " << describe_revisions(*p.graph, current) << "\n";
+    if (steps.empty())
+      ctx.out << t.label << ": nothing to do; " << t.version_table << " is at " << describe_revisions(g, current) << "\n";
     else
-      ctx.out << "core: " << (upgrade ? "applying " : "reverting ") << steps.size() << " migration(s) on " << conn->describe()
-              << " (internal apps are included in core)\n";
+      ctx.out << t.label << ": " << (upgrade ? "applying " : "reverting ") << steps.size() << " migration(s) on " << conn.describe() << " ("
+              << (t.label == "core" ? "internal apps are included in core" : t.version_table) << ")\n";
   }
-  migrator.run(*conn, steps, [&](const run::StepReport& r) {
+  migrator.run(conn, steps, [&](const run::StepReport& r) {
     if (ctx.verbosity == 0) return;
     const auto& m = *r.step.migration;
     char ms[32];
     std::snprintf(ms, sizeof ms, "%.1f ms", r.milliseconds);
     ctx.out << "  " << r.app << "  " << (upgrade ? "applied " : "reverted ") << m.revision << "  " << m.message << "  "
             << (r.skipped ? std::string("(skipped: already done by another run)") : std::string("(") + ms + ")") << "\n";
-    if (ctx.verbosity > 1)
-      for (const auto& s : r.step.statements) ctx.out << "      " << s << ";\n";
+    if (ctx.verbosity > 1) {
+      for (const auto& [i, op] : r.step.calls) ctx.out << "      -- call " << op->function << "\n";
+      for (const auto& st : r.step.statements) ctx.out << "      " << st << ";\n";
+    }
   });
   if (ctx.verbosity > 0 && !steps.empty())
-    ctx.out << "core: database " << conn->describe() << " is now at " << describe_revisions(*p.graph, migrator.current(conn.get())) << "\n";
-  return 0;
+    ctx.out << t.label << ": " << t.version_table << " is now at " << describe_revisions(g, migrator.current(&conn)) << "\n";
+}
+
+// Opens the database for writing and takes the run lock, for one or several targets.
+std::unique_ptr<db::Connection> open_for_run(Context& ctx, const config::DatabaseUrl& url) {
+  auto conn = db::open(url, db::OpenMode::read_write, ctx.lock_timeout);
+  conn->lock_for_run(ctx.lock_timeout);
+  return conn;
+}
+
+void write_preview(Context& ctx, db::Connection* conn, sql::Dialect dialect, const Target& t, bool down, const std::string& target) {
+  const auto& g = *t.graph;
+  run::Migrator migrator(g, t.label, t.version_table, dialect, t.calls);
+  auto current = migrator.current(conn);
+  auto plan = down ? migration::plan_downgrade(g, current, target) : migration::plan_upgrade(g, current, target);
+  std::ostringstream script;
+  migrator.write_script(script, plan, current, conn && conn->table_exists(t.version_table));
+  ctx.out << "-- " << t.label << " (" << t.version_table << "): " << (down ? "downgrade" : "upgrade") << " to " << target << " from "
+          << describe_revisions(g, current) << "; " << plan.steps.size() << " migration(s)\n\n"
+          << script.str();
+}
+
+const plugin::Plugin& find_plugin(const FullProject& f, const std::string& name) {
+  for (const auto& p : f.plugins)
+    if (p.manifest.name == name) return p;
+  throw Error(ErrorKind::usage, "no external app '" + name + "'", "external apps are listed in fastappkit.toml apps");
+}
+
+// Refuses internal apps (their migrations are core's) and unknown names, before any loading.
+void require_external(const config::ProjectConfig& config, const std::string& name) {
+  std::vector<std::string> names;
+  for (const auto& a : config.apps) {
+    names.push_back(a.name);
+    if (a.name != name) continue;
+    if (a.internal)
+      throw Error(ErrorKind::usage, "per-app upgrade/downgrade/preview is not supported for internal app '" + name + "': its migrations are part of core",
+                  "use the unified commands: fastappkit migrate upgrade, fastappkit migrate downgrade <rev>, fastappkit migrate preview");
+    return;
+  }
+  std::string near = util::did_you_mean(name, names);
+  throw Error(ErrorKind::usage, "no app '" + name + "' in " + config.config_path.string(),
+              near.empty() ? "apps are listed in [tool.fastappkit] apps" : "did you mean '" + near + "'?");
 }
 
 }  // namespace
 
 int cmd_upgrade(Context& ctx) {
   CoreProject p = load_core(ctx);
-  return apply_plan(ctx, p, true, ctx.opt("revision", "head"));
+  std::string target = ctx.opt("revision", "head");
+  migration::validate_target(*p.graph, target);
+  auto conn = open_for_run(ctx, p.url);
+  apply_plan(ctx, *conn, core_target(p), true, target);
+  return 0;
 }
 
 int cmd_all(Context& ctx) {
-  CoreProject p = load_core(ctx);
-  auto external = p.config.external_apps();
-  if (!external.empty()) {
-    // Checked before anything touches the database.
-    throw Error(ErrorKind::input,
-                "external app(s) " + util::join(external, ", ") + " are listed in " + p.config.config_path.string() +
-                    ", but this build cannot load plugins yet",
-                "remove them from apps, or migrate core with 'fastappkit migrate upgrade'");
-  }
-  int rc = apply_plan(ctx, p, true, "head");
-  auto internal = p.config.internal_apps();
+  FullProject f = load_full(ctx);  // every app is checked before the database is touched
+  auto conn = open_for_run(ctx, f.core.url);
+  apply_plan(ctx, *conn, core_target(f.core), true, "head");
+  auto internal = f.core.config.internal_apps();
   if (ctx.verbosity > 0 && !internal.empty())
     ctx.out << "internal apps (" << util::join(internal, ", ") << "): skipped, already included in core migrations\n";
-  return rc;
+  for (const auto& p : f.plugins) apply_plan(ctx, *conn, plugin_target(p), true, "head");
+  return 0;
+}
+
+int cmd_app_migrate(Context& ctx) {
+  const std::string name = ctx.params.at(0);
+  const std::string verb = ctx.params.size() > 1 ? ctx.params[1] : "";
+  require_external(config::load_project(ctx.directory), name);
+  FullProject f = load_full(ctx);
+  const plugin::Plugin& p = find_plugin(f, name);
+  Target t = plugin_target(p);
+  if (verb == "preview") {
+    auto conn = db::open(f.core.url, db::OpenMode::read_only, ctx.lock_timeout);
+    auto dialect = f.core.url.backend == config::Backend::sqlite ? sql::Dialect::sqlite : sql::Dialect::postgresql;
+    bool down = ctx.flag("downgrade");
+    std::string target = ctx.opt("revision", "head");
+    if (down && !ctx.vm.count("revision")) throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. --downgrade --revision base");
+    write_preview(ctx, conn.get(), dialect, t, down, target);
+    return 0;
+  }
+  bool upgrade = verb == "upgrade";
+  if (!upgrade && !ctx.vm.count("revision"))
+    throw Error(ErrorKind::usage, "migrate app " + name + " downgrade needs --revision", "e.g. --revision base, or --revision -1");
+  std::string target = ctx.opt("revision", "head");
+  migration::validate_target(*p.graph, target);
+  auto conn = open_for_run(ctx, f.core.url);
+  apply_plan(ctx, *conn, t, upgrade, target);
+  return 0;
 }
 
 int cmd_downgrade(Context& ctx) {
   if (!ctx.vm.count("revision"))
     throw Error(ErrorKind::usage, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or ... downgrade base");
   CoreProject p = load_core(ctx);
-  return apply_plan(ctx, p, false, ctx.opt("revision"));
+  std::string target = ctx.opt("revision");
+  migration::validate_target(*p.graph, target);
+  auto conn = open_for_run(ctx, p.url);
+  apply_plan(ctx, *conn, core_target(p), false, target);
+  return 0;
 }
 
 int cmd_preview(Context& ctx) {
-  CoreProject p = load_core(ctx);
   bool down = ctx.flag("downgrade");
+  bool all = ctx.flag("all");
   if (down && !ctx.vm.count("revision")) throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. --downgrade --revision -1");
+  if (all && ctx.vm.count("revision")) throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
+  FullProject f;
+  if (all) f = load_full(ctx);
+  else f.core = load_core(ctx);
+  const CoreProject& p = f.core;
   auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
   auto dialect = conn ? conn->dialect() : (p.url.backend == config::Backend::sqlite ? sql::Dialect::sqlite : sql::Dialect::postgresql);
-  run::Migrator migrator(*p.graph, "core", "alembic_version", dialect);
-  auto current = migrator.current(conn.get());
   std::string target = ctx.opt("revision", "head");
-  auto plan = down ? migration::plan_downgrade(*p.graph, current, target) : migration::plan_upgrade(*p.graph, current, target);
-  std::ostringstream script;
-  migrator.write_script(script, plan, current, conn && conn->table_exists("alembic_version"));
-  ctx.out << "-- fastappkit preview: core " << (down ? "downgrade" : "upgrade") << " to " << target << " on " << p.url.redacted() << "\n"
-          << "-- from " << describe_revisions(*p.graph, current) << "; " << plan.steps.size() << " migration(s); nothing is applied\n\n"
-          << script.str();
+  ctx.out << "-- fastappkit preview on " << p.url.redacted() << "; nothing is applied\n";
+  write_preview(ctx, conn.get(), dialect, core_target(p), down, target);
+  for (const auto& pl : f.plugins) {
+    ctx.out << "\n";
+    write_preview(ctx, conn.get(), dialect, plugin_target(pl), false, "head");
+  }
   return 0;
 }
 
@@ -211,33 +298,48 @@ int cmd_history(Context& ctx) {
 }
 
 int cmd_status(Context& ctx) {
-  CoreProject p = load_core(ctx);
+  FullProject f;
+  if (config::load_project(ctx.directory).external_apps().empty()) f.core = load_core(ctx);
+  else f = load_full(ctx);
+  const CoreProject& p = f.core;
   auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
-  run::Migrator migrator(*p.graph, "core", "alembic_version", conn ? conn->dialect() : sql::Dialect::sqlite);
-  auto current = migrator.current(conn.get());
-  auto heads = p.graph->heads();
-  auto applied = migration::applied_set(*p.graph, current, "alembic_version");
-  std::set<std::string> wanted = p.graph->ancestors(heads);
-  std::vector<std::string> pending;
-  for (const auto& id : p.graph->topological(wanted))
-    if (!applied.count(id)) pending.push_back(id);
-  std::vector<std::string> changed = conn ? migrator.modified_since_applied(*conn, applied) : std::vector<std::string>{};
-  if (ctx.json) {
-    ctx.out << "{\"database\": " << util::json_escape(p.url.redacted()) << ", \"apps\": [{\"app\": \"core\", \"kind\": \"core\", \"internal_apps\": "
-            << json_list(p.config.internal_apps()) << ", \"version_table\": \"alembic_version\", \"current\": " << json_list(current)
-            << ", \"heads\": " << json_list(heads) << ", \"pending\": " << json_list(pending) << ", \"modified_since_applied\": " << json_list(changed)
-            << "}]}\n";
-    return 0;
+  std::vector<Target> targets{core_target(p)};
+  std::vector<std::string> kinds{"core"}, versions{""};
+  for (const auto& pl : f.plugins) {
+    targets.push_back(plugin_target(pl));
+    kinds.push_back("external");
+    versions.push_back(pl.manifest.version);
   }
-  ctx.out << "database: " << p.url.redacted() << (conn ? "" : " (does not exist yet)") << "\n";
-  ctx.out << "core";
-  auto internal = p.config.internal_apps();
-  if (!internal.empty()) ctx.out << " + internal apps: " << util::join(internal, ", ");
-  ctx.out << "\n  version table: alembic_version\n  current:       " << describe_revisions(*p.graph, current)
-          << "\n  heads:         " << (heads.empty() ? std::string("(no revisions)") : util::join(heads, ", ")) << "\n  pending:       "
-          << pending.size() << "\n";
-  for (const auto& id : pending) ctx.out << "    " << id << "  " << p.graph->get(id).message << "\n";
-  for (const auto& id : changed) ctx.out << "  warning: " << id << " (" << p.graph->get(id).path << ") changed after it was applied\n";
+  if (!ctx.json) ctx.out << "database: " << p.url.redacted() << (conn ? "" : " (does not exist yet)") << "\n";
+  std::string json = "{\"database\": " + util::json_escape(p.url.redacted()) + ", \"apps\": [";
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const Target& t = targets[i];
+    const auto& g = *t.graph;
+    run::Migrator migrator(g, t.label, t.version_table, conn ? conn->dialect() : sql::Dialect::sqlite);
+    auto current = migrator.current(conn.get());
+    auto heads = g.heads();
+    auto applied = migration::applied_set(g, current, t.version_table);
+    std::vector<std::string> pending;
+    for (const auto& id : g.topological(g.ancestors(heads)))
+      if (!applied.count(id)) pending.push_back(id);
+    std::vector<std::string> changed = conn ? migrator.modified_since_applied(*conn, applied) : std::vector<std::string>{};
+    if (ctx.json) {
+      json += std::string(i ? ", " : "") + "{\"app\": " + util::json_escape(t.label) + ", \"kind\": \"" + kinds[i] + "\"" +
+              (i == 0 ? ", \"internal_apps\": " + json_list(p.config.internal_apps()) : ", \"version\": " + util::json_escape(versions[i])) +
+              ", \"version_table\": " + util::json_escape(t.version_table) + ", \"current\": " + json_list(current) + ", \"heads\": " + json_list(heads) +
+              ", \"pending\": " + json_list(pending) + ", \"modified_since_applied\": " + json_list(changed) + "}";
+      continue;
+    }
+    ctx.out << t.label;
+    if (i == 0 && !p.config.internal_apps().empty()) ctx.out << " + internal apps: " << util::join(p.config.internal_apps(), ", ");
+    if (i > 0) ctx.out << " (external app, plugin " << versions[i] << ")";
+    ctx.out << "\n  version table: " << t.version_table << "\n  current:       " << describe_revisions(g, current)
+            << "\n  heads:         " << (heads.empty() ? std::string("(no revisions)") : util::join(heads, ", ")) << "\n  pending:       "
+            << pending.size() << "\n";
+    for (const auto& id : pending) ctx.out << "    " << id << "  " << g.get(id).message << "\n";
+    for (const auto& id : changed) ctx.out << "  warning: " << id << " (" << g.get(id).path << ") changed after it was applied\n";
+  }
+  if (ctx.json) ctx.out << json << "]}\n";
   return 0;
 }
 

@@ -23,8 +23,29 @@ std::string history_table_ddl(sql::Dialect d) {
          "checksum VARCHAR(64) NOT NULL,\n\tapplied_at " + ts + " NOT NULL DEFAULT CURRENT_TIMESTAMP,\n\tduration_ms INTEGER NOT NULL\n)";
 }
 
-Migrator::Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table, sql::Dialect dialect)
-    : graph_(graph), label_(std::move(label)), version_table_(std::move(version_table)), dialect_(dialect) {}
+Migrator::Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table, sql::Dialect dialect,
+                   CallHandler calls)
+    : graph_(graph), label_(std::move(label)), version_table_(std::move(version_table)), dialect_(dialect), calls_(std::move(calls)) {}
+
+void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one) const {
+  std::size_t next = 0;
+  auto run_until = [&](std::size_t end) {
+    if (end <= next) return;
+    std::vector<std::string> batch(step.statements.begin() + static_cast<long>(next), step.statements.begin() + static_cast<long>(end));
+    if (one_by_one)
+      for (const auto& s : batch) conn.execute(s);
+    else
+      conn.execute(batch);
+    next = end;
+  };
+  for (const auto& [index, op] : step.calls) {
+    run_until(index);
+    if (!calls_)
+      throw db::DbError(db::Failure::other, "'call " + op->function + "' needs a plugin's C++ step, and this migration is not a plugin's");
+    calls_(*op, conn);
+  }
+  run_until(step.statements.size());
+}
 
 std::vector<std::string> Migrator::current(db::Connection* conn) const {
   std::vector<std::string> out;
@@ -46,6 +67,7 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
     step.direction = plan.direction;
     const auto& ops = plan.direction == Direction::upgrade ? step.migration->upgrade : step.migration->downgrade;
     for (const auto& op : ops) {
+      if (op.kind == migration::OpKind::call) step.calls.emplace_back(step.statements.size(), &op);
       try {
         sql::RenderedOp r = sql::render(op, state, dialect_);
         step.statements.insert(step.statements.end(), r.statements.begin(), r.statements.end());
@@ -100,7 +122,14 @@ void Migrator::write_script(std::ostream& out, const migration::Plan& plan, cons
     out << ", " << m.message << "\n-- file: " << m.path << "\n";
     if (step.sqlite_rebuild) out << "PRAGMA foreign_keys = OFF;\n";
     if (m.transactional) out << "BEGIN;\n";
-    for (const auto& s : step.statements) out << s << ";\n";
+    std::size_t call = 0;
+    for (std::size_t i = 0; i <= step.statements.size(); ++i) {
+      for (; call < step.calls.size() && step.calls[call].first == i; ++call) {
+        const auto* op = step.calls[call].second;
+        out << "-- call C++ step " << op->function << "(" << util::join(op->args, ", ") << ") of plugin " << label_ << "\n";
+      }
+      if (i < step.statements.size()) out << step.statements[i] << ";\n";
+    }
     if (step.sqlite_rebuild) out << "PRAGMA foreign_key_check;\n";
     for (const auto& s : version_change(rows, m.revision, step.direction)) out << s << ";\n";
     if (m.transactional) out << "COMMIT;\n";
@@ -140,7 +169,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
           continue;
         }
         // Statements that cannot run in a transaction go one by one, committed as they run.
-        for (const auto& s : step.statements) conn.execute(s);
+        execute_step(conn, step, true);
       }
       db::Transaction tx(conn);
       // Re-read inside the transaction (which holds SQLite's write lock): another run may
@@ -152,7 +181,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
         report({step, app, 0, true});
         continue;
       }
-      if (m.transactional) conn.execute(step.statements);
+      if (m.transactional) execute_step(conn, step, false);
       if (fk_off) {
         auto bad = conn.query("PRAGMA foreign_key_check");
         if (!bad.empty()) {

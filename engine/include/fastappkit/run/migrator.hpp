@@ -20,8 +20,14 @@ struct Step {
   const migration::Migration* migration = nullptr;
   migration::Direction direction = migration::Direction::upgrade;
   std::vector<std::string> statements;
+  // `call` operations, each to run before statements[index] (index == size: after all).
+  std::vector<std::pair<std::size_t, const migration::Operation*>> calls;
   bool sqlite_rebuild = false;
 };
+
+// Runs a `call` operation (a plugin's C++ step) on the connection, inside the migration's
+// transaction; throws db::DbError with the plugin's message when the step fails.
+using CallHandler = std::function<void(const migration::Operation& call, db::Connection& conn)>;
 
 struct StepReport {
   const Step& step;
@@ -33,7 +39,8 @@ struct StepReport {
 class Migrator {
  public:
   // `label` names the graph's owner in messages and fastappkit_history ("core", or an app).
-  Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table, sql::Dialect dialect);
+  Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table, sql::Dialect dialect,
+           CallHandler calls = {});
 
   const std::string& label() const { return label_; }
   const std::string& version_table() const { return version_table_; }
@@ -70,8 +77,11 @@ class Migrator {
 
  private:
   const migration::RevisionGraph& graph_;
+  void execute_step(db::Connection& conn, const Step& step, bool one_by_one) const;
+
   std::string label_, version_table_;
   sql::Dialect dialect_;
+  CallHandler calls_;
 };
 
 }  // namespace fastappkit::run

@@ -1,0 +1,368 @@
+// Plugin discovery, checks and loading with Boost.DLL, and the host functions of the C ABI.
+#include "fastappkit/plugin/host.hpp"
+
+#include <fastappkit/plugin_abi.h>
+
+#include <algorithm>
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/shared_library.hpp>
+#include <cstddef>
+#include <set>
+
+#include "../util/toml_support.hpp"
+
+namespace fastappkit::plugin {
+
+namespace fs = std::filesystem;
+
+class Library {
+ public:
+  explicit Library(const fs::path& path) : lib(boost::dll::fs::path(path.string()), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local) {}
+  boost::dll::shared_library lib;
+  std::map<std::string, fak_step_fn> steps;
+};
+
+}  // namespace fastappkit::plugin
+
+// The host's state behind the opaque fak_host handle of the C ABI.
+struct fak_host {
+  fastappkit::db::Connection* conn = nullptr;
+  std::string error;
+};
+
+namespace fastappkit::plugin {
+
+namespace {
+
+[[noreturn]] void refuse(const fs::path& folder, const std::string& what, const std::string& hint) {
+  throw Error(ErrorKind::input, "plugin folder " + folder.string() + ": " + what, hint);
+}
+
+// `?` placeholders become $1, $2... for PostgreSQL (outside quotes).
+std::string number_placeholders(std::string_view sql) {
+  std::string out;
+  int n = 0;
+  char quote = 0;
+  for (char c : sql) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      out += c;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      out += c;
+    } else if (c == '?') {
+      out += "$" + std::to_string(++n);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string text(fak_string s) { return s.data ? std::string(s.data, s.size) : std::string(); }
+
+// Host functions: no exception may cross into the plugin.
+int32_t host_query(fak_host* host, fak_string sql, const fak_string* params, uint64_t count, fak_row_fn on_row, void* user) noexcept {
+  try {
+    if (!host->conn) {
+      host->error = "no database during the plugin's entry";
+      return 1;
+    }
+    std::vector<std::string> p;
+    for (uint64_t i = 0; i < count; ++i) p.push_back(text(params[i]));
+    std::string statement = text(sql);
+    if (host->conn->dialect() == sql::Dialect::postgresql) statement = number_placeholders(statement);
+    auto rows = host->conn->query(statement, p);
+    if (!on_row) return 0;
+    for (const auto& row : rows) {
+      std::vector<fak_string> values;
+      std::vector<uint8_t> nulls;
+      for (const auto& v : row) {
+        values.push_back(v ? fak_string{v->data(), v->size()} : fak_string{nullptr, 0});
+        nulls.push_back(v ? 0 : 1);
+      }
+      if (on_row(user, values.data(), nulls.data(), values.size()) != 0) break;
+    }
+    return 0;
+  } catch (const db::DbError& e) {
+    host->error = std::string(e.what()) + (e.statement().empty() ? "" : " (statement: " + e.statement() + ")");
+  } catch (const std::exception& e) {
+    host->error = e.what();
+  } catch (...) {
+    host->error = "unknown error in the host";
+  }
+  return 1;
+}
+
+int32_t host_execute(fak_host* host, fak_string sql, const fak_string* params, uint64_t count) noexcept {
+  return host_query(host, sql, params, count, nullptr, nullptr);
+}
+
+void host_report_error(fak_host* host, fak_string message) noexcept {
+  try {
+    host->error = text(message);
+    if (host->error.empty()) host->error = "(the plugin reported an error with no message)";
+  } catch (...) {
+  }
+}
+
+fak_string host_dialect(fak_host* host) noexcept {
+  static constexpr char sqlite[] = "sqlite", pg[] = "postgresql";
+  if (host->conn && host->conn->dialect() == sql::Dialect::postgresql) return {pg, sizeof pg - 1};
+  return {sqlite, sizeof sqlite - 1};
+}
+
+const fak_host_api kHostApi = {sizeof(fak_host_api), FAK_ABI_MAJOR, FAK_ABI_MINOR, host_execute, host_query, host_report_error, host_dialect};
+
+// Tables a plugin's migrations name, for the collision and version-table checks.
+std::set<std::string> tables_named(const migration::RevisionGraph& g) {
+  std::set<std::string> out;
+  for (const auto& m : g.migrations())
+    for (const auto* ops : {&m.upgrade, &m.downgrade})
+      for (const auto& op : *ops) {
+        if (!op.table.empty()) out.insert(op.table);
+        if (!op.new_name.empty() && op.kind == migration::OpKind::rename_table) out.insert(op.new_name);
+      }
+  return out;
+}
+
+bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == "fastappkit_history"; }
+
+}  // namespace
+
+std::set<std::string> Plugin::tables() const {
+  std::set<std::string> out = tables_named(*graph);
+  for (const auto& [t, tab] : models.schema.tables) out.insert(t);
+  return out;
+}
+
+void Plugin::call(const migration::Operation& op, db::Connection& conn) const {
+  auto it = library->steps.find(op.function);
+  if (it == library->steps.end())
+    throw db::DbError(db::Failure::other, "plugin " + manifest.name + " has no C++ step '" + op.function + "'");
+  fak_host host;
+  host.conn = &conn;
+  std::vector<fak_string> args;
+  for (const auto& a : op.args) args.push_back({a.data(), a.size()});
+  int32_t rc = it->second(&kHostApi, &host, args.data(), args.size());
+  if (rc != 0) {
+    throw db::DbError(db::Failure::other,
+                      "C++ step '" + op.function + "' of plugin " + manifest.name + " failed: " +
+                          (host.error.empty() ? std::string("(it returned an error with no message)") : host.error),
+                      "call " + op.function, {}, "see the plugin's documentation for what the step needs");
+  }
+}
+
+Manifest read_manifest(const fs::path& folder) {
+  fs::path file = folder / "plugin.toml";
+  std::string content = util::read_file(file.string());
+  util::TomlSource src{file.string(), content};
+  toml::table doc = src.parse();
+  src.check_keys(doc, {"name", "version", "library", "abi"}, "plugin.toml");
+  toml::source_region top;
+  top.begin = {1, 1};
+  Manifest m;
+  m.folder = folder;
+  m.name = src.req_str(doc, "name", "plugin.toml", top);
+  if (!util::is_valid_app_name(m.name))
+    src.fail(doc.get("name")->source(), "plugin name '" + m.name + "' is not a valid app name", "names match [a-z][a-z0-9_]*, at most 48 characters");
+  m.version = src.req_str(doc, "version", "plugin.toml", top);
+  m.library = src.req_str(doc, "library", "plugin.toml", top);
+  if (m.library.empty() || m.library.find('/') != std::string::npos)
+    src.fail(doc.get("library")->source(), "library must be a file name in the plugin folder", "e.g. library = \"libpayments.so\"");
+  std::string abi = src.req_str(doc, "abi", "plugin.toml", top);
+  auto dot = abi.find('.');
+  try {
+    if (dot == std::string::npos) throw std::invalid_argument(abi);
+    std::size_t used = 0;
+    m.abi_major = std::stoi(abi.substr(0, dot), &used);
+    m.abi_minor = std::stoi(abi.substr(dot + 1));
+  } catch (const std::exception&) {
+    src.fail(doc.get("abi")->source(), "abi '" + abi + "' is not MAJOR.MINOR", "e.g. abi = \"1.0\"");
+  }
+  return m;
+}
+
+std::vector<Manifest> discover(const config::ProjectConfig& config) {
+  std::vector<Manifest> out;
+  for (const auto& p : config.plugin_paths) {
+    fs::path dir = config.root / p;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) continue;
+    std::vector<fs::path> folders;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.is_directory() && fs::exists(e.path() / "plugin.toml")) folders.push_back(e.path());
+    std::sort(folders.begin(), folders.end());
+    for (const auto& f : folders) out.push_back(read_manifest(f));
+  }
+  return out;
+}
+
+void check_library(const Manifest& m) {
+  fs::path lib = m.folder / m.library;
+  if (m.abi_major != FAK_ABI_MAJOR)
+    refuse(m.folder, "plugin.toml says abi = \"" + std::to_string(m.abi_major) + "." + std::to_string(m.abi_minor) + "\"; this fastappkit speaks ABI " +
+                         std::to_string(FAK_ABI_MAJOR) + ".x",
+           m.abi_major > FAK_ABI_MAJOR ? "upgrade fastappkit, or use a build of the plugin for ABI " + std::to_string(FAK_ABI_MAJOR)
+                                       : "rebuild the plugin against this fastappkit's SDK");
+  if (m.abi_minor > FAK_ABI_MINOR)
+    refuse(m.folder, "the plugin needs ABI 1." + std::to_string(m.abi_minor) + ", newer than this fastappkit's 1." + std::to_string(FAK_ABI_MINOR),
+           "upgrade fastappkit");
+  if (!fs::is_regular_file(lib))
+    refuse(m.folder, "library " + m.library + " named in plugin.toml does not exist", "rebuild the plugin, or fix library in plugin.toml");
+  std::vector<std::string> symbols;
+  try {
+    boost::dll::library_info info(boost::dll::fs::path(lib.string()));
+    symbols = info.symbols();
+  } catch (const std::exception& e) {
+    refuse(m.folder, m.library + " is not a shared library this system can load (" + std::string(e.what()) + ")", "rebuild the plugin for this platform");
+  }
+  if (std::find(symbols.begin(), symbols.end(), FAK_ENTRY_SYMBOL) != symbols.end()) return;
+  for (const auto& s : symbols) {
+    if (s.rfind("fastappkit_plugin_v", 0) == 0)
+      refuse(m.folder, m.library + " exports " + s + ", the entry of another ABI major; this fastappkit needs " + FAK_ENTRY_SYMBOL,
+             "rebuild the plugin against this fastappkit's SDK");
+  }
+  refuse(m.folder, m.library + " does not export the entry symbol " + std::string(FAK_ENTRY_SYMBOL),
+         "build the plugin with fastappkit_add_plugin() from the SDK (it generates the entry)");
+}
+
+Plugin load(const Manifest& m) {
+  check_library(m);
+  Plugin p;
+  p.manifest = m;
+  try {
+    p.library = std::make_shared<Library>(m.folder / m.library);
+  } catch (const std::exception& e) {
+    refuse(m.folder, "cannot load " + m.library + ": " + e.what(), "check the library's dependencies (ldd) and rebuild the plugin");
+  }
+  auto entry = p.library->lib.get<const fak_plugin_descriptor*(const fak_host_api*, fak_host*)>(FAK_ENTRY_SYMBOL);
+  fak_host host;
+  const fak_plugin_descriptor* d = entry(&kHostApi, &host);
+  if (!d)
+    refuse(m.folder, "the plugin's entry failed: " + (host.error.empty() ? std::string("it returned no descriptor and no message") : host.error),
+           "fix the plugin's initialisation and rebuild it");
+  if (d->magic != FAK_PLUGIN_MAGIC) refuse(m.folder, "the entry returned a descriptor with a wrong magic number", "rebuild the plugin with the SDK");
+  if (d->abi_major != FAK_ABI_MAJOR)
+    refuse(m.folder, "the plugin was built for ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) + "; this fastappkit speaks ABI " +
+                         std::to_string(FAK_ABI_MAJOR) + ".x",
+           "rebuild the plugin against this fastappkit's SDK");
+  if (d->abi_minor > FAK_ABI_MINOR)
+    refuse(m.folder, "the plugin was built with a newer SDK (ABI 1." + std::to_string(d->abi_minor) + ") than this fastappkit (1." +
+                         std::to_string(FAK_ABI_MINOR) + ")",
+           "upgrade fastappkit, or rebuild the plugin with this SDK");
+  constexpr std::size_t v1_0_size = offsetof(fak_plugin_descriptor, step_count) + sizeof(uint64_t);
+  if (d->struct_size < v1_0_size)
+    refuse(m.folder, "the plugin's descriptor is " + std::to_string(d->struct_size) + " bytes, smaller than ABI 1.0's " + std::to_string(v1_0_size),
+           "rebuild the plugin with the SDK");
+  if (text(d->name) != m.name)
+    refuse(m.folder, "the library says its name is '" + text(d->name) + "' but plugin.toml says '" + m.name + "'",
+           "the manifest and the library must come from the same build: rebuild the plugin");
+  if (text(d->version) != m.version)
+    refuse(m.folder, "the library says its version is " + text(d->version) + " but plugin.toml says " + m.version,
+           "the manifest and the library must come from the same build: rebuild the plugin");
+
+  // Copy everything out of the plugin's memory, then check it like a project's own files.
+  for (uint64_t i = 0; i < d->step_count; ++i) {
+    p.step_names.push_back(text(d->steps[i].name));
+    p.library->steps[p.step_names.back()] = d->steps[i].run;
+  }
+  const std::string where = (m.folder / m.library).string() + ":";
+  p.models_text = text(d->models);
+  try {
+    p.models = migration::parse_models(p.models_text, where + "models.toml", m.name);
+    std::vector<migration::Migration> migrations;
+    std::vector<std::string> errors;
+    for (uint64_t i = 0; i < d->migration_count; ++i) {
+      try {
+        migrations.push_back(migration::parse_migration(text(d->migrations[i].text), where + text(d->migrations[i].name), {.allow_call = true}));
+      } catch (const Error& e) {
+        errors.push_back(std::string(e.what()) + (e.hint().empty() ? "" : "\n  hint: " + e.hint()));
+      }
+    }
+    if (!errors.empty()) throw Error(ErrorKind::input, util::join(errors, "\n"), "fix the plugin's revision files and rebuild it");
+    p.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
+  } catch (const Error& e) {
+    refuse(m.folder, std::string("invalid embedded files:\n") + e.what(), e.hint());
+  }
+  for (const auto& mig : p.graph->migrations())
+    for (const auto* ops : {&mig.upgrade, &mig.downgrade})
+      for (const auto& op : *ops) {
+        if (op.kind == migration::OpKind::call && !p.library->steps.count(op.function))
+          refuse(m.folder, mig.path + ":" + std::to_string(op.line) + ": call names C++ step '" + op.function + "', which the plugin does not register",
+                 p.step_names.empty() ? "the plugin registers no steps (FASTAPPKIT_STEP)" : "its steps: " + util::join(p.step_names, ", "));
+        if (op.kind == migration::OpKind::execute)
+          for (const auto& [dialect, sql] : op.sql) {
+            std::string lower = sql;
+            std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (lower.find("alembic_version") != std::string::npos || lower.find("fastappkit_history") != std::string::npos)
+              refuse(m.folder, mig.path + ":" + std::to_string(op.line) + ": SQL touches a version table",
+                     "a plugin's version table (" + p.version_table() + ") is managed by fastappkit; remove that SQL");
+          }
+      }
+  for (const auto& t : tables_named(*p.graph))
+    if (is_bookkeeping(t))
+      refuse(m.folder, "its migrations use table '" + t + "', which belongs to fastappkit's bookkeeping",
+             "a plugin's version table (" + p.version_table() + ") is managed by fastappkit; rename the table");
+  return p;
+}
+
+std::map<std::string, std::string> core_table_owners(const migration::ModelSet& core_models, const migration::Schema& core_head) {
+  std::map<std::string, std::string> owner;
+  for (const auto& [t, a] : core_models.owner) owner[t] = a == "core" ? "core" : "internal app " + a;
+  for (const auto& [t, table] : core_head.tables)
+    if (!owner.count(t)) owner[t] = "core's migrations";
+  return owner;
+}
+
+void check_tables(const Plugin& p, std::map<std::string, std::string>& owner, const migration::ModelSet& core_models,
+                  const migration::Schema& core_head) {
+  const std::string& name = p.manifest.name;
+  for (const auto& t : p.tables()) {
+    auto [o, inserted] = owner.emplace(t, "plugin " + name);
+    if (!inserted && o->second != "plugin " + name)
+      refuse(p.manifest.folder, "table '" + t + "' collides with a table of " + o->second, "rename the plugin's table (prefix it with the app name)");
+  }
+  for (const auto& [t, tab] : p.models.schema.tables)
+    for (const auto& fk : tab.foreign_keys)
+      if (!p.models.schema.tables.count(fk.references_table) && !core_models.schema.tables.count(fk.references_table) &&
+          !core_head.tables.count(fk.references_table))
+        refuse(p.manifest.folder, "table '" + t + "' references '" + fk.references_table + "', which is neither its own nor a core table",
+               "an external app's tables may reference only its own and core tables");
+}
+
+std::vector<Plugin> load_project_plugins(const config::ProjectConfig& config, const migration::ModelSet& core_models,
+                                         const migration::Schema& core_head) {
+  auto external = config.external_apps();
+  std::vector<Plugin> out;
+  if (external.empty()) return out;
+  auto found = discover(config);
+  std::map<std::string, Manifest> by_name;
+  for (const auto& m : found) {
+    auto [it, inserted] = by_name.emplace(m.name, m);
+    if (!inserted)
+      throw Error(ErrorKind::input, "two plugin folders hold app '" + m.name + "': " + it->second.folder.string() + " and " + m.folder.string(),
+                  "remove one of them from the plugin paths");
+  }
+  auto owner = core_table_owners(core_models, core_head);
+  for (const auto& name : external) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      std::vector<std::string> names;
+      for (const auto& [n, m] : by_name) names.push_back(n);
+      std::string near = util::did_you_mean(name, names);
+      std::string paths;
+      for (const auto& p : config.plugin_paths) paths += (paths.empty() ? "" : ", ") + (config.root / p).string();
+      throw Error(ErrorKind::input, "external app '" + name + "' is listed in " + config.config_path.string() + " but no plugin folder in " +
+                                        (paths.empty() ? std::string("(no plugin_paths)") : paths) + " holds it",
+                  near.empty() ? "drop the plugin's folder (plugin.toml + library) into " + (paths.empty() ? std::string("plugins/") : paths)
+                               : "did you mean '" + near + "'?");
+    }
+    Plugin p = load(it->second);
+    check_tables(p, owner, core_models, core_head);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace fastappkit::plugin

@@ -1,0 +1,78 @@
+# fastappkit_add_plugin: builds an external app's drop-in plugin folder (plugin.toml + library)
+# from its source tree, embedding models.toml and the revision files into the library.
+#
+#   fastappkit_add_plugin(
+#     NAME payments                         # the app name: [a-z][a-z0-9_]*, at most 48 characters
+#     VERSION 1.2.0
+#     MODELS models.toml                    # optional
+#     MIGRATIONS migrations/versions        # a folder (every *.toml in it) or files
+#     SOURCES steps.cpp                     # optional: C++ steps (FASTAPPKIT_STEP)
+#     OUTPUT_DIRECTORY <dir>                # optional; default ${CMAKE_BINARY_DIR}/plugins/<name>
+#   )
+#
+# The folder it produces is what a user drops into a project's plugins/ folder.
+set_property(GLOBAL PROPERTY FASTAPPKIT_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/fastappkit_embed.cmake")
+
+function(fastappkit_add_plugin)
+  cmake_parse_arguments(P "NO_ENTRY" "NAME;VERSION;MODELS;OUTPUT_DIRECTORY;TARGET" "MIGRATIONS;SOURCES" ${ARGN})
+  if(NOT P_NAME MATCHES "^[a-z][a-z0-9_]*$")
+    message(FATAL_ERROR "fastappkit_add_plugin: NAME '${P_NAME}' must match [a-z][a-z0-9_]*")
+  endif()
+  string(LENGTH "${P_NAME}" _len)
+  if(_len GREATER 48)
+    message(FATAL_ERROR "fastappkit_add_plugin: NAME '${P_NAME}' is longer than 48 characters")
+  endif()
+  if(NOT P_VERSION)
+    message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): VERSION is required")
+  endif()
+  if(NOT P_OUTPUT_DIRECTORY)
+    set(P_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/plugins/${P_NAME}")
+  endif()
+  if(NOT P_TARGET)
+    set(P_TARGET "fastappkit_plugin_${P_NAME}")
+  endif()
+
+  set(_models "")
+  if(P_MODELS)
+    get_filename_component(_models "${P_MODELS}" ABSOLUTE)
+  endif()
+  set(_migrations "")
+  foreach(_m IN LISTS P_MIGRATIONS)
+    get_filename_component(_abs "${_m}" ABSOLUTE)
+    if(IS_DIRECTORY "${_abs}")
+      file(GLOB _found CONFIGURE_DEPENDS "${_abs}/*.toml")
+      list(SORT _found)
+      list(APPEND _migrations ${_found})
+    else()
+      list(APPEND _migrations "${_abs}")
+    endif()
+  endforeach()
+
+  get_property(_FASTAPPKIT_EMBED_SCRIPT GLOBAL PROPERTY FASTAPPKIT_EMBED_SCRIPT)
+  set(_generated "${CMAKE_CURRENT_BINARY_DIR}/${P_TARGET}_embedded.cpp")
+  string(REPLACE ";" "|" _migration_arg "${_migrations}")
+  add_custom_command(
+    OUTPUT "${_generated}"
+    COMMAND "${CMAKE_COMMAND}" "-DNAME=${P_NAME}" "-DVERSION=${P_VERSION}" "-DMODELS=${_models}"
+            "-DMIGRATIONS=${_migration_arg}" "-DNO_ENTRY=${P_NO_ENTRY}" "-DOUT=${_generated}" -P "${_FASTAPPKIT_EMBED_SCRIPT}"
+    DEPENDS ${_models} ${_migrations} "${_FASTAPPKIT_EMBED_SCRIPT}"
+    COMMENT "Embedding models and migrations of plugin ${P_NAME}"
+    VERBATIM)
+
+  add_library(${P_TARGET} MODULE ${P_SOURCES} "${_generated}")
+  target_link_libraries(${P_TARGET} PRIVATE fastappkit::plugin_sdk)
+  target_compile_features(${P_TARGET} PRIVATE cxx_std_17)
+  set_target_properties(${P_TARGET} PROPERTIES
+    OUTPUT_NAME "${P_NAME}"
+    PREFIX "lib"
+    LIBRARY_OUTPUT_DIRECTORY "${P_OUTPUT_DIRECTORY}"
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  file(GENERATE OUTPUT "${P_OUTPUT_DIRECTORY}/plugin.toml" CONTENT
+"# fastappkit plugin manifest (read without running plugin code)
+name = \"${P_NAME}\"
+version = \"${P_VERSION}\"
+library = \"$<TARGET_FILE_NAME:${P_TARGET}>\"
+abi = \"1.0\"
+")
+endfunction()
