@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A third party's journey with the installed SDK alone: install the SDK into a temp prefix,
+# build the payments example plugin from a copy outside the source tree with
+# find_package(fastappkit), drop the built folder into a temp project, and run
+# `fastappkit migrate all` on SQLite and on PostgreSQL.
+# usage: out_of_tree.sh SOURCE_DIR BUILD_DIR FASTAPPKIT_BIN PGHOST
+set -euo pipefail
+src=$1 build=$2 bin=$3 pghost=$4
+tmp=$(mktemp -d /tmp/fastappkit-oot-XXXXXX)
+cleanup() {
+  psql -h "$pghost" -U postgres -q -c "DROP DATABASE IF EXISTS fak_out_of_tree WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cmake --install "$build" --prefix "$tmp/prefix" --component sdk >/dev/null
+cp -r "$src/plugins/payments" "$tmp/payments"
+cmake -S "$tmp/payments" -B "$tmp/payments/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/payments/build" >/dev/null
+test -f "$tmp/payments/build/plugins/payments/plugin.toml"
+test -f "$tmp/payments/build/plugins/payments/libpayments.so"
+
+run_project() {  # $1: database URL
+  local project="$tmp/project-$2"
+  cp -r "$src/apps-example" "$project"
+  rm -rf "$project/plugins" "$project/app.db"
+  mkdir -p "$project/plugins"
+  cp -r "$tmp/payments/build/plugins/payments" "$project/plugins/"
+  printf '[tool.fastappkit]\napps = ["apps.blog", "payments"]\n' >"$project/fastappkit.toml"
+  "$bin" -C "$project" --database-url "$1" migrate all
+  local status
+  status=$("$bin" -C "$project" --database-url "$1" --json migrate status)
+  echo "$status" | grep -q '"app": "payments", "kind": "external", "version": "1.0.0", "version_table": "alembic_version_payments", "current": \["8b7c6d5e4f3a"\], "heads": \["8b7c6d5e4f3a"\], "pending": \[\]' \
+    || { echo "unexpected status: $status" >&2; exit 1; }
+}
+
+run_project "sqlite:///oot.db" sqlite
+psql -h "$pghost" -U postgres -q -c "CREATE DATABASE fak_out_of_tree" >/dev/null
+run_project "postgresql://postgres@/fak_out_of_tree?host=$pghost" postgresql
+echo "out-of-tree plugin: built against the installed SDK and migrated on SQLite and PostgreSQL"
