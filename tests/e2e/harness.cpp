@@ -31,6 +31,15 @@ TempDir::~TempDir() {
 }
 
 fs::path source_dir() { return FASTAPPKIT_SOURCE_DIR; }
+fs::path build_dir() { return FASTAPPKIT_BUILD_DIR; }
+
+int shell(const std::string& command, std::string* out) {
+  TempDir io;
+  std::string log = (io.path / "log").string();
+  int rc = std::system((command + " >" + log + " 2>&1").c_str());
+  if (out) *out = read_file(log);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
 
 void copy_tree(const fs::path& from, const fs::path& to) {
   fs::create_directories(to);

@@ -30,6 +30,9 @@ struct RunResult {
 RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, const std::map<std::string, std::string>& env = {});
 
 fs::path source_dir();
+fs::path build_dir();
+// Runs a shell command line (for cmake in the SDK journeys); returns its exit code, output in `out`.
+int shell(const std::string& command, std::string* out = nullptr);
 void copy_tree(const fs::path& from, const fs::path& to);
 // Drops the example plugins built by this build (build/plugins/*) into <project>/plugins/.
 void install_plugins(const fs::path& project);

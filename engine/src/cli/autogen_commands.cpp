@@ -28,6 +28,8 @@ std::string utc_now() {
   return buf;
 }
 
+}  // namespace
+
 std::string require_message(const Context& ctx, const std::string& usage) {
   std::string m = ctx.opt("message");
   if (m.empty()) throw Error(ErrorKind::usage, "a message is required", "pass -m \"what this revision does\" (" + usage + ")");
@@ -43,24 +45,26 @@ std::vector<std::string> single_parent(const migration::RevisionGraph& g) {
   return heads;
 }
 
-// Writes the revision file and prints what it does; returns its path.
-fs::path write_revision(Context& ctx, const CoreProject& p, migration::Migration m) {
+fs::path write_revision(Context& ctx, const migration::RevisionGraph& graph, const fs::path& versions_dir, migration::Migration m) {
   std::string id;
   do id = migration::new_revision_id();
-  while (p.graph->contains(id));
+  while (graph.contains(id));
   m.revision = id;
   m.create_date = utc_now();
   std::string text = migration::write_migration(m);
-  fs::path file = p.config.versions_dir() / (id + "_" + migration::slugify(m.message) + ".toml");
+  fs::path file = versions_dir / (id + "_" + migration::slugify(m.message) + ".toml");
   migration::parse_migration(text, file.string());  // what we write must read back
   if (fs::exists(file)) throw Error(ErrorKind::failed, "refusing to overwrite " + file.string(), "run the command again");
   std::ofstream(file) << text;
   if (ctx.verbosity > 0) {
     ctx.out << "Generated " << file.string() << "\n";
+    if (m.upgrade.empty()) ctx.out << "  (no operations: fill in [[upgrade]] and [[downgrade]])\n";
     for (const auto& op : m.upgrade) ctx.out << "  - " << migration::describe(op) << (op.comment.empty() ? "" : "   # " + op.comment) << "\n";
   }
   return file;
 }
+
+namespace {
 
 int autogenerate(Context& ctx, const std::string& app, const std::string& usage) {
   std::string message = require_message(ctx, usage);
@@ -78,9 +82,11 @@ int autogenerate(Context& ctx, const std::string& app, const std::string& usage)
   m.down_revisions = parents;
   m.message = message;
   m.app = app;
-  write_revision(ctx, p, m);
+  write_revision(ctx, *p.graph, p.config.versions_dir(), m);
   return 0;
 }
+
+}  // namespace
 
 // Constraint names SQLite does not keep are replaced by their shape on both sides, and
 // defaults are put in one form, so only real differences remain.
@@ -104,8 +110,6 @@ std::vector<std::string> differences(const migration::Schema& expected, const mi
   }
   return out;
 }
-
-}  // namespace
 
 int cmd_makemigrations_core(Context& ctx) { return autogenerate(ctx, "", "fastappkit migrate core -m MSG"); }
 
@@ -138,7 +142,7 @@ int cmd_merge(Context& ctx) {
   migration::Migration m;
   m.down_revisions = heads;
   m.message = message;
-  write_revision(ctx, p, m);
+  write_revision(ctx, *p.graph, p.config.versions_dir(), m);
   return 0;
 }
 

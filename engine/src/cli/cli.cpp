@@ -70,6 +70,37 @@ const std::vector<Command>& commands() {
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision");
        },
        cmd_app_migrate},
+      {{"plugin", "revision"}, "[--autogenerate] -m MSG", "in a plugin's source folder: a new revision (from its models with --autogenerate)",
+       [](auto& d, auto&) {
+         message_option(d);
+         d.add_options()("autogenerate", po::bool_switch(), "fill it from the difference between models.toml and the migrations");
+       },
+       cmd_plugin_revision},
+      {{"plugin", "upgrade"}, "[<revision>]", "in a plugin's source folder: apply its migrations to its own .env database",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision (default head)");
+         p.add("revision", 1);
+       },
+       cmd_plugin_upgrade},
+      {{"plugin", "downgrade"}, "<revision>", "in a plugin's source folder: revert down to a revision",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision: id, prefix, base, -N");
+         p.add("revision", 1);
+       },
+       cmd_plugin_downgrade},
+      {{"plugin", "current"}, "", "in a plugin's source folder: where its database is", nullptr, cmd_plugin_current},
+      {{"plugin", "history"}, "", "in a plugin's source folder: its revisions, newest first", nullptr, cmd_plugin_history},
+      {{"plugin", "check"}, "", "in a plugin's source folder: models vs migrations vs its database; exit 1 on a difference", nullptr, cmd_plugin_check},
+      {{"core", "new"}, "<name>", "scaffold a project in ./<name> (SQLite .env by default)", [](auto& d, auto& p) {
+         d.add_options()("name", po::value<std::string>(), "project folder name");
+         p.add("name", 1);
+       }, cmd_core_new},
+      {{"app", "new"}, "<name> [--as-plugin]", "scaffold an internal app (and add it to apps), or an external app's plugin source folder",
+       [](auto& d, auto& p) {
+         d.add_options()("name", po::value<std::string>(), "app name")("as-plugin", po::bool_switch(), "make a plugin source folder in ./<name>");
+         p.add("name", 1);
+       },
+       cmd_app_new},
       {{"app", "list"}, "", "apps in migration order: kind, version, version table, state", nullptr, cmd_app_list},
       {{"app", "validate", "<name>"}, "", "run every check for one app; exit 2 if one fails", nullptr, cmd_app_validate},
       {{"migrate", "merge"}, "-m MSG", "write a revision that merges the current heads", [](auto& d, auto&) { message_option(d); }, cmd_merge},

@@ -2,6 +2,7 @@
 // Private to the CLI: what every handler gets, and the loading every migrate command shares.
 #include <boost/program_options/variables_map.hpp>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -62,6 +63,24 @@ struct Target {
 };
 Target core_target(const CoreProject& p);
 Target plugin_target(const plugin::Plugin& p);
+// Shared by the autogenerate commands of core, internal apps and plugin source folders.
+std::string require_message(const Context& ctx, const std::string& usage);
+std::vector<std::string> single_parent(const migration::RevisionGraph& g);
+// Writes a new revision (fresh id, create_date now) into `versions_dir`, reads it back, and
+// prints what it does.
+std::filesystem::path write_revision(Context& ctx, const migration::RevisionGraph& graph, const std::filesystem::path& versions_dir,
+                                     migration::Migration m);
+// Schemas put in a comparable form (SQLite keeps no constraint names; default spellings).
+migration::Schema comparable(migration::Schema s, bool names_kept);
+std::vector<std::string> differences(const migration::Schema& expected, const migration::Schema& actual);
+
+// Applies a plan for one target with progress lines.
+void apply_plan(Context& ctx, db::Connection& conn, const Target& t, bool upgrade, const std::string& target);
+// Opens the database for writing and takes the run lock.
+std::unique_ptr<db::Connection> open_for_run(Context& ctx, const config::DatabaseUrl& url);
+void print_current(Context& ctx, const Target& t, db::Connection* conn);
+void print_history(Context& ctx, const migration::RevisionGraph& g, const std::string& default_app);
+
 std::string describe_revisions(const migration::RevisionGraph& g, const std::vector<std::string>& ids);
 std::string json_list(const std::vector<std::string>& v);
 
@@ -81,5 +100,13 @@ int cmd_app_validate(Context& ctx);
 int cmd_merge(Context& ctx);
 int cmd_check(Context& ctx);
 int cmd_all(Context& ctx);
+int cmd_plugin_revision(Context& ctx);
+int cmd_plugin_upgrade(Context& ctx);
+int cmd_plugin_downgrade(Context& ctx);
+int cmd_plugin_current(Context& ctx);
+int cmd_plugin_history(Context& ctx);
+int cmd_plugin_check(Context& ctx);
+int cmd_core_new(Context& ctx);
+int cmd_app_new(Context& ctx);
 
 }  // namespace fastappkit::cli

@@ -75,8 +75,6 @@ std::string json_list(const std::vector<std::string>& v) {
   return out + "]";
 }
 
-namespace {
-
 void apply_plan(Context& ctx, db::Connection& conn, const Target& t, bool upgrade, const std::string& target) {
   const auto& g = *t.graph;
   run::Migrator migrator(g, t.label, t.version_table, conn.dialect(), t.calls);
@@ -117,6 +115,8 @@ std::unique_ptr<db::Connection> open_for_run(Context& ctx, const config::Databas
   conn->lock_for_run(ctx.lock_timeout);
   return conn;
 }
+
+namespace {
 
 void write_preview(Context& ctx, db::Connection* conn, sql::Dialect dialect, const Target& t, bool down, const std::string& target) {
   const auto& g = *t.graph;
@@ -232,23 +232,59 @@ int cmd_preview(Context& ctx) {
   return 0;
 }
 
-int cmd_current(Context& ctx) {
-  CoreProject p = load_core(ctx);
-  auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
-  run::Migrator migrator(*p.graph, "core", "alembic_version", sql::Dialect::sqlite);
-  auto current = migrator.current(conn.get());
+void print_current(Context& ctx, const Target& t, db::Connection* conn) {
+  run::Migrator migrator(*t.graph, t.label, t.version_table, conn ? conn->dialect() : sql::Dialect::sqlite);
+  auto current = migrator.current(conn);
   if (ctx.json) {
-    ctx.out << "{\"app\": \"core\", \"version_table\": \"alembic_version\", \"current\": " << json_list(current) << "}\n";
-    return 0;
+    ctx.out << "{\"app\": " << util::json_escape(t.label) << ", \"version_table\": " << util::json_escape(t.version_table)
+            << ", \"current\": " << json_list(current) << "}\n";
+    return;
   }
-  auto heads = p.graph->heads();
+  auto heads = t.graph->heads();
   if (current.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
   for (const auto& id : current) {
     bool head = std::find(heads.begin(), heads.end(), id) != heads.end();
     ctx.out << id << (head ? " (head)" : "");
-    if (ctx.verbosity > 0 && p.graph->contains(id)) ctx.out << "  " << p.graph->get(id).message;
+    if (ctx.verbosity > 0 && t.graph->contains(id)) ctx.out << "  " << t.graph->get(id).message;
     ctx.out << "\n";
   }
+}
+
+void print_history(Context& ctx, const migration::RevisionGraph& g, const std::string& default_app) {
+  std::set<std::string> all;
+  for (const auto& m : g.migrations()) all.insert(m.revision);
+  auto order = g.topological(all);
+  std::reverse(order.begin(), order.end());
+  auto heads = g.heads();
+  if (ctx.json) {
+    ctx.out << "[";
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      const auto& m = g.get(order[i]);
+      ctx.out << (i ? ",\n " : "") << "{\"revision\": " << util::json_escape(m.revision) << ", \"down_revision\": " << json_list(m.down_revisions)
+              << ", \"depends_on\": " << json_list(m.depends_on) << ", \"message\": " << util::json_escape(m.message)
+              << ", \"app\": " << util::json_escape(m.app.empty() ? default_app : m.app) << ", \"head\": "
+              << (std::find(heads.begin(), heads.end(), m.revision) != heads.end() ? "true" : "false") << ", \"file\": " << util::json_escape(m.path) << "}";
+    }
+    ctx.out << "]\n";
+    return;
+  }
+  for (const auto& id : order) {
+    const auto& m = g.get(id);
+    std::string from = m.down_revisions.empty() ? "<base>" : util::join(m.down_revisions, ", ");
+    std::vector<std::string> marks;
+    if (std::find(heads.begin(), heads.end(), id) != heads.end()) marks.push_back("head");
+    if (m.down_revisions.size() > 1) marks.push_back("mergepoint");
+    if (g.children(id).size() > 1) marks.push_back("branchpoint");
+    ctx.out << from << " -> " << id << (marks.empty() ? "" : " (" + util::join(marks, ") (") + ")") << ", " << m.message;
+    if (!m.app.empty()) ctx.out << "  [" << m.app << "]";
+    ctx.out << "\n";
+  }
+}
+
+int cmd_current(Context& ctx) {
+  CoreProject p = load_core(ctx);
+  auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
+  print_current(ctx, core_target(p), conn.get());
   return 0;
 }
 
@@ -265,35 +301,7 @@ int cmd_heads(Context& ctx) {
 
 int cmd_history(Context& ctx) {
   CoreProject p = load_core(ctx, false);
-  const auto& g = *p.graph;
-  std::set<std::string> all;
-  for (const auto& m : g.migrations()) all.insert(m.revision);
-  auto order = g.topological(all);
-  std::reverse(order.begin(), order.end());
-  auto heads = g.heads();
-  if (ctx.json) {
-    ctx.out << "[";
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      const auto& m = g.get(order[i]);
-      ctx.out << (i ? ",\n " : "") << "{\"revision\": " << util::json_escape(m.revision) << ", \"down_revision\": " << json_list(m.down_revisions)
-              << ", \"depends_on\": " << json_list(m.depends_on) << ", \"message\": " << util::json_escape(m.message)
-              << ", \"app\": " << util::json_escape(m.app.empty() ? "core" : m.app) << ", \"head\": "
-              << (std::find(heads.begin(), heads.end(), m.revision) != heads.end() ? "true" : "false") << ", \"file\": " << util::json_escape(m.path) << "}";
-    }
-    ctx.out << "]\n";
-    return 0;
-  }
-  for (const auto& id : order) {
-    const auto& m = g.get(id);
-    std::string from = m.down_revisions.empty() ? "<base>" : util::join(m.down_revisions, ", ");
-    std::vector<std::string> marks;
-    if (std::find(heads.begin(), heads.end(), id) != heads.end()) marks.push_back("head");
-    if (m.down_revisions.size() > 1) marks.push_back("mergepoint");
-    if (g.children(id).size() > 1) marks.push_back("branchpoint");
-    ctx.out << from << " -> " << id << (marks.empty() ? "" : " (" + util::join(marks, ") (") + ")") << ", " << m.message;
-    if (!m.app.empty()) ctx.out << "  [" << m.app << "]";
-    ctx.out << "\n";
-  }
+  print_history(ctx, *p.graph, "core");
   return 0;
 }
 
