@@ -158,6 +158,14 @@ TEST_CASE("autogenerate refusals") {
   CHECK(ref.err.find("references unknown table 'user'") != std::string::npos);
   CHECK(ref.err.find("did you mean 'users'?") != std::string::npos);
 
+  write_file(root / "apps" / "blog" / "models.toml",
+             "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true },\n"
+             "  { name = \"slug\", type = \"string\", unique = true } ]\nunique = [ { name = \"uc_posts_slug\", columns = [\"slug\"] } ]\n");
+  auto dup_unique = fastappkit({"migrate", "app", "blog", "makemigrations", "-m", "x"}, root);
+  CHECK(dup_unique.code == 2);
+  CHECK(dup_unique.err.find("models.toml:1:1: unique constraints uq_posts_slug and uc_posts_slug of table 'posts' cover the same columns (slug)") !=
+        std::string::npos);
+
   write_file(root / "apps" / "blog" / "models.toml", "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integr\" } ]\n");
   auto type = fastappkit({"migrate", "app", "blog", "makemigrations", "-m", "x"}, root);
   CHECK(type.code == 2);

@@ -577,3 +577,16 @@ TEST_CASE("load_migrations: a missing directory") {
 }
 
 }  // TEST_SUITE
+
+TEST_CASE("create_table with two unique constraints on the same columns is refused (PostgreSQL would keep one)") {
+  const std::string text =
+      "revision = \"3f2a9c1b7d4e\"\n[[upgrade]]\nop = \"create_table\"\ntable = \"t\"\n"
+      "columns = [ { name = \"id\", type = \"integer\", primary_key = true }, { name = \"c\", type = \"integer\", unique = true } ]\n"
+      "unique = [ { name = \"uc_t_c\", columns = [\"c\"] } ]\n";
+  try {
+    fastappkit::migration::parse_migration(text, "3f2a9c1b7d4e_t.toml");
+    FAIL("expected an error");
+  } catch (const fastappkit::Error& e) {
+    CHECK(std::string(e.what()).rfind("3f2a9c1b7d4e_t.toml:2:1: unique constraints uq_t_c and uc_t_c of table 't' cover the same columns (c)", 0) == 0);
+  }
+}

@@ -192,6 +192,8 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
           check_cols(op.uniques.back().columns, e);
         }
       }
+      if (auto dup = duplicate_unique(table_from_specs(op.table, op.columns, op.primary_key, op.foreign_keys, op.uniques)); !dup.empty())
+        src.fail(node.source(), dup, "keep one of them (a column's unique = true is a unique constraint too)");
       break;
     }
     case OpKind::drop_table:

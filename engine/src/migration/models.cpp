@@ -93,6 +93,8 @@ ModelSet parse_models(std::string_view text, const std::string& path, const std:
         table.indexes.push_back(ix);
       }
     }
+    if (auto dup = duplicate_unique(table); !dup.empty())
+      src.fail(node.source(), dup, "keep one of them (a column's unique = true is a unique constraint too)");
     // Names must be unique within the table (and indexes within the database, checked on merge).
     std::set<std::string> names;
     for (const auto& fk : table.foreign_keys)

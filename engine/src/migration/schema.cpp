@@ -133,6 +133,21 @@ Table table_from_specs(const std::string& table, const std::vector<ColumnSpec>& 
   return t;
 }
 
+std::string duplicate_unique(const Table& t) {
+  for (std::size_t i = 0; i < t.uniques.size(); ++i)
+    for (std::size_t j = i + 1; j < t.uniques.size(); ++j) {
+      auto a = t.uniques[i].columns, b = t.uniques[j].columns;
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      if (a == b) {
+        std::string cols;
+        for (const auto& c : t.uniques[i].columns) cols += (cols.empty() ? "" : ", ") + c;
+        return "unique constraints " + t.uniques[i].name + " and " + t.uniques[j].name + " of table '" + t.name + "' cover the same columns (" + cols + ")";
+      }
+    }
+  return {};
+}
+
 void apply(Schema& schema, const Operation& op) {
   auto it = schema.tables.find(op.table);
   Table* t = it == schema.tables.end() ? nullptr : &it->second;

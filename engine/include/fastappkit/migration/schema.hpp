@@ -131,6 +131,10 @@ Table table_from_specs(const std::string& table, const std::vector<ColumnSpec>& 
                        const std::vector<UniqueConstraint>& uniques);
 Column column_from_spec(const ColumnSpec& spec);
 
+// Two unique constraints of `t` on the same columns ("" when there are none). PostgreSQL keeps
+// only one of them in a CREATE TABLE, so the declaration is refused rather than half-applied.
+std::string duplicate_unique(const Table& t);
+
 // Applies `op` to `schema`. Operations on tables the state does not know (made by raw SQL)
 // are recorded as best it can; it never throws for those.
 void apply(Schema& schema, const Operation& op);
