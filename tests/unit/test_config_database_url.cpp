@@ -1,6 +1,8 @@
 // Database URLs (SPEC §3): parsing, .env, precedence and redaction.
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,42 +24,15 @@ using fastappkit::config::resolve_database_url;
 
 namespace {
 
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using unit::contains;
+using unit::error_of;
+using unit::starts_with;
+using unit::TempDir;
 
 std::optional<Error> url_error(const std::string& url) {
   return error_of([&] { parse_database_url(url, "/proj"); });
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fak_dburl_XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    REQUIRE(made != nullptr);
-    path = fs::canonical(made);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::path p = path / name;
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-    return p;
-  }
-};
 
 // Sets or clears DATABASE_URL for one test and restores what was there.
 struct EnvGuard {

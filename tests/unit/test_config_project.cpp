@@ -1,6 +1,8 @@
 // fastappkit.toml parsing (SPEC §2).
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,38 +21,17 @@ using fastappkit::config::ProjectConfig;
 
 namespace {
 
-const std::string kPath = "/proj/fastappkit.toml";
+using unit::contains;
+using unit::error_of;
+using unit::starts_with;
+using unit::TempDir;
 
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+const std::string kPath = "/proj/fastappkit.toml";
 
 std::optional<Error> project_error(const std::string& text) {
   return error_of([&] { parse_project(text, kPath, "/proj"); });
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fak_project_XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    REQUIRE(made != nullptr);
-    path = fs::canonical(made);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 

@@ -1,6 +1,8 @@
 // Revision files (SPEC §5): parsing every operation and every error with its position.
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,48 +19,21 @@ using namespace fastappkit::migration;
 
 namespace {
 
+using unit::contains;
+using unit::error_of;
+using unit::starts_with;
+using unit::TempDir;
+
 const std::string kRev = "3f2a9c1b7d4e";
 const std::string kPath = "versions/3f2a9c1b7d4e_add_posts.toml";
-
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
 
 std::optional<Error> parse_error(const std::string& text, const std::string& path = kPath, ParseOptions options = {}) {
   return error_of([&] { parse_migration(text, path, options); });
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // A file with the given body after its revision line (line 1).
 std::string with_rev(const std::string& body) { return "revision = \"" + kRev + "\"\n" + body; }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "fak_migfile_XXXXXX").string();
-    char* made = ::mkdtemp(tmpl.data());
-    REQUIRE(made != nullptr);
-    path = fs::canonical(made);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    fs::path p = path / name;
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-    return p;
-  }
-};
 
 const char* const kEveryOp = R"(revision = "3f2a9c1b7d4e"
 down_revision = ["a1b2c3d4e5f6", "b1b2c3d4e5f6"]

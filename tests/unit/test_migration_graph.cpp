@@ -1,6 +1,8 @@
 // The revision graph (SPEC §5): heads, bases, resolution, validation and upgrade/downgrade plans.
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,18 +17,11 @@ using Ids = std::vector<std::string>;
 
 namespace {
 
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using unit::contains;
+using unit::error_of;
+using unit::starts_with;
+using unit::TempDir;
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 Migration mk(const std::string& rev, Ids down = {}, Ids depends = {}, Ids labels = {}) {
   Migration m;

@@ -2,6 +2,8 @@
 // rebuilds, and a check that the SQLite statements run on a real database without losing rows.
 #include <doctest/doctest.h>
 
+#include "support.hpp"
+
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -22,18 +24,11 @@ using Stmts = std::vector<std::string>;
 
 namespace {
 
-template <class F>
-std::optional<Error> error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  return std::nullopt;
-}
+using unit::contains;
+using unit::error_of;
+using unit::starts_with;
+using unit::TempDir;
 
-bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // One operation written as in a migration file (the keys of one [[upgrade]] entry).
 Operation op_from(const std::string& body) {

@@ -136,20 +136,9 @@ class PostgresConnection final : public Connection {
                                "WHERE " + own + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum")) {
       auto& t = schema.tables[*r[0]];
       t.name = *r[0];
-      migration::Column c;
-      c.name = *r[1];
-      auto parsed = sql::parse_sql_type(r[2].value_or(""), sql::Dialect::postgresql);
-      if (parsed) {
-        c.type = parsed->type;
-        c.length = parsed->length;
-        c.precision = parsed->precision;
-        c.scale = parsed->scale;
-      } else {
-        c.type = migration::ColumnType::text;
-        if (unmapped) unmapped->push_back(t.name + "." + c.name + ": " + r[2].value_or(""));
-      }
-      c.nullable = r[3].value_or("f") != "t";
-      if (r[4] && r[4]->rfind("nextval(", 0) != 0) c.default_value = sql::normalize_default(*r[4]);
+      // Identity columns have no default; a serial's nextval() default is its sequence, not a model default.
+      std::optional<std::string> def = r[4] && r[4]->rfind("nextval(", 0) != 0 ? r[4] : std::nullopt;
+      auto c = sql::reflected_column(t.name, *r[1], r[2].value_or(""), r[3].value_or("f") != "t", def, sql::Dialect::postgresql, unmapped);
       t.columns.push_back(c);
     }
     auto names = [](const std::string& arr) {

@@ -100,20 +100,7 @@ class SqliteConnection final : public Connection {
       t.name = name;
       std::vector<std::pair<int, std::string>> pk;
       for (const auto& r : query("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid", {name})) {
-        migration::Column c;
-        c.name = *r[0];
-        auto parsed = sql::parse_sql_type(r[1].value_or(""), sql::Dialect::sqlite);
-        if (parsed) {
-          c.type = parsed->type;
-          c.length = parsed->length;
-          c.precision = parsed->precision;
-          c.scale = parsed->scale;
-        } else {
-          c.type = migration::ColumnType::text;
-          if (unmapped) unmapped->push_back(name + "." + c.name + ": " + r[1].value_or(""));
-        }
-        c.nullable = r[2].value_or("0") == "0";
-        if (r[3]) c.default_value = sql::normalize_default(*r[3]);
+        auto c = sql::reflected_column(name, *r[0], r[1].value_or(""), r[2].value_or("0") == "0", r[3], sql::Dialect::sqlite, unmapped);
         if (r[4].value_or("0") != "0") pk.emplace_back(std::stoi(*r[4]), c.name);
         t.columns.push_back(c);
       }

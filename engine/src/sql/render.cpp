@@ -402,6 +402,20 @@ std::optional<Column> parse_sql_type(std::string_view sql_type, Dialect) {
   return std::nullopt;
 }
 
+migration::Column reflected_column(const std::string& table, const std::string& name, const std::string& sql_type, bool nullable,
+                                   const std::optional<std::string>& default_expr, Dialect d, std::vector<std::string>* unmapped) {
+  Column c;
+  if (auto parsed = parse_sql_type(sql_type, d)) c = *parsed;
+  else {
+    c.type = ColumnType::text;
+    if (unmapped) unmapped->push_back(table + "." + name + ": " + sql_type);
+  }
+  c.name = name;
+  c.nullable = nullable;
+  if (default_expr) c.default_value = normalize_default(*default_expr);
+  return c;
+}
+
 std::string normalize_default(std::string_view expr) {
   std::string e(expr);
   auto trim = [](std::string& s) {

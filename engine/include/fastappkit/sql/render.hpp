@@ -23,6 +23,10 @@ std::string create_index(const std::string& table, const migration::Index& index
 // The inverse of column_type: a type as the catalog shows it (SQLite's declared type,
 // PostgreSQL's format_type) back to the model's type; nullopt when it has no model type.
 std::optional<migration::Column> parse_sql_type(std::string_view sql_type, Dialect d);
+// A column as a catalog describes it. A type with no model type becomes text and is named in
+// `unmapped` ("table.column: TYPE"), so a caller can report it.
+migration::Column reflected_column(const std::string& table, const std::string& name, const std::string& sql_type, bool nullable,
+                                   const std::optional<std::string>& default_expr, Dialect d, std::vector<std::string>* unmapped);
 // A default expression in a form both the models and either catalog agree on: casts of
 // literals and outer parentheses removed, keywords upper-cased.
 std::string normalize_default(std::string_view expr);
