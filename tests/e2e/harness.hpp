@@ -8,7 +8,12 @@
 #include <string>
 #include <vector>
 
+// Requires a zero exit, showing the command's output when it is not.
+#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, "stdout:\n" << (r).out << "\nstderr:\n" << (r).err)
+
 namespace e2e {
+
+inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 namespace fs = std::filesystem;
 

@@ -29,7 +29,6 @@ struct SeedProject {
   }
 };
 
-#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, "stdout:\n" << (r).out << "\nstderr:\n" << (r).err)
 
 }  // namespace
 

@@ -38,7 +38,6 @@ struct Project {
   fs::path versions_dir() const { return root / "core" / "db" / "migrations" / "versions"; }
 };
 
-#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, "stdout:\n" << (r).out << "\nstderr:\n" << (r).err)
 
 }  // namespace
 

@@ -33,9 +33,7 @@ struct PluginProject {
   void add_test_plugin(const std::string& name) const { copy_tree(test_plugins_dir() / name, root / "plugins" / name); }
 };
 
-#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, "stdout:\n" << (r).out << "\nstderr:\n" << (r).err)
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

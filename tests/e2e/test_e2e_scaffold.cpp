@@ -7,14 +7,6 @@
 
 using namespace e2e;
 
-namespace {
-
-#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, "stdout:\n" << (r).out << "\nstderr:\n" << (r).err)
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-}  // namespace
-
 TEST_SUITE("fastappkit::e2e") {
 
 TEST_CASE_TEMPLATE("journeys: core new, app new, makemigrations, plugin development, drop-in, migrate all", B, Sqlite, Postgresql) {
