@@ -11,9 +11,7 @@ namespace fastappkit::migration {
 
 namespace {
 
-std::string where(const Migration& m, int line, int col) {
-  return line > 0 ? m.path + ":" + std::to_string(line) + ":" + std::to_string(col) : m.path;
-}
+SourceLocation where(const Migration& m, int line, int col) { return {m.path, line, col}; }
 
 [[noreturn]] void cant_locate(std::string_view ref, std::string hint = {}) {
   throw Error(ErrorKind::usage, "Can't locate revision identified by '" + std::string(ref) + "'",
@@ -35,7 +33,7 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
   for (const Migration& m : migrations_) {
     for (const auto& d : m.down_revisions) {
       if (!by_id_.count(d)) {
-        throw Error(ErrorKind::input, where(m, m.down_line, m.down_col) + ": Can't locate revision identified by '" + d + "'",
+        throw Error(ErrorKind::input, where(m, m.down_line, m.down_col), "Can't locate revision identified by '" + d + "'",
                     "down_revision must name a revision in this migration directory");
       }
       children_[d].push_back(m.revision);
@@ -43,7 +41,7 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
     }
     for (const auto& d : m.depends_on) {
       if (!by_id_.count(d)) {
-        throw Error(ErrorKind::input, where(m, m.depends_line, m.depends_col) + ": Can't locate revision identified by '" + d + "'",
+        throw Error(ErrorKind::input, where(m, m.depends_line, m.depends_col), "Can't locate revision identified by '" + d + "'",
                     "depends_on must name a revision in this migration directory");
       }
       dependents_[d].push_back(m.revision);

@@ -73,7 +73,7 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
         step.statements.insert(step.statements.end(), r.statements.begin(), r.statements.end());
         step.sqlite_rebuild = step.sqlite_rebuild || r.sqlite_rebuild;
       } catch (const Error& e) {
-        throw Error(e.kind(), step.migration->path + ": " + e.what(), e.hint());
+        throw Error(e.kind(), SourceLocation{step.migration->path, op.line, op.col}, e.message(), e.hint());
       }
       migration::apply(state, op);
     }

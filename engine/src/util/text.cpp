@@ -21,6 +21,29 @@ int exit_code_for(ErrorKind kind) {
   return 1;
 }
 
+namespace {
+std::string located_text(const SourceLocation& where, const std::string& message, std::string_view source) {
+  std::string text;
+  if (source.empty() && where.line > 0) {
+    std::ifstream in(where.file, std::ios::binary);
+    if (in) {
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+      source = text;
+    }
+  }
+  return util::diagnostic(where.file, source, where.line, where.column, message);
+}
+}  // namespace
+
+Error::Error(ErrorKind kind, SourceLocation where, std::string message, std::string hint, std::string_view source)
+    : std::runtime_error(located_text(where, message, source)),
+      kind_(kind),
+      message_(std::move(message)),
+      hint_(std::move(hint)),
+      location_(std::move(where)) {}
+
 namespace util {
 
 std::string diagnostic(const std::string& path, std::string_view source, int line, int col,

@@ -40,7 +40,8 @@ struct TomlSource {
     return diagnostic(path, text, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column), message);
   }
   [[noreturn]] void fail(const toml::source_region& where, const std::string& message, std::string hint = {}) const {
-    throw Error(ErrorKind::input, at(where, message), std::move(hint));
+    throw Error(ErrorKind::input, SourceLocation{path, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)}, message,
+                std::move(hint), text);
   }
 
   toml::table parse() const {
