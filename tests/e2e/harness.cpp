@@ -103,10 +103,25 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, 
   int status = 0;
   waitpid(pid, &status, 0);
   RunResult r;
+  r.command = "fastappkit";
+  for (const auto& a : args) r.command += " " + a;
+  r.command += "   (in " + cwd.string() + ")";
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = read_file(out_path);
   r.err = read_file(err_path);
   return r;
+}
+
+std::string describe(const RunResult& r) {
+  return "command: " + r.command + "\nexit code: " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
+nlohmann::json json_of(const RunResult& r) {
+  try {
+    return nlohmann::json::parse(r.out);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::runtime_error(std::string("stdout is not one JSON document (") + e.what() + ")\n" + describe(r));
+  }
 }
 
 bool matches_golden(const std::string& name, const std::string& actual) {

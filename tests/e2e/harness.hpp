@@ -4,12 +4,18 @@
 // PostgreSQL cluster that CTest starts and always stops).
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-// Requires a zero exit, showing the command's output when it is not.
-#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, "stdout:\n" << (r).out << "\nstderr:\n" << (r).err)
+// Checks on a command's result that, when they fail, print the command, its exit code and
+// its whole output.
+#define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, e2e::describe(r))
+#define CHECK_CODE(r, c) CHECK_MESSAGE((r).code == (c), e2e::describe(r))
+#define CHECK_OUT(r, part) CHECK_MESSAGE(e2e::has((r).out, part), "expected on stdout: " << (part) << "\n" << e2e::describe(r))
+#define CHECK_ERR(r, part) CHECK_MESSAGE(e2e::has((r).err, part), "expected on stderr: " << (part) << "\n" << e2e::describe(r))
+#define CHECK_NO_OUT(r, part) CHECK_MESSAGE(!e2e::has((r).out, part), "unexpected on stdout: " << (part) << "\n" << e2e::describe(r))
 
 namespace e2e {
 
@@ -26,9 +32,15 @@ struct TempDir {
 };
 
 struct RunResult {
+  std::string command;  // as a shell would show it
   int code = -1;
   std::string out, err;
 };
+
+// The command, its exit code and its output, for failure messages.
+std::string describe(const RunResult& r);
+// stdout parsed as one JSON document; a failure names the command and shows its output.
+nlohmann::json json_of(const RunResult& r);
 
 // Runs the fastappkit binary with `args` in `cwd`; DATABASE_URL is removed from the
 // environment unless given in `env`.

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "context.hpp"
 #include "fastappkit/error.hpp"
@@ -12,6 +13,42 @@
 namespace fastappkit::cli {
 
 namespace po = boost::program_options;
+
+std::string Context::opt(const std::string& name, const std::string& fallback) const {
+  return vm.count(name) ? vm[name].as<std::string>() : fallback;
+}
+
+bool Context::flag(const std::string& name) const { return vm.count(name) && vm[name].as<bool>(); }
+
+project::LoadOptions Context::load(bool need_url, bool external_apps, bool keep_broken) const {
+  project::LoadOptions o;
+  o.directory = directory;
+  o.database_url = database_url;
+  o.need_url = need_url;
+  o.external_apps = external_apps;
+  o.keep_broken = keep_broken;
+  return o;
+}
+
+std::unique_ptr<db::Connection> Context::open_for_run(const config::DatabaseUrl& url) const {
+  auto conn = db::open(url, db::OpenMode::read_write, lock_timeout);
+  conn->lock_for_run(lock_timeout);
+  return conn;
+}
+
+std::unique_ptr<db::Connection> Context::open_read_only(const config::DatabaseUrl& url) const {
+  return db::open(url, db::OpenMode::read_only, lock_timeout);
+}
+
+void Context::print_json(const nlohmann::ordered_json& doc) const { out << doc.dump() << "\n"; }
+
+void Context::warn(const std::string& message) const {
+  if (verbosity > 0) err << "fastappkit: warning: " << message << "\n";
+}
+
+sql::Dialect dialect_of(const config::DatabaseUrl& url) {
+  return url.backend == config::Backend::sqlite ? sql::Dialect::sqlite : sql::Dialect::postgresql;
+}
 
 namespace {
 
@@ -36,6 +73,7 @@ const std::vector<Command>& commands() {
       {{"migrate", "downgrade"}, "<revision>", "revert core and internal-app migrations down to a revision",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision: id, prefix, base, -N, REV-N");
+         d.add_options()("all", po::bool_switch(), "with base: revert the whole project, external apps first (reverse order), then core");
          p.add("revision", 1);
        },
        cmd_downgrade},
@@ -104,6 +142,12 @@ const std::vector<Command>& commands() {
       {{"app", "list"}, "", "apps in migration order: kind, version, version table, state", nullptr, cmd_app_list},
       {{"app", "validate", "<name>"}, "", "run every check for one app; exit 2 if one fails", nullptr, cmd_app_validate},
       {{"migrate", "merge"}, "-m MSG", "write a revision that merges the current heads", [](auto& d, auto&) { message_option(d); }, cmd_merge},
+      {{"migrate", "revision"}, "-m MSG [--app NAME]", "write an empty core revision on the head, for execute or data steps",
+       [](auto& d, auto&) {
+         message_option(d);
+         d.add_options()("app", po::value<std::string>(), "the internal app it is made for");
+       },
+       cmd_revision},
       {{"migrate", "all"}, "", "migrate everything: core (with internal apps) first, then each external app in order", nullptr, cmd_all},
       {{"migrate", "check"}, "", "compare models, migrations and the database; exit 1 on any difference", nullptr, cmd_check},
   };
@@ -126,7 +170,7 @@ po::options_description global_options(Context& ctx) {
       "directory,C", po::value<std::string>(&ctx.directory), "run as if started in DIR (the project root)")(
       "database-url", po::value<std::string>(), "database URL (overrides DATABASE_URL and .env)")(
       "verbose,v", "print more, including the SQL each migration runs")("quiet,q", "print only errors")(
-      "json", "print listings as JSON")("lock-timeout", po::value<double>(), "seconds to wait for another run's lock (default 60)");
+      "json", "print listings, and errors, as JSON on stdout")("lock-timeout", po::value<double>(), "seconds to wait for another run's lock (default 60)");
   return d;
 }
 
@@ -144,8 +188,17 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   auto fail = [&](const Error& e) {
     err << "fastappkit: error: " << e.what() << "\n";
     if (!e.hint().empty()) err << "  hint: " << e.hint() << "\n";
+    if (ctx.json) {
+      nlohmann::ordered_json j{{"message", e.message()}, {"hint", e.hint()}};
+      j["file"] = e.location() ? nlohmann::ordered_json(e.location()->file) : nlohmann::ordered_json();
+      j["line"] = e.location() ? nlohmann::ordered_json(e.location()->line) : nlohmann::ordered_json();
+      j["column"] = e.location() ? nlohmann::ordered_json(e.location()->column) : nlohmann::ordered_json();
+      ctx.print_json({{"error", j}});
+    }
     return exit_code_for(e.kind());
   };
+  // Known before the options parse, so that an option error is JSON too.
+  for (int i = 1; i < argc; ++i) ctx.json = ctx.json || std::string_view(argv[i]) == "--json";
   try {
     std::vector<std::string> args;
     for (int i = 1; i < argc; ++i) {

@@ -1,375 +1,183 @@
-// migrate upgrade / downgrade / preview / current / heads / history / status / stamp
-#include <filesystem>
+// Commands that move databases: migrate upgrade / downgrade / all / app <n> upgrade|downgrade /
+// preview / stamp, and plugin upgrade / downgrade in a plugin's source folder.
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "context.hpp"
-#include "fastappkit/db/connection.hpp"
 #include "fastappkit/error.hpp"
-#include "fastappkit/plugin/host.hpp"
-#include "fastappkit/run/migrator.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::cli {
 
-namespace fs = std::filesystem;
 using migration::Direction;
-
-CoreProject load_core(const Context& ctx, bool need_url) {
-  CoreProject p;
-  p.config = config::load_project(ctx.directory);
-  for (const auto& app : p.config.apps) {
-    if (app.internal && !fs::is_directory(p.config.root / "apps" / app.name)) {
-      throw Error(ErrorKind::input,
-                  p.config.config_path.string() + ":" + std::to_string(app.line) + ":" + std::to_string(app.col) + ": internal app '" +
-                      app.name + "' has no folder " + (p.config.root / "apps" / app.name).string(),
-                  "create it with 'fastappkit app new " + app.name + "', or remove \"apps." + app.name + "\" from apps");
-    }
-  }
-  if (!fs::is_directory(p.config.versions_dir())) {
-    throw Error(ErrorKind::input, "Core migrations directory not found: " + p.config.versions_dir().string(),
-                "check the project structure: core/db/migrations/versions/ must exist");
-  }
-  auto migrations = migration::load_migrations(p.config.versions_dir());
-  auto internal = p.config.internal_apps();
-  for (const auto& m : migrations) {
-    if (!m.app.empty() && m.app != "core" && std::find(internal.begin(), internal.end(), m.app) == internal.end()) {
-      throw Error(ErrorKind::input, m.path + ": app = \"" + m.app + "\" is not an internal app of this project",
-                  "list \"apps." + m.app + "\" in fastappkit.toml, or fix the app key of this revision");
-    }
-  }
-  p.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
-  if (need_url) p.url = config::resolve_database_url(ctx.database_url, p.config.root);
-  return p;
-}
-
-FullProject load_full(const Context& ctx, bool need_url) {
-  FullProject f;
-  f.core = load_core(ctx, need_url);
-  f.models = migration::load_project_models(f.core.config.root, f.core.config.internal_apps());
-  auto head = migration::state_at(*f.core.graph, f.core.graph->ancestors(f.core.graph->heads()));
-  f.plugins = plugin::load_project_plugins(f.core.config, f.models, head);
-  return f;
-}
-
-Target core_target(const CoreProject& p) { return {p.graph.get(), "core", "alembic_version", {}}; }
-
-Target plugin_target(const plugin::Plugin& p) {
-  return {p.graph.get(), p.manifest.name, p.version_table(),
-          [&p](const migration::Operation& op, db::Connection& conn) { p.call(op, conn); }};
-}
-
-std::string describe_revisions(const migration::RevisionGraph& g, const std::vector<std::string>& ids) {
-  if (ids.empty()) return "base (nothing applied)";
-  auto heads = g.heads();
-  std::vector<std::string> parts;
-  for (const auto& id : ids) {
-    bool head = std::find(heads.begin(), heads.end(), id) != heads.end();
-    parts.push_back(id + (head ? " (head)" : ""));
-  }
-  return util::join(parts, ", ");
-}
-
-std::string json_list(const std::vector<std::string>& v) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + util::json_escape(v[i]);
-  return out + "]";
-}
-
-void apply_plan(Context& ctx, db::Connection& conn, const Target& t, bool upgrade, const std::string& target) {
-  const auto& g = *t.graph;
-  run::Migrator migrator(g, t.label, t.version_table, conn.dialect(), t.calls);
-  auto current = migrator.current(&conn);
-  auto plan = upgrade ? migration::plan_upgrade(g, current, target) : migration::plan_downgrade(g, current, target);
-  auto steps = migrator.render(plan, current);  // every step renders before anything is written
-  if (upgrade) {
-    for (const auto& id : migrator.modified_since_applied(conn, migration::applied_set(g, current, t.version_table)))
-      ctx.err << "fastappkit: warning: " << t.label << " revision " << id << " (" << g.get(id).path << ") changed after it was applied\n";
-  }
-  migrator.ensure_tables(conn);
-  if (ctx.verbosity > 0) {
-    if (steps.empty())
-      ctx.out << t.label << ": nothing to do; " << t.version_table << " is at " << describe_revisions(g, current) << "\n";
-    else
-      ctx.out << t.label << ": " << (upgrade ? "applying " : "reverting ") << steps.size() << " migration(s) on " << conn.describe() << " ("
-              << (t.label == "core" ? "internal apps are included in core" : t.version_table) << ")\n";
-  }
-  migrator.run(conn, steps, [&](const run::StepReport& r) {
-    if (ctx.verbosity == 0) return;
-    const auto& m = *r.step.migration;
-    char ms[32];
-    std::snprintf(ms, sizeof ms, "%.1f ms", r.milliseconds);
-    ctx.out << "  " << r.app << "  " << (upgrade ? "applied " : "reverted ") << m.revision << "  " << m.message << "  "
-            << (r.skipped ? std::string("(skipped: already done by another run)") : std::string("(") + ms + ")") << "\n";
-    if (ctx.verbosity > 1) {
-      for (const auto& [i, op] : r.step.calls) ctx.out << "      -- call " << op->function << "\n";
-      for (const auto& st : r.step.statements) ctx.out << "      " << st << ";\n";
-    }
-  });
-  if (ctx.verbosity > 0 && !steps.empty())
-    ctx.out << t.label << ": " << t.version_table << " is now at " << describe_revisions(g, migrator.current(&conn)) << "\n";
-}
-
-// Opens the database for writing and takes the run lock, for one or several targets.
-std::unique_ptr<db::Connection> open_for_run(Context& ctx, const config::DatabaseUrl& url) {
-  auto conn = db::open(url, db::OpenMode::read_write, ctx.lock_timeout);
-  conn->lock_for_run(ctx.lock_timeout);
-  return conn;
-}
+using project::Workspace;
 
 namespace {
 
-void write_preview(Context& ctx, db::Connection* conn, sql::Dialect dialect, const Target& t, bool down, const std::string& target) {
-  const auto& g = *t.graph;
-  run::Migrator migrator(g, t.label, t.version_table, dialect, t.calls);
-  auto current = migrator.current(conn);
-  auto plan = down ? migration::plan_downgrade(g, current, target) : migration::plan_upgrade(g, current, target);
-  std::ostringstream script;
-  migrator.write_script(script, plan, current, conn && conn->table_exists(t.version_table));
-  ctx.out << "-- " << t.label << " (" << t.version_table << "): " << (down ? "downgrade" : "upgrade") << " to " << target << " from "
-          << describe_revisions(g, current) << "; " << plan.steps.size() << " migration(s)\n\n"
-          << script.str();
-}
-
-const plugin::Plugin& find_plugin(const FullProject& f, const std::string& name) {
-  for (const auto& p : f.plugins)
-    if (p.manifest.name == name) return p;
-  throw Error(ErrorKind::usage, "no external app '" + name + "'", "external apps are listed in fastappkit.toml apps");
-}
-
-// Refuses internal apps (their migrations are core's) and unknown names, before any loading.
-void require_external(const config::ProjectConfig& config, const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& a : config.apps) {
-    names.push_back(a.name);
-    if (a.name != name) continue;
-    if (a.internal)
-      throw Error(ErrorKind::usage, "per-app upgrade/downgrade/preview is not supported for internal app '" + name + "': its migrations are part of core",
-                  "use the unified commands: fastappkit migrate upgrade, fastappkit migrate downgrade <rev>, fastappkit migrate preview");
-    return;
+// Progress lines of a run, as each part and step finishes.
+class Progress : public project::Observer {
+ public:
+  // `after_core` is printed once core's part is done (migrate all: where the internal apps went).
+  Progress(const Context& ctx, std::string after_core) : ctx_(ctx), after_core_(std::move(after_core)) {}
+  void part_started(const project::TargetPlan& p, const std::string& database) override {
+    if (ctx_.verbosity == 0) return;
+    const auto& t = *p.target;
+    if (p.steps.empty())
+      ctx_.out << t.name << ": nothing to do; " << t.version_table << " is at " << project::describe_revisions(*t.graph, p.current) << "\n";
+    else
+      ctx_.out << t.name << ": " << (p.direction == Direction::upgrade ? "applying " : "reverting ") << p.steps.size() << " migration(s) on "
+               << database << " (" << (t.is_core() ? "internal apps are included in core" : t.version_table) << ")\n";
   }
-  std::string near = util::did_you_mean(name, names);
-  throw Error(ErrorKind::usage, "no app '" + name + "' in " + config.config_path.string(),
-              near.empty() ? "apps are listed in [tool.fastappkit] apps" : "did you mean '" + near + "'?");
+  void step_done(const project::TargetPlan& p, const run::StepReport& r) override {
+    if (ctx_.verbosity == 0) return;
+    const auto& m = *r.step.migration;
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.1f ms", r.milliseconds);
+    ctx_.out << "  " << r.app << "  " << (p.direction == Direction::upgrade ? "applied " : "reverted ") << m.revision << "  " << m.message
+             << "  " << (r.skipped ? std::string("(skipped: already done by another run)") : std::string("(") + ms + ")") << "\n";
+    if (ctx_.verbosity > 1) {
+      for (const auto& [i, op] : r.step.calls) ctx_.out << "      -- call " << op->function << "\n";
+      for (const auto& st : r.step.statements) ctx_.out << "      " << st << ";\n";
+    }
+  }
+  void part_done(const project::TargetPlan& p, const std::vector<std::string>& rows) override {
+    if (ctx_.verbosity == 0) return;
+    if (!p.steps.empty())
+      ctx_.out << p.target->name << ": " << p.target->version_table << " is now at " << project::describe_revisions(*p.target->graph, rows) << "\n";
+    if (p.target->is_core() && !after_core_.empty()) ctx_.out << after_core_ << "\n";
+  }
+
+ private:
+  const Context& ctx_;
+  std::string after_core_;
+};
+
+void warn_modified(const Context& ctx, const project::RunPlan& plan) {
+  for (const auto& part : plan.parts)
+    for (const auto& id : part.modified)
+      ctx.warn(part.target->name + " revision " + id + " (" + part.target->graph->get(id).path +
+               ") changed after it was applied; 'fastappkit migrate check' lists every such revision");
+}
+
+// Plans every request under the run lock, renders and checks it all, then applies it.
+int run(Context& ctx, const Workspace& w, const std::vector<project::Request>& requests, std::string after_core = {}) {
+  for (const auto& r : requests) migration::validate_target(*r.target->graph, r.revision);  // before a database is opened
+  // An SQLite file that does not exist yet is not created for a plan that cannot run.
+  if (w.url().backend == config::Backend::sqlite && !w.url().is_memory() && !ctx.open_read_only(w.url()))
+    w.plan(nullptr, sql::Dialect::sqlite, requests);
+  auto conn = ctx.open_for_run(w.url());
+  project::RunPlan plan = w.plan(conn.get(), conn->dialect(), requests);
+  warn_modified(ctx, plan);
+  Progress progress(ctx, std::move(after_core));
+  w.apply(*conn, plan, progress);
+  return 0;
+}
+
+std::string required_revision(const Context& ctx, const std::string& message, const std::string& example) {
+  if (!ctx.has("revision")) throw Error(ErrorKind::usage, message, example);
+  return ctx.opt("revision");
 }
 
 }  // namespace
 
 int cmd_upgrade(Context& ctx) {
-  CoreProject p = load_core(ctx);
-  std::string target = ctx.opt("revision", "head");
-  migration::validate_target(*p.graph, target);
-  auto conn = open_for_run(ctx, p.url);
-  apply_plan(ctx, *conn, core_target(p), true, target);
-  return 0;
-}
-
-int cmd_all(Context& ctx) {
-  FullProject f = load_full(ctx);  // every app is checked before the database is touched
-  auto conn = open_for_run(ctx, f.core.url);
-  apply_plan(ctx, *conn, core_target(f.core), true, "head");
-  auto internal = f.core.config.internal_apps();
-  if (ctx.verbosity > 0 && !internal.empty())
-    ctx.out << "internal apps (" << util::join(internal, ", ") << "): skipped, already included in core migrations\n";
-  for (const auto& p : f.plugins) apply_plan(ctx, *conn, plugin_target(p), true, "head");
-  return 0;
-}
-
-int cmd_app_migrate(Context& ctx) {
-  const std::string name = ctx.params.at(0);
-  const std::string verb = ctx.params.size() > 1 ? ctx.params[1] : "";
-  require_external(config::load_project(ctx.directory), name);
-  FullProject f = load_full(ctx);
-  const plugin::Plugin& p = find_plugin(f, name);
-  Target t = plugin_target(p);
-  if (verb == "preview") {
-    auto conn = db::open(f.core.url, db::OpenMode::read_only, ctx.lock_timeout);
-    auto dialect = f.core.url.backend == config::Backend::sqlite ? sql::Dialect::sqlite : sql::Dialect::postgresql;
-    bool down = ctx.flag("downgrade");
-    std::string target = ctx.opt("revision", "head");
-    if (down && !ctx.vm.count("revision")) throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. --downgrade --revision base");
-    write_preview(ctx, conn.get(), dialect, t, down, target);
-    return 0;
-  }
-  bool upgrade = verb == "upgrade";
-  if (!upgrade && !ctx.vm.count("revision"))
-    throw Error(ErrorKind::usage, "migrate app " + name + " downgrade needs --revision", "e.g. --revision base, or --revision -1");
-  std::string target = ctx.opt("revision", "head");
-  migration::validate_target(*p.graph, target);
-  auto conn = open_for_run(ctx, f.core.url);
-  apply_plan(ctx, *conn, t, upgrade, target);
-  return 0;
+  Workspace w = Workspace::open_project(ctx.load(true, true, true));
+  return run(ctx, w, {{&w.core(), Direction::upgrade, ctx.opt("revision", "head")}});
 }
 
 int cmd_downgrade(Context& ctx) {
-  if (!ctx.vm.count("revision"))
-    throw Error(ErrorKind::usage, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or ... downgrade base");
-  CoreProject p = load_core(ctx);
-  std::string target = ctx.opt("revision");
-  migration::validate_target(*p.graph, target);
-  auto conn = open_for_run(ctx, p.url);
-  apply_plan(ctx, *conn, core_target(p), false, target);
-  return 0;
+  std::string target = required_revision(ctx, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or ... downgrade base");
+  if (ctx.flag("all")) {
+    if (target != "base")
+      throw Error(ErrorKind::usage, "migrate downgrade --all reverts every app to base; '" + target + "' names a revision of one graph",
+                  "use 'fastappkit migrate downgrade base --all', or downgrade apps one by one");
+    Workspace w = Workspace::open_project(ctx.load());
+    return run(ctx, w, w.revert_all());
+  }
+  Workspace w = Workspace::open_project(ctx.load(true, true, true));
+  return run(ctx, w, {{&w.core(), Direction::downgrade, target}});
+}
+
+int cmd_all(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load());  // every app is checked before the database is touched
+  std::vector<project::Request> requests;
+  for (const auto& t : w.targets()) requests.push_back({&t, Direction::upgrade, "head"});
+  const auto& internal = w.core().internal_apps;
+  return run(ctx, w, requests,
+             internal.empty() ? "" : "internal apps (" + util::join(internal, ", ") + "): skipped, already included in core migrations");
+}
+
+int cmd_app_migrate(Context& ctx) {
+  const std::string name = ctx.params.at(0), verb = ctx.params.size() > 1 ? ctx.params[1] : "";
+  project::require_external_app(config::load_project(ctx.directory), name);
+  if (verb == "preview") return cmd_preview(ctx);
+  Workspace w = Workspace::open_project(ctx.load(true, true, true));
+  const project::Target& t = w.external(name);
+  bool upgrade = verb == "upgrade";
+  std::string target = upgrade ? ctx.opt("revision", "head")
+                               : required_revision(ctx, "migrate app " + name + " downgrade needs --revision", "e.g. --revision base, or --revision -1");
+  return run(ctx, w, {{&t, upgrade ? Direction::upgrade : Direction::downgrade, target}});
 }
 
 int cmd_preview(Context& ctx) {
-  bool down = ctx.flag("downgrade");
-  bool all = ctx.flag("all");
-  if (down && !ctx.vm.count("revision")) throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. --downgrade --revision -1");
-  if (all && ctx.vm.count("revision")) throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
-  FullProject f;
-  if (all) f = load_full(ctx);
-  else f.core = load_core(ctx);
-  const CoreProject& p = f.core;
-  auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
-  auto dialect = conn ? conn->dialect() : (p.url.backend == config::Backend::sqlite ? sql::Dialect::sqlite : sql::Dialect::postgresql);
+  const bool app = !ctx.params.empty();
+  const bool down = ctx.flag("downgrade"), all = ctx.flag("all");
+  if (down && !ctx.has("revision"))
+    throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. --downgrade --revision -1, or --downgrade --revision base");
+  if (all && ctx.has("revision")) throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
+  Workspace w = Workspace::open_project(ctx.load(true, true, !all && !app));
   std::string target = ctx.opt("revision", "head");
-  ctx.out << "-- fastappkit preview on " << p.url.redacted() << "; nothing is applied\n";
-  write_preview(ctx, conn.get(), dialect, core_target(p), down, target);
-  for (const auto& pl : f.plugins) {
-    ctx.out << "\n";
-    write_preview(ctx, conn.get(), dialect, plugin_target(pl), false, "head");
+  std::vector<project::Request> requests;
+  const Direction dir = down ? Direction::downgrade : Direction::upgrade;
+  if (app) {
+    requests.push_back({&w.external(ctx.params.at(0)), dir, target});
+  } else {
+    requests.push_back({&w.core(), dir, target});
+    if (all)
+      for (std::size_t i = 1; i < w.targets().size(); ++i) requests.push_back({&w.targets()[i], Direction::upgrade, "head"});
   }
-  return 0;
-}
-
-void print_current(Context& ctx, const Target& t, db::Connection* conn) {
-  run::Migrator migrator(*t.graph, t.label, t.version_table, conn ? conn->dialect() : sql::Dialect::sqlite);
-  auto current = migrator.current(conn);
-  if (ctx.json) {
-    ctx.out << "{\"app\": " << util::json_escape(t.label) << ", \"version_table\": " << util::json_escape(t.version_table)
-            << ", \"current\": " << json_list(current) << "}\n";
-    return;
+  for (const auto& r : requests) migration::validate_target(*r.target->graph, r.revision);
+  auto conn = ctx.open_read_only(w.url());
+  auto dialect = conn ? conn->dialect() : dialect_of(w.url());
+  project::RunPlan plan = w.plan(conn.get(), dialect, requests);
+  if (!app) ctx.out << "-- fastappkit preview on " << w.url().redacted() << "; nothing is applied\n";
+  for (std::size_t i = 0; i < plan.parts.size(); ++i) {
+    const auto& part = plan.parts[i];
+    const auto& t = *part.target;
+    std::ostringstream script;
+    w.write_script(script, part);
+    ctx.out << (i > 0 ? "\n" : "") << "-- " << t.name << " (" << t.version_table << "): " << (part.direction == Direction::upgrade ? "upgrade" : "downgrade")
+            << " to " << part.revision << " from " << project::describe_revisions(*t.graph, part.current) << "; " << part.plan.steps.size()
+            << " migration(s)\n\n"
+            << script.str();
   }
-  auto heads = t.graph->heads();
-  if (current.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
-  for (const auto& id : current) {
-    bool head = std::find(heads.begin(), heads.end(), id) != heads.end();
-    ctx.out << id << (head ? " (head)" : "");
-    if (ctx.verbosity > 0 && t.graph->contains(id)) ctx.out << "  " << t.graph->get(id).message;
-    ctx.out << "\n";
-  }
-}
-
-void print_history(Context& ctx, const migration::RevisionGraph& g, const std::string& default_app) {
-  std::set<std::string> all;
-  for (const auto& m : g.migrations()) all.insert(m.revision);
-  auto order = g.topological(all);
-  std::reverse(order.begin(), order.end());
-  auto heads = g.heads();
-  if (ctx.json) {
-    ctx.out << "[";
-    for (std::size_t i = 0; i < order.size(); ++i) {
-      const auto& m = g.get(order[i]);
-      ctx.out << (i ? ",\n " : "") << "{\"revision\": " << util::json_escape(m.revision) << ", \"down_revision\": " << json_list(m.down_revisions)
-              << ", \"depends_on\": " << json_list(m.depends_on) << ", \"message\": " << util::json_escape(m.message)
-              << ", \"app\": " << util::json_escape(m.app.empty() ? default_app : m.app) << ", \"head\": "
-              << (std::find(heads.begin(), heads.end(), m.revision) != heads.end() ? "true" : "false") << ", \"file\": " << util::json_escape(m.path) << "}";
-    }
-    ctx.out << "]\n";
-    return;
-  }
-  for (const auto& id : order) {
-    const auto& m = g.get(id);
-    std::string from = m.down_revisions.empty() ? "<base>" : util::join(m.down_revisions, ", ");
-    std::vector<std::string> marks;
-    if (std::find(heads.begin(), heads.end(), id) != heads.end()) marks.push_back("head");
-    if (m.down_revisions.size() > 1) marks.push_back("mergepoint");
-    if (g.children(id).size() > 1) marks.push_back("branchpoint");
-    ctx.out << from << " -> " << id << (marks.empty() ? "" : " (" + util::join(marks, ") (") + ")") << ", " << m.message;
-    if (!m.app.empty()) ctx.out << "  [" << m.app << "]";
-    ctx.out << "\n";
-  }
-}
-
-int cmd_current(Context& ctx) {
-  CoreProject p = load_core(ctx);
-  auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
-  print_current(ctx, core_target(p), conn.get());
-  return 0;
-}
-
-int cmd_heads(Context& ctx) {
-  CoreProject p = load_core(ctx, false);
-  auto heads = p.graph->heads();
-  if (ctx.json) {
-    ctx.out << "{\"app\": \"core\", \"heads\": " << json_list(heads) << "}\n";
-    return 0;
-  }
-  for (const auto& h : heads) ctx.out << h << " (head)  " << p.graph->get(h).message << "\n";
-  return 0;
-}
-
-int cmd_history(Context& ctx) {
-  CoreProject p = load_core(ctx, false);
-  print_history(ctx, *p.graph, "core");
-  return 0;
-}
-
-int cmd_status(Context& ctx) {
-  FullProject f;
-  if (config::load_project(ctx.directory).external_apps().empty()) f.core = load_core(ctx);
-  else f = load_full(ctx);
-  const CoreProject& p = f.core;
-  auto conn = db::open(p.url, db::OpenMode::read_only, ctx.lock_timeout);
-  std::vector<Target> targets{core_target(p)};
-  std::vector<std::string> kinds{"core"}, versions{""};
-  for (const auto& pl : f.plugins) {
-    targets.push_back(plugin_target(pl));
-    kinds.push_back("external");
-    versions.push_back(pl.manifest.version);
-  }
-  if (!ctx.json) ctx.out << "database: " << p.url.redacted() << (conn ? "" : " (does not exist yet)") << "\n";
-  std::string json = "{\"database\": " + util::json_escape(p.url.redacted()) + ", \"apps\": [";
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const Target& t = targets[i];
-    const auto& g = *t.graph;
-    run::Migrator migrator(g, t.label, t.version_table, conn ? conn->dialect() : sql::Dialect::sqlite);
-    auto current = migrator.current(conn.get());
-    auto heads = g.heads();
-    auto applied = migration::applied_set(g, current, t.version_table);
-    std::vector<std::string> pending;
-    for (const auto& id : g.topological(g.ancestors(heads)))
-      if (!applied.count(id)) pending.push_back(id);
-    std::vector<std::string> changed = conn ? migrator.modified_since_applied(*conn, applied) : std::vector<std::string>{};
-    if (ctx.json) {
-      json += std::string(i ? ", " : "") + "{\"app\": " + util::json_escape(t.label) + ", \"kind\": \"" + kinds[i] + "\"" +
-              (i == 0 ? ", \"internal_apps\": " + json_list(p.config.internal_apps()) : ", \"version\": " + util::json_escape(versions[i])) +
-              ", \"version_table\": " + util::json_escape(t.version_table) + ", \"current\": " + json_list(current) + ", \"heads\": " + json_list(heads) +
-              ", \"pending\": " + json_list(pending) + ", \"modified_since_applied\": " + json_list(changed) + "}";
-      continue;
-    }
-    ctx.out << t.label;
-    if (i == 0 && !p.config.internal_apps().empty()) ctx.out << " + internal apps: " << util::join(p.config.internal_apps(), ", ");
-    if (i > 0) ctx.out << " (external app, plugin " << versions[i] << ")";
-    ctx.out << "\n  version table: " << t.version_table << "\n  current:       " << describe_revisions(g, current)
-            << "\n  heads:         " << (heads.empty() ? std::string("(no revisions)") : util::join(heads, ", ")) << "\n  pending:       "
-            << pending.size() << "\n";
-    for (const auto& id : pending) ctx.out << "    " << id << "  " << g.get(id).message << "\n";
-    for (const auto& id : changed) ctx.out << "  warning: " << id << " (" << g.get(id).path << ") changed after it was applied\n";
-  }
-  if (ctx.json) ctx.out << json << "]}\n";
   return 0;
 }
 
 int cmd_stamp(Context& ctx) {
-  if (!ctx.vm.count("revision")) throw Error(ErrorKind::usage, "migrate stamp needs a revision", "e.g. fastappkit migrate stamp head");
-  CoreProject p = load_core(ctx);
-  std::string target = ctx.opt("revision");
-  std::vector<std::string> ids;
-  if (target == "heads") {
-    ids = p.graph->heads();
-  } else if (target == "head") {
-    ids = p.graph->heads();
-    if (ids.size() > 1) throw Error(ErrorKind::usage, "Multiple heads are present: " + util::join(ids, ", "), "stamp 'heads' or name one revision");
-  } else if (target != "base") {
-    ids = {p.graph->resolve(target)};
-  }
-  auto conn = db::open(p.url, db::OpenMode::read_write, ctx.lock_timeout);
-  conn->lock_for_run(ctx.lock_timeout);
-  run::Migrator migrator(*p.graph, "core", "alembic_version", conn->dialect());
-  migrator.stamp(*conn, ids);
-  if (ctx.verbosity > 0) ctx.out << "core: stamped " << conn->describe() << " at " << describe_revisions(*p.graph, migrator.current(conn.get())) << "\n";
+  std::string target = required_revision(ctx, "migrate stamp needs a revision", "e.g. fastappkit migrate stamp head");
+  Workspace w = Workspace::open_project(ctx.load(true, false));
+  const auto& t = w.core();
+  if (target != "head" && target != "heads" && target != "base") t.graph->resolve(target);  // before a database is opened
+  auto conn = ctx.open_for_run(w.url());
+  auto rows = w.stamp(*conn, t, target);
+  if (ctx.verbosity > 0) ctx.out << "core: stamped " << conn->describe() << " at " << project::describe_revisions(*t.graph, rows) << "\n";
   return 0;
 }
+
+namespace {
+
+int migrate_source(Context& ctx, bool upgrade) {
+  Workspace w = Workspace::open_plugin_source(ctx.load());
+  std::string target = upgrade ? ctx.opt("revision", "head")
+                               : required_revision(ctx, "plugin downgrade needs a target revision", "e.g. fastappkit plugin downgrade -1, or base");
+  return run(ctx, w, {{&w.core(), upgrade ? Direction::upgrade : Direction::downgrade, target}});
+}
+
+}  // namespace
+
+int cmd_plugin_upgrade(Context& ctx) { return migrate_source(ctx, true); }
+int cmd_plugin_downgrade(Context& ctx) { return migrate_source(ctx, false); }
 
 }  // namespace fastappkit::cli

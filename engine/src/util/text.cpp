@@ -23,6 +23,7 @@ int exit_code_for(ErrorKind kind) {
 
 namespace {
 std::string located_text(const SourceLocation& where, const std::string& message, std::string_view source) {
+  if (where.line < 1) return where.file + ": " + message;
   std::string text;
   if (source.empty() && where.line > 0) {
     std::ifstream in(where.file, std::ios::binary);

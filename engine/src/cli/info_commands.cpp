@@ -1,0 +1,298 @@
+// Commands that only read: migrate current / heads / history / status / check, app list /
+// validate, and plugin current / history / check in a plugin's source folder.
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "context.hpp"
+#include "fastappkit/error.hpp"
+#include "fastappkit/util/text.hpp"
+
+namespace fastappkit::cli {
+
+using json = nlohmann::ordered_json;
+using project::Workspace;
+
+namespace {
+
+json error_json(const Error& e) {
+  json j{{"message", e.message()}, {"hint", e.hint()}};
+  if (e.location()) {
+    j["file"] = e.location()->file;
+    j["line"] = e.location()->line;
+    j["column"] = e.location()->column;
+  }
+  return j;
+}
+
+void print_current(Context& ctx, const Workspace& w, const project::Target& t) {
+  auto conn = ctx.open_read_only(w.url());
+  auto rows = w.current(conn.get(), t);
+  if (ctx.json) {
+    ctx.print_json({{"app", t.name}, {"version_table", t.version_table}, {"current", rows}});
+    return;
+  }
+  auto heads = t.graph->heads();
+  if (rows.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
+  for (const auto& id : rows) {
+    bool head = std::find(heads.begin(), heads.end(), id) != heads.end();
+    ctx.out << id << (head ? " (head)" : "");
+    if (ctx.verbosity > 0 && t.graph->contains(id)) ctx.out << "  " << t.graph->get(id).message;
+    ctx.out << "\n";
+  }
+}
+
+void print_history(Context& ctx, const migration::RevisionGraph& g, const std::string& default_app) {
+  std::set<std::string> all;
+  for (const auto& m : g.migrations()) all.insert(m.revision);
+  auto order = g.topological(all);
+  std::reverse(order.begin(), order.end());
+  auto heads = g.heads();
+  auto is_head = [&](const std::string& id) { return std::find(heads.begin(), heads.end(), id) != heads.end(); };
+  if (ctx.json) {
+    json list = json::array();
+    for (const auto& id : order) {
+      const auto& m = g.get(id);
+      list.push_back({{"revision", m.revision}, {"down_revision", m.down_revisions}, {"depends_on", m.depends_on}, {"message", m.message},
+                      {"app", m.app.empty() ? default_app : m.app}, {"head", is_head(id)}, {"file", m.path}});
+    }
+    ctx.print_json(list);
+    return;
+  }
+  for (const auto& id : order) {
+    const auto& m = g.get(id);
+    std::vector<std::string> marks;
+    if (is_head(id)) marks.push_back("head");
+    if (m.down_revisions.size() > 1) marks.push_back("mergepoint");
+    if (g.children(id).size() > 1) marks.push_back("branchpoint");
+    ctx.out << (m.down_revisions.empty() ? std::string("<base>") : util::join(m.down_revisions, ", ")) << " -> " << id
+            << (marks.empty() ? "" : " (" + util::join(marks, ") (") + ")") << ", " << m.message;
+    if (!m.app.empty()) ctx.out << "  [" << m.app << "]";
+    ctx.out << "\n";
+  }
+}
+
+// Text or JSON for a check result; exit 2 when an app is broken, 1 on a difference.
+int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source) {
+  int code = r.broken() ? 2 : r.ok() ? 0 : 1;
+  if (ctx.json) {
+    json apps = json::array();
+    for (const auto& a : r.apps) {
+      json j{{"app", a.name}, {"ok", a.ok()}};
+      if (a.error) j["error"] = error_json(*a.error);
+      else {
+        j["current"] = a.current;
+        j["heads"] = a.heads;
+        j["models_vs_migrations"] = a.models_vs_migrations;
+        j["database_vs_migrations"] = a.database_vs_migrations;
+        j["notes"] = a.notes;
+      }
+      apps.push_back(j);
+    }
+    ctx.print_json({{"ok", r.ok()}, {"database", r.database}, {"apps", apps}});
+    return code;
+  }
+  for (const auto& a : r.apps) {
+    const std::string who = a.name == "core" ? std::string("core") : (plugin_source ? a.name : "external app " + a.name);
+    if (a.error) {
+      ctx.out << who << ": INVALID: " << a.error->what() << "\n";
+      if (!a.error->hint().empty()) ctx.out << "  hint: " << a.error->hint() << "\n";
+      continue;
+    }
+    for (const auto& n : a.notes) ctx.out << "note: " << n << "\n";
+    if (!a.models_vs_migrations.empty()) {
+      ctx.out << who << ": models differ from the migrations' head (" << a.models_vs_migrations.size() << "); run "
+              << (a.name == "core" ? "'fastappkit migrate core -m MSG' or 'fastappkit migrate app <name> makemigrations -m MSG'"
+                                   : "'fastappkit plugin revision --autogenerate -m MSG' in its source folder")
+              << ":\n";
+      for (const auto& d : a.models_vs_migrations) ctx.out << "  - " << d << "\n";
+    }
+    if (!a.database_vs_migrations.empty()) {
+      ctx.out << who << ": database " << r.database << " differs (" << a.database_vs_migrations.size() << "):\n";
+      for (const auto& d : a.database_vs_migrations) ctx.out << "  - " << d << "\n";
+    }
+  }
+  if (code == 0 && ctx.verbosity > 0) ctx.out << "No differences: models, migrations and database agree\n";
+  return code;
+}
+
+std::string state_text(const project::AppStatus& a, bool database_exists) {
+  if (a.error) return "invalid: " + a.error->message();
+  if (!database_exists) return "database not created";
+  if (a.pending.empty()) return a.current.empty() ? "no revisions" : "up to date";
+  return std::to_string(a.pending.size()) + " pending";
+}
+
+}  // namespace
+
+int cmd_current(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load(true, false));
+  print_current(ctx, w, w.core());
+  return 0;
+}
+
+int cmd_heads(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load(false, false));
+  const auto& g = *w.core().graph;
+  auto heads = g.heads();
+  if (ctx.json) {
+    ctx.print_json({{"app", "core"}, {"heads", heads}});
+    return 0;
+  }
+  for (const auto& h : heads) ctx.out << h << " (head)  " << g.get(h).message << "\n";
+  return 0;
+}
+
+int cmd_history(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load(false, false));
+  print_history(ctx, *w.core().graph, "core");
+  return 0;
+}
+
+int cmd_status(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load(true, true, true));
+  auto conn = ctx.open_read_only(w.url());
+  project::Status s = w.status(conn.get());
+  if (ctx.json) {
+    json apps = json::array();
+    for (const auto& a : s.apps) {
+      json j{{"app", a.name}, {"kind", a.kind}};
+      if (a.kind == "core") j["internal_apps"] = a.internal_apps;
+      else j["version"] = a.version;
+      j["version_table"] = a.version_table;
+      if (a.error) j["error"] = error_json(*a.error);
+      else {
+        j["current"] = a.current;
+        j["heads"] = a.heads;
+        j["pending"] = a.pending;
+        j["modified_since_applied"] = a.modified;
+      }
+      apps.push_back(j);
+    }
+    ctx.print_json({{"database", s.database}, {"apps", apps}});
+    return s.healthy() ? 0 : 2;
+  }
+  ctx.out << "database: " << s.database << (s.database_exists ? "" : " (does not exist yet)") << "\n";
+  for (const auto& a : s.apps) {
+    ctx.out << a.name;
+    if (a.kind == "core" && !a.internal_apps.empty()) ctx.out << " + internal apps: " << util::join(a.internal_apps, ", ");
+    if (a.kind == "external") ctx.out << " (external app" << (a.error ? "" : ", plugin " + a.version) << ")";
+    if (a.error) {
+      ctx.out << "\n  INVALID: " << a.error->what() << "\n";
+      if (!a.error->hint().empty()) ctx.out << "  hint: " << a.error->hint() << "\n";
+      continue;
+    }
+    const auto& g = *a.graph;
+    ctx.out << "\n  version table: " << a.version_table << "\n  current:       " << project::describe_revisions(g, a.current)
+            << "\n  heads:         " << (a.heads.empty() ? std::string("(no revisions)") : util::join(a.heads, ", ")) << "\n  pending:       "
+            << a.pending.size() << "\n";
+    for (const auto& id : a.pending) ctx.out << "    " << id << "  " << g.get(id).message << "\n";
+    for (const auto& id : a.modified)
+      ctx.out << "  warning: " << id << " (" << g.get(id).path << ") changed after it was applied; see 'fastappkit migrate check'\n";
+  }
+  return s.healthy() ? 0 : 2;
+}
+
+int cmd_check(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load(true, true, true));
+  std::unique_ptr<db::Connection> conn;
+  std::string note;
+  try {
+    conn = ctx.open_read_only(w.url());
+  } catch (const db::DbError& e) {
+    if (e.failure() != db::Failure::connect) throw;
+    note = std::string("database not checked: ") + e.what();
+  }
+  project::CheckResult r = w.check(conn.get());
+  if (!note.empty()) {
+    // Without a database only the models can be compared.
+    for (auto& a : r.apps) {
+      a.database_vs_migrations.clear();
+      a.notes = {note};
+    }
+  }
+  return print_check(ctx, r, false);
+}
+
+int cmd_app_list(Context& ctx) {
+  Workspace w = Workspace::open_project(ctx.load(false, true, true));
+  std::unique_ptr<db::Connection> conn;
+  std::string db_note;
+  try {
+    config::DatabaseUrl url = config::resolve_database_url(ctx.database_url, w.config().root);
+    conn = ctx.open_read_only(url);
+  } catch (const Error& e) {
+    db_note = e.what();
+  }
+  project::Status s = w.status(conn.get());
+  struct Row {
+    std::string name, kind, version, table, state;
+  };
+  std::vector<Row> rows;
+  const auto& core = s.apps.front();
+  rows.push_back({"core", "core", "-", core.version_table, db_note.empty() ? state_text(core, conn != nullptr) : "unknown"});
+  std::size_t next_external = 1;
+  for (const auto& a : w.config().ordered_apps()) {
+    if (a.internal) {
+      rows.push_back({a.name, "internal", "-", "alembic_version", "in core"});
+      continue;
+    }
+    const auto& st = s.apps.at(next_external++);
+    rows.push_back({st.name, "external", st.error ? "?" : st.version, st.version_table,
+                    st.error || db_note.empty() ? state_text(st, conn != nullptr) : "unknown"});
+  }
+  if (ctx.json) {
+    json list = json::array();
+    for (const auto& r : rows) list.push_back({{"app", r.name}, {"kind", r.kind}, {"version", r.version}, {"version_table", r.table}, {"state", r.state}});
+    ctx.print_json(list);
+    return s.healthy() ? 0 : 2;
+  }
+  char line[1024];
+  std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", "APP", "KIND", "VERSION", "VERSION TABLE", "STATE");
+  ctx.out << line;
+  for (const auto& r : rows) {
+    std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", r.name.c_str(), r.kind.c_str(), r.version.c_str(), r.table.c_str(),
+                  r.state.c_str());
+    ctx.out << line;
+  }
+  if (!db_note.empty() && ctx.verbosity > 0) ctx.out << "note: state unknown: " << db_note << "\n";
+  return s.healthy() ? 0 : 2;
+}
+
+int cmd_app_validate(Context& ctx) {
+  const std::string name = ctx.params.at(0);
+  auto items = project::validate_app(ctx.load(false), name);
+  bool ok = std::all_of(items.begin(), items.end(), [](const project::ValidationItem& c) { return c.ok; });
+  auto cfg = config::load_project(ctx.directory);
+  bool internal = std::any_of(cfg.apps.begin(), cfg.apps.end(), [&](const config::AppEntry& a) { return a.name == name && a.internal; });
+  if (ctx.json) {
+    json checks = json::array();
+    for (const auto& c : items) checks.push_back({{"check", c.name}, {"ok", c.ok}, {"message", c.message}});
+    ctx.print_json({{"app", name}, {"kind", internal ? "internal" : "external"}, {"ok", ok}, {"checks", checks}});
+  } else {
+    ctx.out << name << " (" << (internal ? "internal" : "external") << " app)\n";
+    for (const auto& c : items) ctx.out << "  " << (c.ok ? "ok      " : "FAILED  ") << c.name << ": " << c.message << "\n";
+    ctx.out << (ok ? "all checks passed\n" : "some checks failed\n");
+  }
+  return ok ? 0 : 2;
+}
+
+int cmd_plugin_current(Context& ctx) {
+  Workspace w = Workspace::open_plugin_source(ctx.load());
+  print_current(ctx, w, w.core());
+  return 0;
+}
+
+int cmd_plugin_history(Context& ctx) {
+  Workspace w = Workspace::open_plugin_source(ctx.load(false));
+  print_history(ctx, *w.core().graph, w.core().name);
+  return 0;
+}
+
+int cmd_plugin_check(Context& ctx) {
+  Workspace w = Workspace::open_plugin_source(ctx.load());
+  auto conn = ctx.open_read_only(w.url());
+  return print_check(ctx, w.check(conn.get()), true);
+}
+
+}  // namespace fastappkit::cli
