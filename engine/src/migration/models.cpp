@@ -14,9 +14,11 @@ namespace {
 
 std::string cols_slug(const std::vector<std::string>& cols) { return util::join(cols, "_"); }
 
-std::string where(const TomlSource& src, const toml::source_region& r) {
-  return src.path + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column);
+SourceLocation where(const TomlSource& src, const toml::source_region& r) {
+  return {src.path, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
 }
+
+std::string text(const SourceLocation& l) { return l.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.column); }
 
 }  // namespace
 
@@ -111,9 +113,9 @@ ModelSet parse_models(std::string_view text, const std::string& path, const std:
 void merge_models(ModelSet& into, const ModelSet& part) {
   for (const auto& [name, table] : part.schema.tables) {
     if (into.schema.tables.count(name)) {
-      throw Error(ErrorKind::input,
-                  "table '" + name + "' is declared by two apps: " + into.owner.at(name) + " (" + into.origin.at(name) + ") and " +
-                      part.owner.at(name) + " (" + part.origin.at(name) + ")",
+      throw Error(ErrorKind::input, part.origin.at(name),
+                  "table '" + name + "' is declared by two apps: " + into.owner.at(name) + " (" + text(into.origin.at(name)) + ") and " +
+                      part.owner.at(name) + " (here)",
                   "each table belongs to one app: remove or rename one of them");
     }
     into.schema.tables[name] = table;
@@ -125,7 +127,7 @@ void merge_models(ModelSet& into, const ModelSet& part) {
     for (const auto& ix : table.indexes) {
       auto [it, inserted] = index_owner.emplace(ix.name, name);
       if (!inserted)
-        throw Error(ErrorKind::input, "index name '" + ix.name + "' is used by tables '" + it->second + "' and '" + name + "' (" + into.origin.at(name) + ")",
+        throw Error(ErrorKind::input, into.origin.at(name), "index name '" + ix.name + "' is used by tables '" + it->second + "' and '" + name + "'",
                     "index names are unique per database: rename one");
     }
   }
@@ -139,14 +141,14 @@ void check_references(const ModelSet& models) {
       const Table* ref = models.schema.find(fk.references_table);
       if (!ref) {
         std::string near = util::did_you_mean(fk.references_table, names);
-        throw Error(ErrorKind::input,
-                    models.origin.at(name) + ": foreign key " + fk.name + " of table '" + name + "' references unknown table '" + fk.references_table + "'",
+        throw Error(ErrorKind::input, models.origin.at(name),
+                    "foreign key " + fk.name + " of table '" + name + "' references unknown table '" + fk.references_table + "'",
                     near.empty() ? "declare that table in core/models.toml or an internal app's models.toml" : "did you mean '" + near + "'?");
       }
       for (const auto& c : fk.references_columns) {
         if (!ref->find_column(c))
-          throw Error(ErrorKind::input,
-                      models.origin.at(name) + ": foreign key " + fk.name + " of table '" + name + "' references unknown column '" + fk.references_table + "." + c + "'",
+          throw Error(ErrorKind::input, models.origin.at(name),
+                      "foreign key " + fk.name + " of table '" + name + "' references unknown column '" + fk.references_table + "." + c + "'",
                       "reference a column that table declares");
       }
     }

@@ -34,22 +34,6 @@ std::set<std::string> tables_named(const migration::RevisionGraph& g) {
 
 SourceLocation op_location(const migration::Migration& m, const migration::Operation& op) { return {m.path, op.line, op.col}; }
 
-// "file:line:col" as models.origin records it, back into a location.
-SourceLocation parse_origin(const std::string& origin) {
-  SourceLocation loc{origin, 0, 0};
-  auto c2 = origin.rfind(':');
-  auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : origin.rfind(':', c2 - 1);
-  if (c1 == std::string::npos) return loc;
-  try {
-    loc.line = std::stoi(origin.substr(c1 + 1, c2 - c1 - 1));
-    loc.column = std::stoi(origin.substr(c2 + 1));
-    loc.file = origin.substr(0, c1);
-  } catch (const std::exception&) {
-    loc = {origin, 0, 0};
-  }
-  return loc;
-}
-
 std::vector<std::string> pending_of(const migration::RevisionGraph& g, const std::set<std::string>& applied) {
   std::vector<std::string> out;
   for (const auto& id : g.topological(g.ancestors(g.heads())))
@@ -275,7 +259,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
     auto o2 = w.owner_.find(table);
     if (o2 == w.owner_.end() || o2->second.rfind("external app ", 0) != 0) continue;
     const std::string declared_by = app == "core" ? "core" : "internal app '" + app + "'";
-    throw Error(ErrorKind::input, parse_origin(models.origin.at(table)),
+    throw Error(ErrorKind::input, models.origin.at(table),
                 "table '" + table + "' is declared by " + declared_by + " but belongs to " + o2->second.substr(0, 13) + "'" +
                     o2->second.substr(13) + "'",
                 "an external app's tables are its own: rename this table, or remove it from the models");

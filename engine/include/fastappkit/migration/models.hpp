@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fastappkit/error.hpp"
 #include "fastappkit/migration/schema.hpp"
 
 namespace fastappkit::migration {
@@ -14,7 +15,7 @@ namespace fastappkit::migration {
 struct ModelSet {
   Schema schema;
   std::map<std::string, std::string> owner;   // table -> app that declares it ("core" or the app)
-  std::map<std::string, std::string> origin;  // table -> "file:line:col" where it is declared
+  std::map<std::string, SourceLocation> origin;  // table -> where it is declared
 };
 
 // One models.toml. Constraint and index names that are not written are derived:
