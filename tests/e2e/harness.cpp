@@ -112,6 +112,29 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, 
   return r;
 }
 
+std::vector<std::string> shell_words(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false, have = false;
+  for (char c : line) {
+    if (c == '"') {
+      quoted = !quoted;
+      have = true;
+    } else if (!quoted && c == '#') {
+      break;
+    } else if (!quoted && (c == ' ' || c == '\t')) {
+      if (have) out.push_back(cur);
+      cur.clear();
+      have = false;
+    } else {
+      cur += c;
+      have = true;
+    }
+  }
+  if (have) out.push_back(cur);
+  return out;
+}
+
 std::string describe(const RunResult& r) {
   return "command: " + r.command + "\nexit code: " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
 }

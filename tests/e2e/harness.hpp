@@ -37,6 +37,8 @@ struct RunResult {
   std::string out, err;
 };
 
+// A command line split into words as a shell would ("..." quotes; # starts a comment).
+std::vector<std::string> shell_words(const std::string& line);
 // The command, its exit code and its output, for failure messages.
 std::string describe(const RunResult& r);
 // stdout parsed as one JSON document; a failure names the command and shows its output.

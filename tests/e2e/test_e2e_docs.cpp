@@ -8,34 +8,6 @@
 
 using namespace e2e;
 
-namespace {
-
-// Words of a shell line: double quotes group, a # outside quotes starts a comment.
-std::vector<std::string> shell_words(const std::string& line) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool quoted = false, have = false;
-  for (char c : line) {
-    if (c == '"') {
-      quoted = !quoted;
-      have = true;
-    } else if (!quoted && c == '#') {
-      break;
-    } else if (!quoted && (c == ' ' || c == '\t')) {
-      if (have) out.push_back(cur);
-      cur.clear();
-      have = false;
-    } else {
-      cur += c;
-      have = true;
-    }
-  }
-  if (have) out.push_back(cur);
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("the commands in docs/getting-started.md and docs/models.md run as written") {
   TempDir dir;
   fs::path root = dir.path / "apps-example";

@@ -1,6 +1,7 @@
 #include "fastappkit/cli/cli.hpp"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,14 @@ sql::Dialect dialect_of(const config::DatabaseUrl& url) {
 }
 
 namespace {
+
+// Whether a command's path begins with `words`; "<name>" in the path matches any word.
+bool starts_with(const std::vector<std::string>& path, const std::vector<std::string>& words) {
+  if (path.size() < words.size()) return false;
+  for (std::size_t i = 0; i < words.size(); ++i)
+    if (path[i] != "<name>" && path[i] != words[i]) return false;
+  return true;
+}
 
 struct Command {
   std::vector<std::string> path;  // "<name>" matches any word
@@ -157,7 +166,7 @@ const std::vector<Command>& commands() {
 std::string group_help(const std::vector<std::string>& prefix) {
   std::string out = "Commands:\n";
   for (const auto& c : commands()) {
-    if (c.path.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), c.path.begin())) continue;
+    if (!starts_with(c.path, prefix)) continue;
     std::string usage = "fastappkit " + util::join(c.path, " ") + (c.args.empty() ? "" : " " + c.args);
     out += "  " + usage + std::string(usage.size() < 48 ? 48 - usage.size() : 1, ' ') + c.summary + "\n";
   }
@@ -225,6 +234,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       ctx.lock_timeout = std::chrono::milliseconds(static_cast<long long>(s * 1000));
     }
     const bool help = gvm.count("help") != 0;
+    if (gvm.count("directory") && !std::filesystem::is_directory(ctx.directory))
+      throw Error(ErrorKind::usage, "-C " + ctx.directory + ": no such directory", "pass the folder that holds fastappkit.toml (or a plugin's source folder)");
 
     // The leading words name the command.
     std::vector<std::string> words;
@@ -253,9 +264,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       for (const auto& w : words) {
         std::vector<std::string> next = prefix;
         next.push_back(w);
-        bool any = std::any_of(commands().begin(), commands().end(), [&](const Command& c) {
-          return c.path.size() >= next.size() && std::equal(next.begin(), next.end(), c.path.begin());
-        });
+        bool any = std::any_of(commands().begin(), commands().end(), [&](const Command& c) { return starts_with(c.path, next); });
         if (!any) break;
         prefix = next;
       }
@@ -265,7 +274,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       }
       std::vector<std::string> choices;
       for (const auto& c : commands()) {
-        if (c.path.size() > prefix.size() && std::equal(prefix.begin(), prefix.end(), c.path.begin())) {
+        if (c.path.size() > prefix.size() && starts_with(c.path, prefix)) {
           if (std::find(choices.begin(), choices.end(), c.path[prefix.size()]) == choices.end()) choices.push_back(c.path[prefix.size()]);
         }
       }
@@ -295,6 +304,20 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     try {
       std::vector<std::string> opts, positionals;
       for (std::size_t i = 0; i < tail.size(); ++i) {
+        // "--revision -1" is the same as "--revision=-1": a relative number right after an
+        // option that takes a value is that option's value.
+        if (i + 1 < tail.size() && is_relative_number(tail[i + 1]) && tail[i].size() > 1 && tail[i][0] == '-' &&
+            tail[i].find('=') == std::string::npos) {
+          const bool long_name = tail[i].rfind("--", 0) == 0;
+          const po::option_description* o = nullptr;
+          for (const auto& d : own.options())
+            if (long_name ? d->long_name() == tail[i].substr(2) : d->canonical_display_name(po::command_line_style::allow_dash_for_short) == tail[i])
+              o = d.get();
+          if (o && o->semantic()->max_tokens() > 0) {
+            opts.push_back("--" + o->long_name() + "=" + tail[++i]);
+            continue;
+          }
+        }
         if (is_relative_number(tail[i])) positionals.push_back(tail[i]);
         else opts.push_back(tail[i]);
       }

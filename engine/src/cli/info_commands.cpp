@@ -153,6 +153,7 @@ int cmd_status(Context& ctx) {
   Workspace w = Workspace::open_project(ctx.load(true, true, true));
   auto conn = ctx.open_read_only(w.url());
   project::Status s = w.status(conn.get());
+  for (const auto& n : w.notes()) ctx.warn(n);
   if (ctx.json) {
     json apps = json::array();
     for (const auto& a : s.apps) {
@@ -225,6 +226,7 @@ int cmd_app_list(Context& ctx) {
     db_note = e.what();
   }
   project::Status s = w.status(conn.get());
+  for (const auto& n : w.notes()) ctx.warn(n);
   struct Row {
     std::string name, kind, version, table, state;
   };

@@ -34,8 +34,9 @@ class Progress : public project::Observer {
     const auto& m = *r.step.migration;
     char ms[32];
     std::snprintf(ms, sizeof ms, "%.1f ms", r.milliseconds);
-    ctx_.out << "  " << r.app << "  " << (p.direction == Direction::upgrade ? "applied " : "reverted ") << m.revision << "  " << m.message
-             << "  " << (r.skipped ? std::string("(skipped: already done by another run)") : std::string("(") + ms + ")") << "\n";
+    const char* verb = r.skipped ? "skipped " : p.direction == Direction::upgrade ? "applied " : "reverted ";
+    ctx_.out << "  " << r.app << "  " << verb << m.revision << "  " << m.message << "  "
+             << (r.skipped ? std::string("(already done by another run)") : std::string("(") + ms + ")") << "\n";
     if (ctx_.verbosity > 1) {
       for (const auto& [i, op] : r.step.calls) ctx_.out << "      -- call " << op->function << "\n";
       for (const auto& st : r.step.statements) ctx_.out << "      " << st << ";\n";
@@ -63,6 +64,7 @@ void warn_modified(const Context& ctx, const project::RunPlan& plan) {
 // Plans every request under the run lock, renders and checks it all, then applies it.
 int run(Context& ctx, const Workspace& w, const std::vector<project::Request>& requests, std::string after_core = {}) {
   for (const auto& r : requests) migration::validate_target(*r.target->graph, r.revision);  // before a database is opened
+  for (const auto& n : w.notes()) ctx.warn(n);
   // An SQLite file that does not exist yet is not created for a plan that cannot run.
   if (w.url().backend == config::Backend::sqlite && !w.url().is_memory() && !ctx.open_read_only(w.url()))
     w.plan(nullptr, sql::Dialect::sqlite, requests);
@@ -87,7 +89,7 @@ int cmd_upgrade(Context& ctx) {
 }
 
 int cmd_downgrade(Context& ctx) {
-  std::string target = required_revision(ctx, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or ... downgrade base");
+  std::string target = required_revision(ctx, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or fastappkit migrate downgrade base");
   if (ctx.flag("all")) {
     if (target != "base")
       throw Error(ErrorKind::usage, "migrate downgrade --all reverts every app to base; '" + target + "' names a revision of one graph",
@@ -104,6 +106,13 @@ int cmd_all(Context& ctx) {
   std::vector<project::Request> requests;
   for (const auto& t : w.targets()) requests.push_back({&t, Direction::upgrade, "head"});
   const auto& internal = w.core().internal_apps;
+  for (const auto& t : w.targets())
+    if (t.graph->heads().size() > 1)
+      throw Error(ErrorKind::usage, (t.is_core() ? std::string("core") : "external app " + t.name) + " has several heads: " +
+                                        util::join(t.graph->heads(), ", "),
+                  t.is_core() ? "merge them first: fastappkit migrate merge -m \"merge heads\" (or apply every branch of core: "
+                                "fastappkit migrate upgrade --revision heads)"
+                              : "the plugin's revisions must be merged in its source folder; then rebuild it");
   return run(ctx, w, requests,
              internal.empty() ? "" : "internal apps (" + util::join(internal, ", ") + "): skipped, already included in core migrations");
 }
@@ -116,7 +125,7 @@ int cmd_app_migrate(Context& ctx) {
   const project::Target& t = w.external(name);
   bool upgrade = verb == "upgrade";
   std::string target = upgrade ? ctx.opt("revision", "head")
-                               : required_revision(ctx, "migrate app " + name + " downgrade needs --revision", "e.g. --revision base, or --revision -1");
+                               : required_revision(ctx, "migrate app " + name + " downgrade needs --revision", "e.g. fastappkit migrate app " + name + " downgrade --revision -1, or fastappkit migrate app " + name + " downgrade --revision base");
   return run(ctx, w, {{&t, upgrade ? Direction::upgrade : Direction::downgrade, target}});
 }
 
@@ -124,7 +133,7 @@ int cmd_preview(Context& ctx) {
   const bool app = !ctx.params.empty();
   const bool down = ctx.flag("downgrade"), all = ctx.flag("all");
   if (down && !ctx.has("revision"))
-    throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. --downgrade --revision -1, or --downgrade --revision base");
+    throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. fastappkit migrate preview --downgrade --revision -1");
   if (all && ctx.has("revision")) throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
   Workspace w = Workspace::open_project(ctx.load(true, true, !all && !app));
   std::string target = ctx.opt("revision", "head");
@@ -171,7 +180,7 @@ namespace {
 int migrate_source(Context& ctx, bool upgrade) {
   Workspace w = Workspace::open_plugin_source(ctx.load());
   std::string target = upgrade ? ctx.opt("revision", "head")
-                               : required_revision(ctx, "plugin downgrade needs a target revision", "e.g. fastappkit plugin downgrade -1, or base");
+                               : required_revision(ctx, "plugin downgrade needs a target revision", "e.g. fastappkit plugin downgrade -1, or fastappkit plugin downgrade base");
   return run(ctx, w, {{&w.core(), upgrade ? Direction::upgrade : Direction::downgrade, target}});
 }
 

@@ -26,6 +26,7 @@ void write_new(const fs::path& file, const std::string& text) {
 void require_valid_name(const std::string& name) {
   if (!util::is_valid_app_name(name))
     throw Error(ErrorKind::usage, "invalid name '" + name + "'", "names match [a-z][a-z0-9_]* and have at most 48 characters");
+  if (name == "core") throw Error(ErrorKind::usage, "'core' is reserved: it names the project's own models and migrations", "choose another name");
 }
 
 fs::path fresh_folder(const fs::path& parent, const std::string& name) {
@@ -106,6 +107,11 @@ fs::path new_project(const fs::path& parent, const std::string& name) {
 }
 
 fs::path new_plugin_source(const fs::path& parent, const std::string& name) {
+  // A plugin is developed on its own and dropped into projects once built: its source folder
+  // inside a project root would be neither.
+  if (fs::exists(parent / "fastappkit.toml"))
+    throw Error(ErrorKind::usage, fs::absolute(parent).lexically_normal().string() + " is a project root; a plugin's source folder is made outside projects",
+                "run it elsewhere, e.g. fastappkit -C .. app new " + name + " --as-plugin");
   fs::path dir = fresh_folder(parent, name);
   write_new(dir / "plugin.toml", "# fastappkit plugin manifest; fastappkit_add_plugin writes the built one from CMakeLists.txt.\n"
                                  "name = \"" + name + "\"\nversion = \"0.1.0\"\nlibrary = \"lib" + name + ".so\"\nabi = \"1.0\"\n");

@@ -181,7 +181,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   for (const auto& [t, a] : core.models.owner) w.owner_[t] = a == "core" ? "core" : "internal app " + a;
   for (const auto& t : core.tables) w.owner_.emplace(t, "core");
   w.targets_.push_back(std::move(core));
-  if (!o.external_apps || external.empty()) return w;
+  if (!o.external_apps) return w;
 
   // Every table core's migrations or models know, for the plugins' foreign keys.
   migration::Schema core_tables = core_head;
@@ -214,6 +214,10 @@ Workspace Workspace::open_project(const LoadOptions& o) {
       }
     }
   }
+  for (const auto& [name, m] : manifests)
+    if (std::find(external.begin(), external.end(), name) == external.end())
+      w.notes_.push_back("plugin folder " + m.folder.string() + " holds app '" + name + "', which " + cfg.config_path.filename().string() +
+                         " does not list: it is not migrated (add \"" + name + "\" to apps to migrate it)");
   for (const auto& name : external) {
     try {
       if (auto d = discovery_errors.find(name); d != discovery_errors.end()) throw d->second;

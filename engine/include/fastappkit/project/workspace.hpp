@@ -164,6 +164,8 @@ class Workspace {
   // broken app (its error), or an unknown name (with a did-you-mean).
   const Target& external(std::string_view name) const;
   const std::vector<BrokenApp>& broken() const { return broken_; }
+  // Things worth a warning that do not stop anything (a plugin folder no app names).
+  const std::vector<std::string>& notes() const { return notes_; }
   // Throws the first broken app's error.
   void require_healthy() const;
   // "core", "internal app <n>", "external app <n>", or "" for a table no app owns.
@@ -213,6 +215,7 @@ class Workspace {
   config::DatabaseUrl url_;
   std::vector<Target> targets_;
   std::vector<BrokenApp> broken_;
+  std::vector<std::string> notes_;
   std::map<std::string, std::string> owner_;  // table -> owner description
 };
 
