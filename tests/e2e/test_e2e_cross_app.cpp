@@ -269,3 +269,34 @@ TEST_CASE_TEMPLATE("a call step missing from a stale library is refused before t
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("fastappkit::e2e") {
+
+TEST_CASE("migrate graph draws every app's revisions and the foreign keys between apps") {
+  TempDir dir;
+  fs::path root = dir.path / "project";
+  copy_tree(source_dir() / "apps-example", root);
+  install_plugins(root);
+  auto dot = fastappkit({"migrate", "graph"}, root);
+  REQUIRE_OK(dot);
+  CHECK_OUT(dot, "subgraph \"cluster_core\"");
+  CHECK_OUT(dot, "label=\"core + blog (alembic_version)\"");
+  CHECK_OUT(dot, "\"core:2b3c4d5e6f70\" -> \"core:1a2b3c4d5e6f\";");
+  CHECK_OUT(dot, "subgraph \"cluster_payments\"");
+  CHECK_OUT(dot, "\"payments:9a8b7c6d5e4f\" -> \"core:1a2b3c4d5e6f\" [style=dotted");
+  CHECK_OUT(dot, "label=\"payments_invoices.user_id -> users.id\"");
+  CHECK_OUT(dot, "\"audit:5f4e3d2c1b0a\" -> \"core:1a2b3c4d5e6f\"");
+
+  // SVG through Graphviz (installed by scripts/install-deps.sh), and a clear error without it.
+  auto svg = fastappkit({"migrate", "graph", "--format", "svg"}, root);
+  REQUIRE_OK(svg);
+  CHECK_OUT(svg, "<svg");
+  auto missing = fastappkit({"migrate", "graph", "--format", "svg"}, root, {{"PATH", (dir.path / "empty").string()}});
+  CHECK_CODE(missing, 1);
+  CHECK_ERR(missing, "dot was not found on PATH");
+  CHECK_ERR(missing, "fastappkit migrate graph --format dot");
+  auto bad = fastappkit({"migrate", "graph", "--format", "png"}, root);
+  CHECK_CODE(bad, 2);
+}
+
+}  // TEST_SUITE

@@ -159,6 +159,8 @@ const std::vector<Command>& commands() {
        cmd_revision},
       {{"migrate", "all"}, "", "migrate everything: core (with internal apps) first, then each external app in order", nullptr, cmd_all},
       {{"migrate", "check"}, "", "compare models, migrations and the database; exit 1 on any difference", nullptr, cmd_check},
+      {{"migrate", "graph"}, "[--format dot|svg]", "the revision graphs of core and every external app, with cross-app foreign keys",
+       [](auto& d, auto&) { d.add_options()("format", po::value<std::string>(), "dot (default) or svg (needs Graphviz's dot)"); }, cmd_graph},
   };
   return table;
 }

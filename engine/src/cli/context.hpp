@@ -55,6 +55,7 @@ int cmd_heads(Context& ctx);
 int cmd_history(Context& ctx);
 int cmd_status(Context& ctx);
 int cmd_check(Context& ctx);
+int cmd_graph(Context& ctx);
 int cmd_app_list(Context& ctx);
 int cmd_app_validate(Context& ctx);
 int cmd_makemigrations_core(Context& ctx);

@@ -279,6 +279,22 @@ int cmd_app_validate(Context& ctx) {
   return ok ? 0 : 2;
 }
 
+int cmd_graph(Context& ctx) {
+  const std::string format = ctx.opt("format", "dot");
+  if (format != "dot" && format != "svg")
+    throw Error(ErrorKind::usage, "unknown --format '" + format + "'", "use fastappkit migrate graph --format dot, or --format svg");
+  Workspace w = Workspace::open_project(ctx.load(false));
+  const std::string dot = w.graph_dot();
+  if (format == "dot") {
+    ctx.out << dot;
+    return 0;
+  }
+  ctx.out << util::run_filter("dot", {"-Tsvg"}, dot,
+                              "Graphviz's dot is not installed (apt-get install graphviz); or print DOT and render it elsewhere: "
+                              "fastappkit migrate graph --format dot");
+  return 0;
+}
+
 int cmd_plugin_current(Context& ctx) {
   Workspace w = Workspace::open_plugin_source(ctx.load());
   print_current(ctx, w, w.core());

@@ -676,6 +676,70 @@ CheckResult Workspace::check(db::Connection* conn) const {
   return r;
 }
 
+namespace {
+
+std::string dot_id(const std::string& app, const std::string& rev) { return "\"" + app + ":" + rev + "\""; }
+
+std::string dot_label(std::string text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// The revision of `g` that creates `table` (create_table, or rename_table to it), first in graph order.
+std::string creator_of(const migration::RevisionGraph& g, const std::string& table) {
+  std::set<std::string> all;
+  for (const auto& m : g.migrations()) all.insert(m.revision);
+  for (const auto& id : g.topological(all))
+    for (const auto& op : g.get(id).upgrade)
+      if ((op.kind == migration::OpKind::create_table && op.table == table) ||
+          (op.kind == migration::OpKind::rename_table && op.new_name == table))
+        return id;
+  return {};
+}
+
+}  // namespace
+
+std::string Workspace::graph_dot() const {
+  std::string out = "digraph fastappkit {\n  rankdir=BT;\n  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];\n";
+  for (const auto& t : targets_) {
+    const auto& g = *t.graph;
+    auto heads = g.heads();
+    out += "  subgraph \"cluster_" + t.name + "\" {\n    label=\"" + dot_label(t.name + (t.is_core() && !t.internal_apps.empty() ? " + " + util::join(t.internal_apps, ", ") : "") +
+           " (" + t.version_table + ")") + "\";\n";
+    for (const auto& m : g.migrations()) {
+      bool head = std::find(heads.begin(), heads.end(), m.revision) != heads.end();
+      std::string label = m.revision + "\\n" + dot_label(m.message) + (m.app.empty() ? "" : "\\n[" + dot_label(m.app) + "]");
+      out += "    " + dot_id(t.name, m.revision) + " [label=\"" + label + "\"" + (head ? ", penwidth=2" : "") + "];\n";
+    }
+    for (const auto& m : g.migrations()) {
+      for (const auto& d : m.down_revisions) out += "    " + dot_id(t.name, m.revision) + " -> " + dot_id(t.name, d) + ";\n";
+      for (const auto& d : m.depends_on)
+        if (g.contains(d)) out += "    " + dot_id(t.name, m.revision) + " -> " + dot_id(t.name, d) + " [style=dashed, label=\"depends_on\"];\n";
+    }
+    out += "  }\n";
+  }
+  // Foreign keys from external apps' tables into core's.
+  const Target& c = core();
+  for (const auto& t : targets_) {
+    if (t.is_core()) continue;
+    migration::Schema head = migration::state_at(*t.graph, t.graph->ancestors(t.graph->heads()));
+    for (const auto& [name, table] : head.tables)
+      for (const auto& fk : table.foreign_keys) {
+        if (!c.tables.count(fk.references_table)) continue;
+        std::string from = creator_of(*t.graph, name), to = creator_of(*c.graph, fk.references_table);
+        if (from.empty() || to.empty()) continue;
+        out += "  " + dot_id(t.name, from) + " -> " + dot_id(c.name, to) + " [style=dotted, color=\"#b03030\", fontcolor=\"#b03030\", label=\"" +
+               dot_label(name + "." + util::join(fk.columns, ",") + " -> " + fk.references_table + "." + util::join(fk.references_columns, ",")) +
+               "\"];\n";
+      }
+  }
+  return out + "}\n";
+}
+
 std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision) const {
   const auto& g = *t.graph;
   std::vector<std::string> ids;

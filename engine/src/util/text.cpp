@@ -1,8 +1,13 @@
 #include "fastappkit/util/text.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "fastappkit/error.hpp"
@@ -160,3 +165,43 @@ bool is_valid_app_name(std::string_view name) {
 
 }  // namespace util
 }  // namespace fastappkit
+
+namespace fastappkit::util {
+
+std::string run_filter(const std::string& program, const std::vector<std::string>& args, const std::string& input,
+                       const std::string& missing_hint) {
+  namespace fs = std::filesystem;
+  std::string found;
+  if (const char* path = std::getenv("PATH")) {
+    std::istringstream dirs(path);
+    for (std::string d; std::getline(dirs, d, ':') && found.empty();) {
+      fs::path p = fs::path(d.empty() ? "." : d) / program;
+      if (::access(p.c_str(), X_OK) == 0) found = p.string();
+    }
+  }
+  if (found.empty()) throw Error(ErrorKind::failed, program + " was not found on PATH", missing_hint);
+  // The input and the error output go through files, so no shell ever sees user text.
+  char dir_template[] = "/tmp/fastappkit-filter-XXXXXX";
+  if (!::mkdtemp(dir_template)) throw Error(ErrorKind::failed, "cannot make a temporary folder for " + program);
+  const fs::path dir = dir_template, in = dir / "in", err = dir / "err";
+  std::ofstream(in, std::ios::binary) << input;
+  std::string command = "'" + found + "'";
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " < '" + in.string() + "' 2> '" + err.string() + "'";
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  int status = -1;
+  if (pipe) {
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
+    status = ::pclose(pipe);
+  }
+  std::ifstream e(err, std::ios::binary);
+  std::string message((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  if (status != 0) throw Error(ErrorKind::failed, program + " failed: " + (message.empty() ? "exit status " + std::to_string(status) : message));
+  return out;
+}
+
+}  // namespace fastappkit::util

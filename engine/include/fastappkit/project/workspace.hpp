@@ -190,6 +190,12 @@ class Workspace {
   // models, each external app against its own), with revisions edited after they were applied.
   CheckResult check(db::Connection* conn) const;
 
+  // The revision graphs of every target as Graphviz DOT: one cluster per app, down_revision
+  // edges solid, depends_on dashed, and a dotted edge for each foreign key from an external
+  // app's table to a core table (from the revision creating the one to the revision creating
+  // the other).
+  std::string graph_dot() const;
+
   // Version rows of a target.
   std::vector<std::string> current(db::Connection* conn, const Target& t) const;
   // Sets a target's version table to `revision` (id, prefix, head, heads, base) without

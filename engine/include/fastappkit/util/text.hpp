@@ -20,5 +20,10 @@ std::uint64_t fnv1a64(std::string_view data);
 std::string hex64(std::uint64_t v);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 bool is_valid_app_name(std::string_view name);
+// Runs `program` (found on PATH) with `args`, `input` on its stdin, and returns its stdout.
+// Throws Error(failed) with `missing_hint` when the program is not on PATH, and with its
+// stderr when it fails.
+std::string run_filter(const std::string& program, const std::vector<std::string>& args, const std::string& input,
+                       const std::string& missing_hint);
 
 }  // namespace fastappkit::util
