@@ -179,7 +179,7 @@ int cmd_check(Context& ctx) {
                         std::to_string(pending.size()) + " migration(s) pending (" + util::join(pending, ", ") + ")");
     std::vector<std::string> unmapped;
     bool names_kept = conn->dialect() == sql::Dialect::postgresql;
-    auto expected = comparable(migration::state_at(*p.graph, applied), names_kept);
+    auto expected = comparable(conn->as_stored(migration::state_at(*p.graph, applied)), names_kept);
     auto live = conn->reflect(&unmapped);
     for (const auto& t : external_tables) live.tables.erase(t);
     std::erase_if(unmapped, [&](const std::string& u) { return external_tables.count(u.substr(0, u.find('.'))) != 0; });

@@ -5,6 +5,7 @@
 #include "context.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/error.hpp"
+#include "fastappkit/migration/validate.hpp"
 #include "fastappkit/plugin/host.hpp"
 #include "fastappkit/run/migrator.hpp"
 #include "fastappkit/util/text.hpp"
@@ -38,6 +39,7 @@ CoreProject load_core(const Context& ctx, bool need_url) {
     }
   }
   p.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
+  migration::validate_operations(*p.graph);
   if (need_url) p.url = config::resolve_database_url(ctx.database_url, p.config.root);
   return p;
 }

@@ -10,6 +10,7 @@
 #include "fastappkit/error.hpp"
 #include "fastappkit/migration/autogenerate.hpp"
 #include "fastappkit/migration/models.hpp"
+#include "fastappkit/migration/validate.hpp"
 #include "fastappkit/plugin/host.hpp"
 #include "fastappkit/run/migrator.hpp"
 #include "fastappkit/util/text.hpp"
@@ -62,6 +63,7 @@ PluginSource load_source(const Context& ctx, bool need_url) {
           throw Error(ErrorKind::input, m.path + ":" + std::to_string(op.line) + ": table '" + op.table + "' belongs to fastappkit's bookkeeping",
                       "the app's version table (alembic_version_" + s.manifest.name + ") is managed by fastappkit");
   s.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
+  migration::validate_operations(*s.graph, {.foreign_tables_allowed = true});
   fs::path models = s.folder / "models.toml";
   if (fs::is_regular_file(models)) s.models = migration::parse_models(util::read_file(models.string()), models.string(), s.manifest.name);
   fs::path built = s.folder / "build" / "plugins" / s.manifest.name;
@@ -167,7 +169,7 @@ int cmd_plugin_check(Context& ctx) {
     auto live = conn->reflect();
     auto mine = s.tables();
     std::erase_if(live.tables, [&](const auto& kv) { return !mine.count(kv.first); });
-    for (const auto& d : differences(comparable(migration::state_at(*s.graph, applied), names_kept), comparable(live, names_kept)))
+    for (const auto& d : differences(comparable(conn->as_stored(migration::state_at(*s.graph, applied)), names_kept), comparable(live, names_kept)))
       db_diff.push_back("database differs from its revision: " + d);
   } else {
     notes.push_back("database " + s.url.redacted() + " does not exist yet");

@@ -33,6 +33,10 @@ class SqliteConnection final : public Connection {
         db_(url.sqlite_path, mode == OpenMode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
             static_cast<int>(timeout.count())) {
     if (mode == OpenMode::read_write) db_.exec("PRAGMA foreign_keys = ON");
+    // Without this, SQLite reads a double-quoted name that matches no column as a string, so
+    // CREATE INDEX ... ("nosuch") passes on SQLite and fails only on PostgreSQL.
+    sqlite3_db_config(db_.getHandle(), SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
+    sqlite3_db_config(db_.getHandle(), SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   }
 
   using Connection::execute;
@@ -91,6 +95,13 @@ class SqliteConnection final : public Connection {
   }
 
   void lock_for_run(std::chrono::milliseconds timeout) override { db_.setBusyTimeout(static_cast<int>(timeout.count())); }
+
+  migration::Schema as_stored(migration::Schema expected) override {
+    for (auto& [name, t] : expected.tables)
+      for (auto& c : t.columns)
+        if (sql::is_identity(t, c)) c.type = migration::ColumnType::integer;
+    return expected;
+  }
 
   migration::Schema reflect(std::vector<std::string>* unmapped) override {
     migration::Schema schema;
