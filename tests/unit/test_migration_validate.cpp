@@ -142,6 +142,17 @@ TEST_CASE("names that execute SQL mentions are not checked: the SQL may have mad
   CHECK_FALSE(validate(
       "[[upgrade]]\nop = \"execute\"\nsql = \"CREATE TABLE raw_t (id INTEGER PRIMARY KEY)\"\n\n"
       "[[upgrade]]\nop = \"create_index\"\nname = \"ix_raw_t\"\ntable = \"raw_t\"\ncolumns = [\"id\"]\n"));
+  CHECK_FALSE(validate(
+      "[[upgrade]]\nop = \"execute\"\nsql = \"ALTER TABLE items ADD COLUMN extra TEXT\"\n\n"
+      "[[upgrade]]\nop = \"create_index\"\nname = \"ix_items_extra\"\ntable = \"items\"\ncolumns = [\"extra\"]\n"));
+  // An index, trigger or view made by raw SQL changes no columns: they are still checked.
+  for (const std::string sql : {"CREATE INDEX ix_raw ON items (qty)", "CREATE VIEW v AS SELECT qty FROM items",
+                                "CREATE TRIGGER t AFTER INSERT ON items BEGIN UPDATE items SET qty = 1; END"}) {
+    auto e = validate("[[upgrade]]\nop = \"execute\"\nsql = \"" + sql + "\"\n\n"
+                      "[[upgrade]]\nop = \"create_index\"\nname = \"ix_items_x\"\ntable = \"items\"\ncolumns = [\"nosuch\"]\n");
+    REQUIRE_MESSAGE(e, sql);
+    CHECK(contains(e->message(), "has no column 'nosuch'"));
+  }
   // A table the SQL does not mention still has its columns checked.
   CHECK(validate(
       "[[upgrade]]\nop = \"execute\"\nsql = \"CREATE TABLE raw_t (id INTEGER PRIMARY KEY)\"\n\n"

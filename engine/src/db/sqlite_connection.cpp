@@ -130,7 +130,13 @@ class SqliteConnection final : public Connection {
       for (auto& [id, fk] : fks) t.foreign_keys.push_back(fk);
       for (const auto& r : query("SELECT name, \"unique\", origin FROM pragma_index_list(?) ORDER BY name", {name})) {
         std::vector<std::string> cols;
-        for (const auto& c : query("SELECT name FROM pragma_index_info(?) ORDER BY seqno", {*r[0]})) cols.push_back(c[0].value_or(""));
+        bool expression = false;
+        for (const auto& c : query("SELECT name, cid FROM pragma_index_info(?) ORDER BY seqno", {*r[0]})) {
+          cols.push_back(c[0].value_or(""));
+          expression = expression || c[1].value_or("") == "-2";
+        }
+        // An index on an expression has no model form (PostgreSQL's reflect leaves it out too).
+        if (expression) continue;
         const std::string origin = r[2].value_or("c");
         if (origin == "u") t.uniques.push_back({"", cols});
         else if (origin == "c") t.indexes.push_back({*r[0], cols, r[1].value_or("0") == "1"});

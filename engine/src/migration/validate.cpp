@@ -21,16 +21,18 @@ std::string lower(std::string s) {
 // The replayed schema plus what raw SQL may have touched.
 struct State {
   Schema schema;
-  std::set<std::string> mentioned;  // lower-case words of `execute` SQL
+  std::set<std::string> mentioned;  // lower-case words of raw DDL that may change tables, columns or constraints
+  std::set<std::string> indexed;    // lower-case words of raw CREATE/DROP INDEX: index names and their tables
   bool raw = false;                 // some `execute` or `call` ran: unknown tables may exist
   bool called = false;              // a plugin's C++ step ran: nothing is certain any more
 };
 
-// Every identifier-like word of an SQL text, quoted or not, lower-cased.
-void mention_words(State& st, const std::string& sql) {
+// The identifier-like words of one SQL statement, quoted or not, lower-cased.
+std::vector<std::string> words_of(const std::string& sql) {
+  std::vector<std::string> out;
   std::string word;
   auto flush = [&] {
-    if (!word.empty()) st.mentioned.insert(lower(word));
+    if (!word.empty()) out.push_back(lower(word));
     word.clear();
   };
   for (std::size_t i = 0; i < sql.size(); ++i) {
@@ -47,12 +49,49 @@ void mention_words(State& st, const std::string& sql) {
     }
   }
   flush();
+  return out;
+}
+
+// Sorts raw SQL's statements by what they may change: CREATE/DROP INDEX make or remove index
+// names only; CREATE/DROP VIEW, TRIGGER, FUNCTION and data statements change no table's
+// columns or constraints; anything else (ALTER TABLE, CREATE TABLE, what is not recognised)
+// makes every name it mentions unverifiable.
+void mention_sql(State& st, const std::string& sql) {
+  std::vector<std::string> statements{""};
+  char quote = 0;
+  for (char c : sql) {
+    if (quote) {
+      if (c == quote) quote = 0;
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+    } else if (c == ';') {
+      statements.emplace_back();
+      continue;
+    }
+    statements.back() += c;
+  }
+  static const std::set<std::string> harmless = {"view", "trigger", "function", "procedure", "sequence", "type", "extension", "schema",
+                                                 "materialized", "rule", "policy", "role", "user", "database"};
+  static const std::set<std::string> data = {"insert", "update", "delete", "select", "with", "pragma", "analyze", "vacuum", "comment",
+                                             "grant", "revoke", "set", "reindex", "values", "begin", "end", "return", "refresh"};
+  static const std::set<std::string> modifiers = {"unique", "or", "replace", "temp", "temporary", "if", "not", "exists", "concurrently", "global",
+                                                  "local", "unlogged"};
+  for (const auto& stmt : statements) {
+    auto w = words_of(stmt);
+    if (w.empty() || data.count(w[0])) continue;
+    std::size_t i = 1;
+    while (i < w.size() && modifiers.count(w[i])) ++i;
+    const std::string object = i < w.size() ? w[i] : "";
+    if ((w[0] == "create" || w[0] == "drop") && harmless.count(object)) continue;
+    auto& into = (w[0] == "create" || w[0] == "drop") && object == "index" ? st.indexed : st.mentioned;
+    into.insert(w.begin(), w.end());
+  }
 }
 
 void record(State& st, const Operation& op) {
   if (op.kind == OpKind::execute) {
     st.raw = true;
-    for (const auto& [dialect, sql] : op.sql) mention_words(st, sql);
+    for (const auto& [dialect, sql] : op.sql) mention_sql(st, sql);
   } else if (op.kind == OpKind::call) {
     st.raw = st.called = true;
   }
@@ -91,7 +130,7 @@ class Checker {
         }
         return;
       case OpKind::drop_index:
-        if (const Table* t = table(op_.table); t && !opaque(t->name) &&
+        if (const Table* t = table(op_.table); t && !raw_index(t->name) && !raw_index(op_.name) &&
             std::none_of(t->indexes.begin(), t->indexes.end(), [&](const Index& i) { return i.name == op_.name; }))
           fail("table '" + t->name + "' has no index '" + op_.name + "' at this revision", "its indexes: " + list_of(t->indexes) +
                                                                                              "; name one of them");
@@ -129,6 +168,7 @@ class Checker {
   }
 
   bool opaque(const std::string& name) const { return st_.mentioned.count(lower(name)) != 0; }
+  bool raw_index(const std::string& name) const { return opaque(name) || st_.indexed.count(lower(name)) != 0; }
 
   template <class... Lists>
   static std::string list_of(const Lists&... lists) {
@@ -181,11 +221,11 @@ class Checker {
     for (const auto& [n, t] : st_.schema.tables) {
       bool used = std::any_of(t.indexes.begin(), t.indexes.end(), [&](const Index& i) { return lower(i.name) == lower(name); }) ||
                   std::any_of(t.uniques.begin(), t.uniques.end(), [&](const UniqueConstraint& u) { return lower(u.name) == lower(name); });
-      if (used && !opaque(name))
+      if (used && !raw_index(name))
         fail("the name '" + name + "' is already used by an index or unique constraint of table '" + t.name + "'",
              "index names are shared by the whole schema: choose another name");
     }
-    if (st_.schema.find(name) && !opaque(name)) fail("the name '" + name + "' is already a table's", "choose another name");
+    if (st_.schema.find(name) && !raw_index(name)) fail("the name '" + name + "' is already a table's", "choose another name");
   }
 
   void constraint_free(const Table& t, const std::string& name) const {

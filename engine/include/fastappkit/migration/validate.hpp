@@ -16,9 +16,12 @@ struct ValidateOptions {
 // state (a merge or a depends_on replays its ancestors), and checks its upgrade operations in
 // order, then its downgrade operations against the state after its upgrade: the tables and
 // columns named by indexes, constraints, foreign keys, alter/drop/rename exist, and the names
-// made are free. Names that `execute` SQL mentions, and everything after a plugin's `call`,
-// may have been changed by that SQL and are not checked. Throws Error(input) at the
-// operation's file:line:col.
+// made are free. Raw SQL is taken into account: after an `execute` with CREATE/DROP INDEX,
+// its index names are taken and drop_index on its table is not checked; after other DDL
+// (ALTER TABLE, CREATE TABLE, anything not recognised) every name it mentions is not checked;
+// CREATE VIEW/TRIGGER/FUNCTION and data statements change nothing checked; tables no
+// revision creates are accepted once any raw SQL ran; after a plugin's `call` nothing is
+// checked. Throws Error(input) at the operation's file:line:col.
 void validate_operations(const RevisionGraph& graph, const ValidateOptions& options = {});
 
 }  // namespace fastappkit::migration
