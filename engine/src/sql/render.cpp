@@ -148,13 +148,11 @@ RenderedOp rebuild(const Table& before, const Table& after, const std::vector<st
 }
 
 // Columns kept from `before`, by name in `after` -> name in `before`.
-std::vector<std::pair<std::string, std::string>> kept_columns(const Table& before, const Table& after, const std::string& renamed_from = {},
-                                                              const std::string& renamed_to = {}) {
+// (A rename is done natively before a rebuild, so the names are the same.)
+std::vector<std::pair<std::string, std::string>> kept_columns(const Table& before, const Table& after) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& c : after.columns) {
-    std::string src = (!renamed_to.empty() && c.name == renamed_to) ? renamed_from : c.name;
-    if (before.find_column(src)) out.emplace_back(c.name, src);
-  }
+  for (const auto& c : after.columns)
+    if (before.find_column(c.name)) out.emplace_back(c.name, c.name);
   return out;
 }
 
