@@ -2,6 +2,10 @@
 // model edits to apps/blog/models.toml. After every edit, makemigrations + upgrade + check must
 // succeed (check exit 0: the reflected database equals the models) and every table keeps its
 // rows. At the end, `downgrade -1` one revision at a time must bring back each earlier schema.
+// Every table the sequence creates also carries objects the migrations do not know, made with
+// raw SQL as a user would: a trigger (logging inserts into prop_log), a view and an index on an
+// expression; every step, up and down, asserts they are all still there (SQLite rebuilds must
+// bring them back).
 //
 // Reproduce a failure: the seed and step are in the failure's INFO. FASTAPPKIT_PROPERTY_SEED
 // and FASTAPPKIT_PROPERTY_STEPS override the defaults (e.g. to explore other seeds locally);
@@ -527,7 +531,10 @@ std::string comparable_dump(const std::string& dump) {
   std::string s = std::regex_replace(std::regex_replace(dump, pos, "column $1."), cast, "$1");
   std::istringstream in(s);
   std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  // The raw indexes (rx_<table>) and views (v_<table>, whose columns PostgreSQL's dump lists)
+  // are checked on their own: a table a downgrade brings back comes back without them.
+  for (std::string l; std::getline(in, l);)
+    if (l.find(" rx_") == std::string::npos && l.rfind("column v_", 0) != 0) lines.push_back(l);
   std::sort(lines.begin(), lines.end());
   return join(lines, "\n") + "\n";
 }
@@ -535,6 +542,47 @@ std::string comparable_dump(const std::string& dump) {
 std::uint32_t env_or(const char* name, std::uint32_t fallback) {
   const char* v = std::getenv(name);
   return v && *v ? static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10)) : fallback;
+}
+
+// The raw objects of one table: what they are called and the SQL that makes them.
+struct Dress {
+  std::string trigger, view, index;
+  std::vector<std::string> create(bool sqlite, const std::string& t) const {
+    const std::string q = "\"" + t + "\"";
+    return {sqlite ? "CREATE TRIGGER " + trigger + " AFTER INSERT ON " + q + " BEGIN INSERT INTO prop_log (tbl, row_id) VALUES ('" + t + "', NEW.id); END"
+                   : "CREATE TRIGGER " + trigger + " AFTER INSERT ON " + q + " FOR EACH ROW EXECUTE FUNCTION prop_log_row()",
+            "CREATE VIEW " + view + " AS SELECT count(*) AS n FROM " + q, "CREATE INDEX " + index + " ON " + q + " ((id + 0))"};
+  }
+  static Dress of(const std::string& t) { return {"trg_" + t, "v_" + t, "rx_" + t}; }
+};
+
+// The dressed tables whose trigger, view or raw index is missing, or whose view or trigger does
+// not work; "" when all are there.
+std::string missing_dress(Database& db, const std::set<std::string>& dressed, const std::map<std::string, int>& rows) {
+  const bool sqlite = db.backend() == "sqlite";
+  std::string out;
+  for (const auto& t : dressed) {
+    const Dress d = Dress::of(t);
+    auto count = [&](const std::string& sql) { return db.query(sql)[0][0]; };
+    if (sqlite) {
+      auto created = d.create(true, t);
+      for (const auto& [name, sql] : {std::pair{d.trigger, created[0]}, {d.view, created[1]}, {d.index, created[2]}}) {
+        std::string literal;
+        for (char c : sql) literal += c == '\'' ? std::string("''") : std::string(1, c);
+        if (count("SELECT count(*) FROM sqlite_master WHERE name = '" + name + "' AND sql = '" + literal + "'") != "1") out += name + " ";
+      }
+    } else {
+      if (count("SELECT count(*) FROM pg_trigger WHERE tgname = '" + d.trigger + "' AND NOT tgisinternal") != "1") out += d.trigger + " ";
+      if (count("SELECT count(*) FROM pg_views WHERE viewname = '" + d.view + "'") != "1") out += d.view + " ";
+      if (count("SELECT count(*) FROM pg_indexes WHERE indexname = '" + d.index + "'") != "1") out += d.index + " ";
+    }
+    if (out.empty()) {
+      auto it = rows.find(t);
+      if (it != rows.end() && count("SELECT n FROM " + d.view) != std::to_string(it->second)) out += d.view + " (wrong count) ";
+      if (count("SELECT count(*) FROM prop_log WHERE tbl = '" + t + "'") != "1") out += d.trigger + " (did not log the insert) ";
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -569,7 +617,32 @@ TEST_CASE_TEMPLATE("autogenerate property: random model edits upgrade, check cle
   {
     auto r = run({"migrate", "upgrade"});
     REQUIRE_MESSAGE(r.code == 0, "stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    // The log the tables' triggers write to is a model of its own (so check knows it).
+    const fs::path auth = root / "apps" / "auth" / "models.toml";
+    write_file(auth, read_file(auth) + "\n[[tables]]\nname = \"prop_log\"\ncolumns = [\n  { name = \"id\", type = \"integer\", primary_key = true },\n"
+                                      "  { name = \"tbl\", type = \"string\", length = 16 },\n  { name = \"row_id\", type = \"integer\" },\n]\n");
+    r = run({"migrate", "app", "auth", "makemigrations", "-m", "prop_log"});
+    REQUIRE_MESSAGE(r.code == 0, "stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    r = run({"migrate", "upgrade"});
+    REQUIRE_MESSAGE(r.code == 0, "stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    if (db->backend() == "postgresql")
+      db->exec("CREATE FUNCTION prop_log_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO prop_log (tbl, row_id) "
+               "VALUES (TG_TABLE_NAME, NEW.id); RETURN NEW; END $$");
   }
+  std::set<std::string> dressed;  // tables that carry a trigger, a view and a raw index
+  // A table about to be dropped loses its view first, as its owner would drop it (SQLite keeps a
+  // view on a missing table, which no later rename accepts; PostgreSQL refuses the drop).
+  auto undress_missing = [&](const std::set<std::string>& remaining) {
+    for (auto it = dressed.begin(); it != dressed.end();) {
+      if (remaining.count(*it)) {
+        ++it;
+        continue;
+      }
+      db->exec("DROP VIEW " + Dress::of(*it).view);
+      db->exec("DELETE FROM prop_log WHERE tbl = '" + *it + "'");
+      it = dressed.erase(it);
+    }
+  };
 
   Generator g(seed);
   // One entry per revision state: index 0 is the fixture's head, then one per generated revision.
@@ -631,6 +704,7 @@ TEST_CASE_TEMPLATE("autogenerate property: random model edits upgrade, check cle
     } else {
       REQUIRE_MESSAGE(gen.out.find("Generated ") != std::string::npos, report("migrate app blog makemigrations -m " + msg, gen));
     }
+    undress_missing(g.m.names());
     auto up = run({"migrate", "upgrade"});
     REQUIRE_MESSAGE(up.code == 0, report("migrate upgrade", up));
     auto check = run({"migrate", "check"});
@@ -647,11 +721,17 @@ TEST_CASE_TEMPLATE("autogenerate property: random model edits upgrade, check cle
           cols.push_back("\"" + c.name + "\"");
           values.push_back(value_for(c.type));
         }
+      for (const auto& sql : Dress::of(created).create(db->backend() == "sqlite", created)) db->exec(sql);
+      dressed.insert(created);
       db->exec(cols.empty() ? "INSERT INTO \"" + created + "\" DEFAULT VALUES"
                             : "INSERT INTO \"" + created + "\" (" + join(cols, ", ") + ") VALUES (" + join(values, ", ") + ")");
       rows[created] = 1;
     }
     for (const auto& [t, n] : rows) CHECK_MESSAGE(count_rows(t) == n, "table " << t << " after step " << step << " (" << desc << ")");
+    {
+      const std::string missing = missing_dress(*db, dressed, rows);
+      CHECK_MESSAGE(missing.empty(), "after step " << step << " (" << desc << ") these raw objects are gone or broken: " << missing);
+    }
 
     if (kind != no_op) {
       dumps.push_back(db->schema_dump());
@@ -666,6 +746,7 @@ TEST_CASE_TEMPLATE("autogenerate property: random model edits upgrade, check cle
   // All the way back, one revision at a time.
   for (std::size_t i = dumps.size() - 1; i >= 1; --i) {
     INFO("downgrading the revision of step ", revision_step[i], " (", i, " revisions left)");
+    undress_missing(tables_at[i - 1]);
     auto down = run({"migrate", "downgrade", "-1"});
     REQUIRE_MESSAGE(down.code == 0, "fastappkit migrate downgrade -1\nstdout:\n" << down.out << "\nstderr:\n" << down.err);
     const std::string dump = db->schema_dump();
@@ -677,6 +758,10 @@ TEST_CASE_TEMPLATE("autogenerate property: random model edits upgrade, check cle
     for (const auto& t : tables_at[i - 1])
       if (!tables_at[i].count(t)) rows[t] = 0;
     for (const auto& [t, n] : rows) CHECK_MESSAGE(count_rows(t) == n, "table " << t << " after downgrading step " << revision_step[i]);
+    {
+      const std::string missing = missing_dress(*db, dressed, rows);
+      CHECK_MESSAGE(missing.empty(), "after downgrading step " << revision_step[i] << " these raw objects are gone or broken: " << missing);
+    }
   }
   auto check = run({"migrate", "current"});
   CHECK(check.code == 0);

@@ -471,15 +471,18 @@ TEST_CASE("render alter_column on SQLite") {
                  swap_posts({"CREATE INDEX \"ix_posts_title\" ON \"posts\" (\"title\")",
                              "CREATE INDEX \"ix_posts_author\" ON \"posts\" (\"author_id\")"})));
   }
-  SUBCASE("type change with a rename: rows copied from the old name, index on the new name") {
+  SUBCASE("type change with a rename: RENAME COLUMN first (SQLite rewrites triggers and views), then the rebuild") {
     RenderedOp r = sqlite("op = \"alter_column\"\ntable = \"posts\"\ncolumn = \"title\"\nnew_name = \"headline\"\ntype = \"text\"\n", before);
     CHECK(r.sqlite_rebuild);
-    REQUIRE(r.statements.size() == 6);
-    CHECK(contains(r.statements[0], "    \"headline\" TEXT NOT NULL,\n"));
-    CHECK_FALSE(contains(r.statements[0], "\"title\""));
-    CHECK(r.statements[1] == "INSERT INTO \"_fastappkit_tmp_posts\" (\"id\", \"headline\", \"body\", \"status\", \"author_id\") "
-                             "SELECT \"id\", \"title\", \"body\", \"status\", \"author_id\" FROM \"posts\"");
-    CHECK(r.statements[4] == "CREATE INDEX \"ix_posts_title\" ON \"posts\" (\"headline\")");
+    REQUIRE(r.statements.size() == 7);
+    CHECK(r.statements[0] == "ALTER TABLE \"posts\" RENAME COLUMN \"title\" TO \"headline\"");
+    CHECK(contains(r.statements[1], "    \"headline\" TEXT NOT NULL,\n"));
+    CHECK_FALSE(contains(r.statements[1], "\"title\""));
+    CHECK(r.statements[2] == "INSERT INTO \"_fastappkit_tmp_posts\" (\"id\", \"headline\", \"body\", \"status\", \"author_id\") "
+                             "SELECT \"id\", \"headline\", \"body\", \"status\", \"author_id\" FROM \"posts\"");
+    CHECK(r.statements[5] == "CREATE INDEX \"ix_posts_title\" ON \"posts\" (\"headline\")");
+    REQUIRE(r.rebuild);
+    CHECK(expand_rebuild(*r.rebuild, {}).size() == 6);
   }
   SUBCASE("nullability and default changes rebuild too") {
     RenderedOp nn = sqlite("op = \"alter_column\"\ntable = \"posts\"\ncolumn = \"body\"\nnullable = false\n", before);
@@ -683,6 +686,155 @@ TEST_CASE("SQLite: rendered statements run on a real database and rebuilds keep 
   CHECK(scalar("SELECT count(*) FROM users") == "2");
   CHECK(scalar("SELECT count(*) FROM pragma_index_list('posts') WHERE name = 'ix_posts_title'") == "0");
   CHECK(scalar("SELECT count(*) FROM pragma_index_list('posts') WHERE name = 'ix_posts_author'") == "1");
+}
+
+TEST_CASE("SQLite rebuild: expand_rebuild brings back what sqlite_master holds (lang_altertable.html section 7)") {
+  SqliteRebuild r;
+  r.table = "items";
+  r.move = {"CREATE TABLE \"_fastappkit_tmp_items\" (...)", "INSERT ...", "DROP TABLE \"items\"", "ALTER TABLE \"_fastappkit_tmp_items\" RENAME TO \"items\""};
+  r.indexes = {{"ix_items_name", {"name"}, false}};
+  r.declared_before = {"ix_items_name", "ix_items_gone"};
+  SUBCASE("without a database: the known part, as preview prints it") {
+    auto out = expand_rebuild(r, {});
+    REQUIRE(out.size() == 5);
+    CHECK(out[4].sql == "CREATE INDEX \"ix_items_name\" ON \"items\" (\"name\")");
+  }
+  SUBCASE("triggers and views are dropped first and recreated in order, raw indexes too, then checked") {
+    std::vector<SchemaObject> master = {
+        {"table", "items", "items", "CREATE TABLE items (...)"},
+        {"index", "sqlite_autoindex_items_1", "items", ""},
+        {"index", "ix_items_name", "items", "CREATE INDEX ix_items_name ON items (name)"},
+        {"index", "ix_items_gone", "items", "CREATE INDEX ix_items_gone ON items (gone)"},
+        {"index", "ix_raw", "Items", "CREATE INDEX ix_raw ON items (qty)"},
+        {"index", "ix_other", "other", "CREATE INDEX ix_other ON other (x)"},
+        {"trigger", "trg_items", "items", "CREATE TRIGGER trg_items AFTER INSERT ON items BEGIN SELECT 1; END"},
+        {"view", "v_items", "v_items", "CREATE VIEW v_items AS SELECT * FROM items"},
+        {"view", "v_v", "v_v", "CREATE VIEW v_v AS SELECT * FROM v_items"},
+        {"trigger", "trg_other", "other", "CREATE TRIGGER trg_other AFTER INSERT ON other BEGIN INSERT INTO items DEFAULT VALUES; END"},
+    };
+    std::vector<std::string> sql, objects;
+    for (const auto& s : expand_rebuild(r, master)) {
+      sql.push_back(s.sql);
+      objects.push_back(s.object);
+    }
+    CHECK(sql == Stmts{"DROP TRIGGER \"trg_other\"", "DROP VIEW \"v_v\"", "DROP VIEW \"v_items\"", "DROP TRIGGER \"trg_items\"",
+                       r.move[0], r.move[1], r.move[2], r.move[3],
+                       "CREATE INDEX \"ix_items_name\" ON \"items\" (\"name\")",
+                       "CREATE INDEX ix_raw ON items (qty)",
+                       "CREATE TRIGGER trg_items AFTER INSERT ON items BEGIN SELECT 1; END",
+                       "CREATE VIEW v_items AS SELECT * FROM items",
+                       "CREATE VIEW v_v AS SELECT * FROM v_items",
+                       "CREATE TRIGGER trg_other AFTER INSERT ON other BEGIN INSERT INTO items DEFAULT VALUES; END",
+                       "SAVEPOINT fastappkit_rebuild_check",
+                       "ALTER TABLE \"items\" RENAME TO \"_fastappkit_check_items\"",
+                       "ROLLBACK TO fastappkit_rebuild_check",
+                       "RELEASE fastappkit_rebuild_check"});
+    CHECK(objects[9] == "index ix_raw");
+    CHECK(objects[10] == "trigger trg_items");
+    CHECK(objects[11] == "view v_items");
+    CHECK(objects[15] == "*check*");
+  }
+}
+
+TEST_CASE("SQLite rebuild on a real database keeps a trigger, a view and a raw index, and names one it cannot recreate") {
+  using namespace fastappkit;
+  auto conn = db::open_sqlite(config::parse_database_url("sqlite:///:memory:", "/"), db::OpenMode::read_write, std::chrono::seconds(5));
+  REQUIRE(conn);
+  Schema state = schema_of({"op = \"create_table\"\ntable = \"items\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }, "
+                            "{ name = \"qty\", type = \"integer\" }, { name = \"note\", type = \"text\" }]\n"});
+  conn->execute(Stmts{render(op_from("op = \"create_table\"\ntable = \"items\"\ncolumns = [{ name = \"id\", type = \"integer\", primary_key = true }, "
+                                     "{ name = \"qty\", type = \"integer\" }, { name = \"note\", type = \"text\" }]\n"),
+                             {}, Dialect::sqlite)
+                          .statements[0],
+                      "CREATE TABLE log (item_id INTEGER)",
+                      "CREATE TRIGGER trg_items_log AFTER INSERT ON items BEGIN INSERT INTO log (item_id) VALUES (NEW.id); END",
+                      "CREATE INDEX ix_items_raw ON items (qty)", "CREATE VIEW v_items AS SELECT id, qty FROM items",
+                      "INSERT INTO items (qty, note) VALUES (1, 'a'), (2, 'b')"});
+  auto master = [&] {
+    std::vector<SchemaObject> out;
+    for (const auto& row : conn->query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"))
+      out.push_back({row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), row[3].value_or("")});
+    return out;
+  };
+  auto rebuild = [&](const std::string& body) {
+    RenderedOp r = render(op_from(body), state, Dialect::sqlite);
+    REQUIRE(r.rebuild);
+    conn->execute("PRAGMA foreign_keys = OFF");
+    conn->begin();
+    try {
+      for (const auto& s : expand_rebuild(*r.rebuild, master())) conn->execute(s.sql);
+    } catch (...) {
+      conn->rollback();
+      conn->execute("PRAGMA foreign_keys = ON");
+      throw;
+    }
+    conn->commit();
+    conn->execute("PRAGMA foreign_keys = ON");
+    apply(state, op_from(body));
+  };
+  auto names = [&] {
+    std::string out;
+    for (const auto& row : conn->query("SELECT type || ':' || name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"))
+      out += row[0].value_or("") + " ";
+    return out;
+  };
+  const std::string all = "index:ix_items_raw table:items table:log trigger:trg_items_log view:v_items ";
+  REQUIRE(names() == all);
+  rebuild("op = \"alter_column\"\ntable = \"items\"\ncolumn = \"qty\"\ntype = \"bigint\"\nnullable = false\n");
+  CHECK(names() == all);
+  CHECK(conn->query("SELECT count(*) FROM v_items")[0][0] == "2");
+  conn->execute("INSERT INTO items (qty) VALUES (3)");
+  CHECK(conn->query("SELECT count(*) FROM log")[0][0] == "3");  // the trigger still fires
+  CHECK(conn->query("PRAGMA foreign_key_check").empty());
+
+  // The raw index names qty: dropping qty cannot recreate it; nothing changes.
+  state.tables["items"].indexes.push_back({"ix_items_qty_declared", {"qty"}, false});  // forces the rebuild path
+  auto e = error_of([&] { rebuild("op = \"drop_column\"\ntable = \"items\"\ncolumn = \"qty\"\n"); });
+  REQUIRE(e);
+  CHECK(contains(e->what(), "no such column: qty"));
+  CHECK(names() == all);
+  // Without the index, the view is what cannot be recreated; SQLite's check names it.
+  conn->execute("DROP INDEX ix_items_raw");
+  e = error_of([&] { rebuild("op = \"drop_column\"\ntable = \"items\"\ncolumn = \"qty\"\n"); });
+  REQUIRE(e);
+  CHECK(contains(e->what(), "error in view v_items: no such column: qty"));
+  CHECK(names() == "table:items table:log trigger:trg_items_log view:v_items ");
+  CHECK(conn->query("SELECT count(*) FROM items")[0][0] == "3");
+}
+
+TEST_CASE("integer-family primary keys are assigned by the database on both backends") {
+  const std::string body = "op = \"create_table\"\ntable = \"t\"\ncolumns = [{ name = \"id\", type = \"bigint\", primary_key = true }, { name = \"n\", type = \"smallint\" }]\n";
+  CHECK(render(op_from(body), {}, Dialect::sqlite).statements ==
+        Stmts{"CREATE TABLE \"t\" (\n    \"id\" INTEGER NOT NULL,\n    \"n\" SMALLINT,\n    PRIMARY KEY (\"id\")\n)"});
+  CHECK(render(op_from(body), {}, Dialect::postgresql).statements ==
+        Stmts{"CREATE TABLE \"t\" (\n    \"id\" BIGINT GENERATED BY DEFAULT AS IDENTITY NOT NULL,\n    \"n\" SMALLINT,\n    PRIMARY KEY (\"id\")\n)"});
+  // A key that is also a foreign key is not assigned: it keeps its type.
+  const std::string fk = "op = \"create_table\"\ntable = \"p\"\ncolumns = [{ name = \"id\", type = \"bigint\", primary_key = true, foreign_key = \"t.id\" }]\n";
+  CHECK(contains(render(op_from(fk), {}, Dialect::sqlite).statements[0], "\"id\" BIGINT NOT NULL"));
+  using namespace fastappkit;
+  auto conn = db::open_sqlite(config::parse_database_url("sqlite:///:memory:", "/"), db::OpenMode::read_write, std::chrono::seconds(5));
+  conn->execute(render(op_from(body), {}, Dialect::sqlite).statements);
+  conn->execute("INSERT INTO t (n) VALUES (1)");
+  CHECK(conn->query("SELECT id FROM t")[0][0] == "1");
+  // check compares SQLite's INTEGER with the model's bigint through as_stored.
+  Schema expected = schema_of({body});
+  CHECK(conn->as_stored(expected).tables.at("t").columns[0].type == ColumnType::integer);
+  CHECK(conn->as_stored(expected).tables.at("t").columns[1].type == ColumnType::smallint);
+}
+
+TEST_CASE("SQLite: a double-quoted name that matches no column is an error, not a string") {
+  using namespace fastappkit;
+  auto conn = db::open_sqlite(config::parse_database_url("sqlite:///:memory:", "/"), db::OpenMode::read_write, std::chrono::seconds(5));
+  conn->execute("CREATE TABLE t (a INTEGER)");
+  CHECK_THROWS_AS(conn->execute("CREATE INDEX ix ON t (\"nosuch\")"), db::DbError);
+  CHECK_THROWS_AS(conn->query("SELECT \"nosuch\" FROM t"), db::DbError);
+}
+
+TEST_CASE("normalize_default strips a cast of a whole literal only") {
+  CHECK(normalize_default("'draft'::character varying") == "'draft'");
+  CHECK(normalize_default("upper('x'::text)") == "upper('x'::text)");
+  CHECK(normalize_default("('a'::text || 'b'::text)") == "'a'::text || 'b'::text");
+  CHECK(normalize_default("'{}'::jsonb") == "'{}'");
 }
 
 }  // TEST_SUITE

@@ -198,6 +198,57 @@ class PostgresConnection final : public Connection {
     return schema;
   }
 
+  migration::Schema as_stored(migration::Schema expected) override {
+    // One temporary table per table with defaults, holding just those columns.
+    std::vector<std::pair<std::string, std::string>> creates;  // model table, CREATE statement
+    for (const auto& [name, t] : expected.tables) {
+      std::vector<std::string> cols;
+      for (const auto& c : t.columns)
+        if (c.default_value && !sql::is_identity(t, c))
+          cols.push_back(sql::quote_ident(c.name) + " " + sql::column_type(c, sql::Dialect::postgresql) + " DEFAULT " + sql::default_clause(*c.default_value));
+      if (!cols.empty())
+        creates.emplace_back(name, "CREATE TEMPORARY TABLE " + sql::quote_ident("fastappkit_stored_" + std::to_string(creates.size())) + " (" +
+                                       util::join(cols, ", ") + ")");
+    }
+    if (creates.empty()) return expected;
+    std::vector<Row> rows;
+    try {
+      // READ WRITE: a check connection defaults to read-only transactions, which refuse even
+      // temporary tables; this one is always rolled back.
+      execute("BEGIN READ WRITE");
+      try {
+        std::vector<std::string> all;
+        for (const auto& [t, create] : creates) all.push_back(create);
+        execute(all);
+      } catch (const DbError&) {
+        // A default the server cannot create (it may name something dropped since): make the
+        // others one by one, that one stays as written.
+        rollback();
+        execute("BEGIN READ WRITE");
+        for (const auto& [t, create] : creates) {
+          try {
+            execute(std::vector<std::string>{"SAVEPOINT fastappkit_stored", create, "RELEASE SAVEPOINT fastappkit_stored"});
+          } catch (const DbError&) {
+            execute("ROLLBACK TO SAVEPOINT fastappkit_stored");
+          }
+        }
+      }
+      rows = query("SELECT c.relname, a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid "
+                   "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+                   "WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'fastappkit\\_stored\\_%'");
+    } catch (const DbError&) {
+      rollback();
+      return expected;  // a server that refuses (a hot standby): defaults stay as written
+    }
+    rollback();
+    for (const auto& r : rows) {
+      std::size_t i = std::stoul(r[0].value_or("").substr(std::string("fastappkit_stored_").size()));
+      if (i >= creates.size()) continue;
+      if (auto* c = expected.tables[creates[i].first].find_column(r[1].value_or("")); c && r[2]) c->default_value = *r[2];
+    }
+    return expected;
+  }
+
   void lock_for_run(std::chrono::milliseconds timeout) override {
     if (lock_conn_) return;
     // A dedicated session holds the lock, so the migration session's transactions and

@@ -33,6 +33,10 @@ class SqliteConnection final : public Connection {
         db_(url.sqlite_path, mode == OpenMode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
             static_cast<int>(timeout.count())) {
     if (mode == OpenMode::read_write) db_.exec("PRAGMA foreign_keys = ON");
+    // Without this, SQLite reads a double-quoted name that matches no column as a string, so
+    // CREATE INDEX ... ("nosuch") passes on SQLite and fails only on PostgreSQL.
+    sqlite3_db_config(db_.getHandle(), SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
+    sqlite3_db_config(db_.getHandle(), SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
   }
 
   using Connection::execute;
@@ -92,6 +96,13 @@ class SqliteConnection final : public Connection {
 
   void lock_for_run(std::chrono::milliseconds timeout) override { db_.setBusyTimeout(static_cast<int>(timeout.count())); }
 
+  migration::Schema as_stored(migration::Schema expected) override {
+    for (auto& [name, t] : expected.tables)
+      for (auto& c : t.columns)
+        if (sql::is_identity(t, c)) c.type = migration::ColumnType::integer;
+    return expected;
+  }
+
   migration::Schema reflect(std::vector<std::string>* unmapped) override {
     migration::Schema schema;
     for (const auto& name : tables()) {
@@ -119,7 +130,13 @@ class SqliteConnection final : public Connection {
       for (auto& [id, fk] : fks) t.foreign_keys.push_back(fk);
       for (const auto& r : query("SELECT name, \"unique\", origin FROM pragma_index_list(?) ORDER BY name", {name})) {
         std::vector<std::string> cols;
-        for (const auto& c : query("SELECT name FROM pragma_index_info(?) ORDER BY seqno", {*r[0]})) cols.push_back(c[0].value_or(""));
+        bool expression = false;
+        for (const auto& c : query("SELECT name, cid FROM pragma_index_info(?) ORDER BY seqno", {*r[0]})) {
+          cols.push_back(c[0].value_or(""));
+          expression = expression || c[1].value_or("") == "-2";
+        }
+        // An index on an expression has no model form (PostgreSQL's reflect leaves it out too).
+        if (expression) continue;
         const std::string origin = r[2].value_or("c");
         if (origin == "u") t.uniques.push_back({"", cols});
         else if (origin == "c") t.indexes.push_back({*r[0], cols, r[1].value_or("0") == "1"});

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "../util/toml_support.hpp"
+#include "fastappkit/migration/validate.hpp"
 
 namespace fastappkit::plugin {
 
@@ -282,6 +283,7 @@ Plugin load(const Manifest& m) {
     }
     if (!errors.empty()) throw Error(ErrorKind::input, util::join(errors, "\n"), "fix the plugin's revision files and rebuild it");
     p.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
+    migration::validate_operations(*p.graph, {.foreign_tables_allowed = true});
   } catch (const Error& e) {
     refuse(m.folder, std::string("invalid embedded files:\n") + e.what(), e.hint());
   }

@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "fastappkit/migration/autogenerate.hpp"
+#include "fastappkit/migration/validate.hpp"
 #include "fastappkit/plugin/host.hpp"
 #include "fastappkit/util/text.hpp"
 
@@ -170,6 +171,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   core.versions_dir = cfg.versions_dir();
   core.internal_apps = internal;
   core.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
+  migration::validate_operations(*core.graph);
   core.steps_hint = "'call' steps exist only in external apps (plugins)";
   if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root);
 
@@ -297,6 +299,7 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
           throw Error(ErrorKind::input, op_location(m, op), "table '" + op.table + "' belongs to fastappkit's bookkeeping",
                       "the app's version table (" + t.version_table + ") is managed by fastappkit");
   t.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
+  migration::validate_operations(*t.graph, {.foreign_tables_allowed = true});  // a plugin's tables may reference core's
   fs::path models = folder / "models.toml";
   if (fs::is_regular_file(models)) t.models = migration::parse_models(util::read_file(models.string()), models.string(), manifest.name);
   t.tables = tables_named(*t.graph);
@@ -649,7 +652,8 @@ CheckResult Workspace::check(db::Connection* conn) const {
     std::erase_if(mine.tables, [&](const auto& kv) {
       return t.is_core() ? external_tables.count(kv.first) != 0 : t.tables.count(kv.first) == 0;
     });
-    for (const auto& d : differences(comparable(migration::state_at(g, applied), names_kept), comparable(mine, names_kept)))
+    // What the server stores for the expected schema (PostgreSQL normalises default expressions).
+    for (const auto& d : differences(comparable(conn->as_stored(migration::state_at(g, applied)), names_kept), comparable(mine, names_kept)))
       a.database_vs_migrations.push_back("database differs from its revision: " + d);
     for (const auto& u : unmapped)
       if (mine.tables.count(u.substr(0, u.find('.')))) a.database_vs_migrations.push_back("column type with no model type: " + u);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 
 #include "fastappkit/util/text.hpp"
 
@@ -27,6 +28,65 @@ Migrator::Migrator(const migration::RevisionGraph& graph, std::string label, std
                    CallHandler calls)
     : graph_(graph), label_(std::move(label)), version_table_(std::move(version_table)), dialect_(dialect), calls_(std::move(calls)) {}
 
+namespace {
+
+void check_foreign_keys(db::Connection& conn) {
+  auto bad = conn.query("PRAGMA foreign_key_check");
+  if (!bad.empty()) {
+    throw db::DbError(db::Failure::constraint,
+                      "foreign key check failed after rebuilding tables: " + std::to_string(bad.size()) + " row(s) in table '" +
+                          bad[0][0].value_or("?") + "' reference missing rows in '" + bad[0][2].value_or("?") + "'",
+                      "PRAGMA foreign_key_check", {}, "fix or delete those rows, then run again");
+  }
+}
+
+// Runs one SQLite rebuild against what sqlite_master holds now (earlier statements of the
+// migration may have made triggers or indexes). `own_transaction`: a transactional = false
+// file, where the rebuild still commits whole or not at all (SQLite's steps 2 and 10-11).
+void run_rebuild(db::Connection& conn, const sql::SqliteRebuild& r, bool own_transaction) {
+  std::optional<db::Transaction> tx;
+  if (own_transaction) tx.emplace(conn);
+  std::vector<sql::SchemaObject> master;
+  for (const auto& row : conn.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"))
+    master.push_back({row[0].value_or(""), row[1].value_or(""), row[2].value_or(""), row[3].value_or("")});
+  for (const auto& s : sql::expand_rebuild(r, master)) {
+    try {
+      conn.execute(s.sql);
+    } catch (const db::DbError& e) {
+      if (s.object.empty()) throw;
+      const std::string hint = "it names something this migration removes or changes: drop or rewrite it earlier in the same migration "
+                               "(op = \"execute\"), then run again";
+      if (s.object == "*check*")
+        throw db::DbError(e.failure(), "a trigger or view cannot be recreated after rebuilding table '" + r.table + "': " + e.what(), {}, {}, hint);
+      throw db::DbError(e.failure(), "cannot recreate " + s.object + " after rebuilding table '" + r.table + "': " + e.what(), e.statement(), {},
+                        hint);
+    }
+  }
+  if (own_transaction) {
+    check_foreign_keys(conn);
+    tx->commit();
+  }
+}
+
+// A `_fastappkit_tmp_<table>` table is what a rebuild that did not finish leaves (before
+// rebuilds had a transaction of their own in transactional = false files); running on would
+// fail on it or, worse, lose the rows it holds.
+void refuse_leftover_rebuild(db::Connection& conn) {
+  auto rows = conn.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_fastappkit\\_tmp\\_%' ESCAPE '\\' ORDER BY name");
+  if (rows.empty()) return;
+  const std::string tmp = rows[0][0].value_or("");
+  const std::string table = tmp.substr(std::string("_fastappkit_tmp_").size());
+  const std::string what = "table " + tmp + " in " + conn.describe() + " is left over from a rebuild of table '" + table + "' that did not finish; ";
+  if (conn.table_exists(table))
+    throw Error(ErrorKind::input, what + "'" + table + "' is still there, so " + tmp + " holds a copy of its rows from then",
+                "check that '" + table + "' holds your rows, then drop the copy (DROP TABLE " + sql::quote_ident(tmp) + ") and run again");
+  throw Error(ErrorKind::input, what + "'" + table + "' is gone and its rows are in " + tmp,
+              "put the table back (ALTER TABLE " + sql::quote_ident(tmp) + " RENAME TO " + sql::quote_ident(table) +
+                  "), recreate its indexes, triggers and views, check it with 'fastappkit migrate check', then run again");
+}
+
+}  // namespace
+
 void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one) const {
   std::size_t next = 0;
   auto run_until = [&](std::size_t end) {
@@ -38,12 +98,24 @@ void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_
       conn.execute(batch);
     next = end;
   };
-  for (const auto& [index, op] : step.calls) {
-    run_until(index);
-    if (!calls_)
-      throw db::DbError(db::Failure::other, "'call " + op->function + "' needs a plugin's C++ step, and this migration is not a plugin's");
-    calls_(*op, conn);
+  std::size_t call = 0;
+  // A call placed at a rebuild's first statement came before it in the file.
+  auto calls_until = [&](std::size_t index) {
+    for (; call < step.calls.size() && step.calls[call].first <= index; ++call) {
+      run_until(step.calls[call].first);
+      const auto* op = step.calls[call].second;
+      if (!calls_)
+        throw db::DbError(db::Failure::other, "'call " + op->function + "' needs a plugin's C++ step, and this migration is not a plugin's");
+      calls_(*op, conn);
+    }
+  };
+  for (const auto& rb : step.rebuilds) {
+    calls_until(rb.first);
+    run_until(rb.first);
+    run_rebuild(conn, rb.rebuild, one_by_one);
+    next = rb.first + rb.count;
   }
+  calls_until(step.statements.size());
   run_until(step.statements.size());
 }
 
@@ -71,6 +143,11 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
       try {
         sql::RenderedOp r = sql::render(op, state, dialect_);
         step.statements.insert(step.statements.end(), r.statements.begin(), r.statements.end());
+        if (r.rebuild) {
+          // The rebuild's known part ends the operation's statements.
+          std::size_t count = sql::expand_rebuild(*r.rebuild, {}).size();
+          step.rebuilds.push_back({step.statements.size() - count, count, std::move(*r.rebuild)});
+        }
         step.sqlite_rebuild = step.sqlite_rebuild || r.sqlite_rebuild;
       } catch (const Error& e) {
         throw Error(e.kind(), SourceLocation{step.migration->path, op.line, op.col}, e.message(), e.hint());
@@ -122,15 +199,27 @@ void Migrator::write_script(std::ostream& out, const migration::Plan& plan, cons
     out << ", " << m.message << "\n-- file: " << m.path << "\n";
     if (step.sqlite_rebuild) out << "PRAGMA foreign_keys = OFF;\n";
     if (m.transactional) out << "BEGIN;\n";
-    std::size_t call = 0;
+    std::size_t call = 0, rebuild = 0;
     for (std::size_t i = 0; i <= step.statements.size(); ++i) {
       for (; call < step.calls.size() && step.calls[call].first == i; ++call) {
         const auto* op = step.calls[call].second;
         out << "-- call C++ step " << op->function << "(" << util::join(op->args, ", ") << ") of plugin " << label_ << "\n";
       }
+      const Step::Rebuild* rb = rebuild < step.rebuilds.size() ? &step.rebuilds[rebuild] : nullptr;
+      if (rb && rb->first == i) {
+        out << "-- SQLite rebuild of table " << sql::quote_ident(rb->rebuild.table)
+            << " (https://www.sqlite.org/lang_altertable.html section 7). Read from sqlite_master at run time:\n"
+               "-- every trigger and view is dropped before the statements below and recreated after them from its stored SQL,\n"
+               "-- so are the table's indexes made by execute; then a rename rolled back to a savepoint checks them all.\n";
+        if (!m.transactional) out << "BEGIN;\n";
+      }
       if (i < step.statements.size()) out << step.statements[i] << ";\n";
+      if (rb && i + 1 == rb->first + rb->count) {
+        if (!m.transactional) out << "PRAGMA foreign_key_check;\nCOMMIT;\n";
+        ++rebuild;
+      }
     }
-    if (step.sqlite_rebuild) out << "PRAGMA foreign_key_check;\n";
+    if (step.sqlite_rebuild && m.transactional) out << "PRAGMA foreign_key_check;\n";
     for (const auto& s : version_change(rows, m.revision, step.direction)) out << s << ";\n";
     if (m.transactional) out << "COMMIT;\n";
     if (step.sqlite_rebuild) out << "PRAGMA foreign_keys = ON;\n";
@@ -151,6 +240,7 @@ void Migrator::ensure_tables(db::Connection& conn) const {
 
 void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const std::function<void(const StepReport&)>& report) const {
   const bool sqlite = dialect_ == sql::Dialect::sqlite;
+  if (sqlite && !steps.empty()) refuse_leftover_rebuild(conn);
   for (const auto& step : steps) {
     const auto& m = *step.migration;
     const std::string app = m.app.empty() ? label_ : m.app;
@@ -182,15 +272,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
         continue;
       }
       if (m.transactional) execute_step(conn, step, false);
-      if (fk_off) {
-        auto bad = conn.query("PRAGMA foreign_key_check");
-        if (!bad.empty()) {
-          throw db::DbError(db::Failure::constraint,
-                            "foreign key check failed after rebuilding tables: " + std::to_string(bad.size()) + " row(s) in table '" +
-                                bad[0][0].value_or("?") + "' reference missing rows in '" + bad[0][2].value_or("?") + "'",
-                            "PRAGMA foreign_key_check", {}, "fix or delete those rows, then run again");
-        }
-      }
+      if (fk_off && m.transactional) check_foreign_keys(conn);
       conn.execute(version_change(rows, m.revision, step.direction));
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       conn.query(std::string("INSERT INTO ") + kHistoryTable + " (app, revision, direction, checksum, duration_ms) VALUES (" +
@@ -213,7 +295,8 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
       if (!e.statement().empty()) msg += "\n  statement: " + e.statement();
       msg += "\n  " + std::string(sql::dialect_name(dialect_)) + " said: " + e.what();
       msg += m.transactional ? "\n  this migration was rolled back; migrations before it stay applied"
-                             : "\n  this migration is transactional = false: statements before the failing one stay committed";
+                             : "\n  this migration is transactional = false: statements before the failing one stay committed"
+                               " (a table rebuild among them commits whole or not at all)";
       throw db::DbError(e.failure(), msg, e.statement(), e.sqlstate(),
                         e.hint().empty() ? "fix the migration or the data, then run the command again" : e.hint());
     }

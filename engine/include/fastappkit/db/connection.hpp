@@ -64,6 +64,14 @@ class Connection {
   // `unmapped_types` naming them ("table.column: TYPE").
   virtual migration::Schema reflect(std::vector<std::string>* unmapped_types = nullptr) = 0;
 
+  // `expected` (what the migrations say) in the form this database stores it, so that `check`
+  // compares like with like and reports no difference the database itself made. PostgreSQL
+  // normalises the default expressions itself: they are created in temporary tables inside a
+  // transaction that is rolled back and read back with pg_get_expr (a default it cannot create
+  // stays as written). SQLite declares integer-family identity keys INTEGER (the rowid alias)
+  // and keeps defaults as written. Never changes the database.
+  virtual migration::Schema as_stored(migration::Schema expected) = 0;
+
   // Serialises whole runs against one database for up to `timeout`; held until the connection
   // closes. PostgreSQL: advisory lock on its own session; SQLite: writes are serialised by the
   // file lock, so this only sets how long a writer waits.

@@ -23,6 +23,14 @@ struct Step {
   // `call` operations, each to run before statements[index] (index == size: after all).
   std::vector<std::pair<std::size_t, const migration::Operation*>> calls;
   bool sqlite_rebuild = false;
+  // SQLite table rebuilds, each standing for statements[first, first + count) (its part known
+  // without a database); when it runs, those are replaced by the statements for the live
+  // sqlite_master (sql::expand_rebuild), in a transaction of its own in a transactional = false file.
+  struct Rebuild {
+    std::size_t first = 0, count = 0;
+    sql::SqliteRebuild rebuild;
+  };
+  std::vector<Rebuild> rebuilds;
 };
 
 // Runs a `call` operation (a plugin's C++ step) on the connection, inside the migration's
