@@ -248,7 +248,14 @@ RenderedOp render_sqlite(const Operation& op, const Schema& before) {
                     "name a unique or foreign-key constraint the migrations created");
       return rebuild(*t, after, kept_columns(*t, after));
     }
-    default:
+    // Rendered the same on every dialect by render().
+    case OpKind::create_table:
+    case OpKind::drop_table:
+    case OpKind::rename_table:
+    case OpKind::create_index:
+    case OpKind::drop_index:
+    case OpKind::execute:
+    case OpKind::call:
       break;
   }
   return out;
@@ -310,7 +317,14 @@ RenderedOp render_postgresql(const Operation& op) {
     case OpKind::drop_constraint:
       out.statements.push_back("ALTER TABLE " + table + " DROP CONSTRAINT " + quote_ident(op.name));
       break;
-    default:
+    // Rendered the same on every dialect by render().
+    case OpKind::create_table:
+    case OpKind::drop_table:
+    case OpKind::rename_table:
+    case OpKind::create_index:
+    case OpKind::drop_index:
+    case OpKind::execute:
+    case OpKind::call:
       break;
   }
   return out;
@@ -551,9 +565,15 @@ RenderedOp render(const Operation& op, const Schema& before, Dialect d) {
     }
     case OpKind::call:
       return out;  // run by the plugin host, not as SQL
-    default:
+    case OpKind::add_column:
+    case OpKind::drop_column:
+    case OpKind::alter_column:
+    case OpKind::create_unique:
+    case OpKind::create_foreign_key:
+    case OpKind::drop_constraint:
       return d == Dialect::sqlite ? render_sqlite(op, before) : render_postgresql(op);
   }
+  return out;
 }
 
 }  // namespace fastappkit::sql
