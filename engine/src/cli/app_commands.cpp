@@ -183,6 +183,7 @@ int cmd_app_validate(Context& ctx) {
       return manifest.folder.string() + " (plugin.toml: version " + manifest.version + ", abi " + std::to_string(manifest.abi_major) + "." +
              std::to_string(manifest.abi_minor) + ")";
     });
+    if (found) check(checks, "library SHA-256", [&] { return plugin::pin_status(manifest); });
     bool lib_ok = found && check(checks, "library and entry symbol", [&] {
       plugin::check_library(manifest);
       return manifest.library + " exports " + FAK_ENTRY_SYMBOL;
