@@ -27,4 +27,25 @@ int32_t probe(const fak_host_api* api, fak_host* h, const fak_string*, uint64_t)
   }
 }
 const fastappkit::plugin::detail::Registrar probe_registrar{"probe", &probe};
+
+// The placeholder convention through the real host: `?` bound on both backends, and on
+// PostgreSQL no rewriting inside comments, literals and dollar quotes, nor without parameters.
+FASTAPPKIT_STEP(placeholders) {
+  auto note = [&](const std::string& kind, const std::string& value) {
+    host.execute("INSERT INTO abi_older_notes (kind, note) VALUES (?, ? -- the note's text, isn't it?\n)", {kind, value});
+  };
+  note("bound", host.query("SELECT ? || '?' || ?", {"a", "b"}).at(0).at(0).value_or("NULL"));
+  if (host.dialect() == "postgresql") {
+    note("jsonb", host.query("SELECT count(*) FROM (SELECT '{\"k\": 1}'::jsonb AS d) t WHERE d ? 'k'").at(0).at(0).value_or("NULL"));
+    note("jsonb_param", host.query("SELECT count(*) FROM (SELECT '{\"k\": 1}'::jsonb AS d) t WHERE d ?? ? AND d ?| array['k']", {"k"}).at(0).at(0).value_or("NULL"));
+    host.execute("DO $$ BEGIN PERFORM '?'; END $$");
+    note("dollar", host.query("SELECT $q$?$q$ || ?", {"x"}).at(0).at(0).value_or("NULL"));
+  }
+  try {
+    host.query("SELECT ?, ?", {"only one"});
+    note("mismatch", "accepted");
+  } catch (const std::exception&) {
+    note("mismatch", "refused");
+  }
+}
 }  // namespace
