@@ -464,14 +464,15 @@ Plugin load(const Manifest& m) {
     refuse(m.folder, "the plugin was built for ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) + "; this fastappkit speaks ABI " +
                          std::to_string(FAK_ABI_MAJOR) + ".x",
            "rebuild the plugin against this fastappkit's SDK");
-  if (d->abi_minor > FAK_ABI_MINOR)
-    refuse(m.folder, "the plugin's descriptor says it needs ABI 1." + std::to_string(d->abi_minor) + ", newer than this fastappkit's 1." +
-                         std::to_string(FAK_ABI_MINOR),
-           "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
+  // No field beyond the header is read before the plugin's struct_size says it is there.
   constexpr std::size_t v1_0_size = offsetof(fak_plugin_descriptor, step_count) + sizeof(uint64_t);
   if (d->struct_size < v1_0_size)
     refuse(m.folder, "the plugin's descriptor is " + std::to_string(d->struct_size) + " bytes, smaller than ABI 1.0's " + std::to_string(v1_0_size),
            "rebuild the plugin with the SDK");
+  if (d->abi_minor > FAK_ABI_MINOR)
+    refuse(m.folder, "the plugin's descriptor says it needs ABI 1." + std::to_string(d->abi_minor) + ", newer than this fastappkit's 1." +
+                         std::to_string(FAK_ABI_MINOR),
+           "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
   if (text(d->name) != m.name)
     refuse(m.folder, "the library says its name is '" + text(d->name) + "' but plugin.toml says '" + m.name + "'",
            "the manifest and the library must come from the same build: rebuild the plugin");
