@@ -343,6 +343,40 @@ TEST_CASE_TEMPLATE("ABI: a plugin needing an older minor loads; one needing a ne
   CHECK_FALSE(fs::exists(q.root / "app.db"));
 }
 
+TEST_CASE("SDK: names, versions and file names are escaped in generated code; a version that is not one is refused") {
+  TempDir dir;
+  fs::path src = dir.path / "quoted";
+  // An apostrophe in a file name and a '+' in the version: both reach the library as bytes.
+  write_file(src / "migrations" / "versions" / "e1e1e1e1e1e1_say_it's.toml",
+             "revision = \"e1e1e1e1e1e1\"\nmessage = \"say hi\"\n\n[[upgrade]]\nop = \"create_table\"\ntable = \"quoted_items\"\n"
+             "columns = [ { name = \"id\", type = \"integer\", primary_key = true } ]\n\n[[downgrade]]\nop = \"drop_table\"\ntable = \"quoted_items\"\n");
+  auto cmakelists = [&](const std::string& version) {
+    write_file(src / "CMakeLists.txt",
+               "cmake_minimum_required(VERSION 3.25)\nproject(quoted CXX)\n"
+               "add_library(fastappkit::plugin_sdk INTERFACE IMPORTED)\n"
+               "set_target_properties(fastappkit::plugin_sdk PROPERTIES INTERFACE_INCLUDE_DIRECTORIES \"" +
+                   (source_dir() / "plugin-sdk" / "include").string() + "\")\n" + "include(\"" +
+                   (source_dir() / "plugin-sdk" / "cmake" / "FastappkitPlugin.cmake").string() + "\")\n" +
+                   "fastappkit_add_plugin(NAME quoted VERSION [==[" + version + "]==] MIGRATIONS migrations/versions)\n");
+  };
+  std::string log;
+  cmakelists("1.0\") int evil() //");
+  CHECK(shell("cmake -S '" + src.string() + "' -B '" + (src / "bad").string() + "'", &log) != 0);
+  CHECK_MESSAGE(has(log, "version such as 1.2.0"), log);
+
+  cmakelists("2.0.0-rc.1+b5");
+  REQUIRE_MESSAGE(shell("cmake -S '" + src.string() + "' -B '" + (src / "build").string() + "' -G Ninja", &log) == 0, log);
+  REQUIRE_MESSAGE(shell("cmake --build '" + (src / "build").string() + "'", &log) == 0, log);
+  TrustProject p;
+  copy_tree(src / "build" / "plugins" / "quoted", p.plugins / "quoted");
+  p.apps("\"apps.blog\", \"quoted\"");
+  auto r = p.run({"migrate", "all"});
+  REQUIRE_OK(r);
+  CHECK(has(r.out, "quoted: applying 1 migration(s)"));
+  auto list = p.run({"app", "list"});
+  CHECK(has(list.out, "2.0.0-rc.1+b5"));
+}
+
 TEST_CASE("PostgreSQL: the run-lock key in docs/postgresql.md is the one fastappkit takes") {
   std::smatch found;
   const std::string docs = read_file(source_dir() / "docs" / "postgresql.md");
