@@ -6,7 +6,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
-  postgresql-15 nlohmann-json3-dev graphviz
+  postgresql-15 nlohmann-json3-dev graphviz libssl-dev
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,13 +8,15 @@
 #     MIGRATIONS migrations/versions        # a folder (every *.toml in it) or files
 #     SOURCES steps.cpp                     # optional: C++ steps (FASTAPPKIT_STEP)
 #     OUTPUT_DIRECTORY <dir>                # optional; default ${CMAKE_BINARY_DIR}/plugins/<name>
+#     ABI_MINOR 1                           # optional: the ABI 1.x minor the plugin needs (default 0);
+#                                           # hosts older than that refuse it before loading it
 #   )
 #
 # The folder it produces is what a user drops into a project's plugins/ folder.
 set_property(GLOBAL PROPERTY FASTAPPKIT_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/fastappkit_embed.cmake")
 
 function(fastappkit_add_plugin)
-  cmake_parse_arguments(P "NO_ENTRY" "NAME;VERSION;MODELS;OUTPUT_DIRECTORY;TARGET" "MIGRATIONS;SOURCES" ${ARGN})
+  cmake_parse_arguments(P "NO_ENTRY" "NAME;VERSION;MODELS;OUTPUT_DIRECTORY;TARGET;ABI_MINOR" "MIGRATIONS;SOURCES" ${ARGN})
   if(NOT P_NAME MATCHES "^[a-z][a-z0-9_]*$")
     message(FATAL_ERROR "fastappkit_add_plugin: NAME '${P_NAME}' must match [a-z][a-z0-9_]*")
   endif()
@@ -24,6 +26,16 @@ function(fastappkit_add_plugin)
   endif()
   if(NOT P_VERSION)
     message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): VERSION is required")
+  endif()
+  # The version is written into plugin.toml and the library; keep it a plain version string.
+  if(NOT P_VERSION MATCHES "^[A-Za-z0-9][A-Za-z0-9._+~-]*$")
+    message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): VERSION '${P_VERSION}' must be a version such as 1.2.0 (letters, digits and . _ + ~ -)")
+  endif()
+  if(NOT DEFINED P_ABI_MINOR OR P_ABI_MINOR STREQUAL "")
+    set(P_ABI_MINOR 0)
+  endif()
+  if(NOT P_ABI_MINOR MATCHES "^[0-9]+$")
+    message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): ABI_MINOR '${P_ABI_MINOR}' must be a number")
   endif()
   if(NOT P_OUTPUT_DIRECTORY)
     set(P_OUTPUT_DIRECTORY "${CMAKE_BINARY_DIR}/plugins/${P_NAME}")
@@ -62,6 +74,7 @@ function(fastappkit_add_plugin)
   add_library(${P_TARGET} MODULE ${P_SOURCES} "${_generated}")
   target_link_libraries(${P_TARGET} PRIVATE fastappkit::plugin_sdk)
   target_compile_features(${P_TARGET} PRIVATE cxx_std_17)
+  target_compile_definitions(${P_TARGET} PRIVATE FASTAPPKIT_PLUGIN_ABI_MINOR=${P_ABI_MINOR})
   set_target_properties(${P_TARGET} PROPERTIES
     OUTPUT_NAME "${P_NAME}"
     PREFIX "lib"
@@ -73,6 +86,6 @@ function(fastappkit_add_plugin)
 name = \"${P_NAME}\"
 version = \"${P_VERSION}\"
 library = \"$<TARGET_FILE_NAME:${P_TARGET}>\"
-abi = \"1.0\"
+abi = \"1.${P_ABI_MINOR}\"
 ")
 endfunction()

@@ -129,7 +129,7 @@ TEST_CASE("broken plugins are refused with a clear message, before the database 
   const std::vector<Case> cases = {
       {"broken_symbol_v2", "broken_symbol_v2", "libbroken_symbol_v2.so exports fastappkit_plugin_v2, the entry of another ABI major; this fastappkit needs fastappkit_plugin_v1"},
       {"broken_descriptor_v2", "broken_descriptor_v2", "the plugin was built for ABI 2.0; this fastappkit speaks ABI 1.x"},
-      {"broken_minor", "broken_minor", "the plugin was built with a newer SDK (ABI 1.99) than this fastappkit (1.0)"},
+      {"broken_minor", "broken_minor", "the plugin's descriptor says it needs ABI 1.99, newer than this fastappkit's 1.1"},
       {"broken_small", "broken_small", "the plugin's descriptor is 16 bytes, smaller than ABI 1.0's"},
       {"broken_throws", "broken_throws", "the plugin's entry failed: cannot read the currency table: connection refused"},
       {"broken_silent", "broken_silent", "the plugin's entry failed: it returned no descriptor and no message"},
@@ -163,7 +163,7 @@ TEST_CASE("broken plugins are refused with a clear message, before the database 
          m.replace(m.find("abi = \"1.0\""), 11, "abi = \"2.0\"");
          write_file(plugins / "payments" / "plugin.toml", m);
        }},
-      {"", "payments", "the plugin needs ABI 1.7, newer than this fastappkit's 1.0",
+      {"", "payments", "the plugin needs ABI 1.7, newer than this fastappkit's 1.1",
        [](const fs::path& plugins) {
          std::string m = read_file(plugins / "payments" / "plugin.toml");
          m.replace(m.find("abi = \"1.0\""), 11, "abi = \"1.7\"");

@@ -61,6 +61,12 @@ extern "C" FAK_EXPORT const fak_plugin_descriptor* FAK_ENTRY_NAME(const fak_host
 #elif defined(BROKEN_SILENT)
 // Fails without a message.
 extern "C" FAK_EXPORT const fak_plugin_descriptor* FAK_ENTRY_NAME(const fak_host_api*, fak_host*) { return nullptr; }
+#elif defined(ABI_NEWER)
+// Built as if by a newer SDK: it needs one minor more than this host has.
+extern "C" FAK_EXPORT const fak_plugin_descriptor* FAK_ENTRY_NAME(const fak_host_api*, fak_host*) {
+  static fak_plugin_descriptor d = make("abi_newer", FAK_ABI_MAJOR, FAK_ABI_MINOR + 1);
+  return &d;
+}
 #elif defined(BROKEN_NO_ENTRY)
 // No entry at all: only an unrelated export.
 extern "C" FAK_EXPORT int not_a_fastappkit_plugin(void) { return 42; }

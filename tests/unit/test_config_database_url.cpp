@@ -98,13 +98,14 @@ TEST_CASE("parse_database_url: PostgreSQL URLs") {
     CHECK(u.host == "db.example.com");
     CHECK(u.port == "6543");
     CHECK(u.database == "app_db");
+    // In libpq's order of keywords (PQconninfoParse reads the URL).
     REQUIRE(u.params.size() == 2);
-    CHECK(u.params[0] == std::pair<std::string, std::string>{"sslmode", "require"});
-    CHECK(u.params[1] == std::pair<std::string, std::string>{"application_name", "fak"});
-    CHECK(u.redacted() == "postgresql://app:***@db.example.com:6543/app_db?sslmode=require&application_name=fak");
+    CHECK(u.params[0] == std::pair<std::string, std::string>{"application_name", "fak"});
+    CHECK(u.params[1] == std::pair<std::string, std::string>{"sslmode", "require"});
+    CHECK(u.redacted() == "postgresql://app:***@db.example.com:6543/app_db?application_name=fak&sslmode=require");
     CHECK_FALSE(contains(u.redacted(), "cr"));
     CHECK(u.libpq_conninfo() ==
-          "host='db.example.com' port='6543' dbname='app_db' user='app' password='s@cr:t/x' sslmode='require' application_name='fak'");
+          "host='db.example.com' port='6543' dbname='app_db' user='app' password='s@cr:t/x' application_name='fak' sslmode='require'");
   }
   SUBCASE("postgres:// and no password") {
     DatabaseUrl u = parse_database_url("postgres://app@localhost/app", "/proj");
@@ -158,6 +159,23 @@ TEST_CASE("parse_database_url: PostgreSQL URLs") {
     CHECK(u.params.empty());
     CHECK(u.redacted() == "postgresql://u:***@h:7000/db");
   }
+  SUBCASE("every secret libpq option is redacted (dispchar '*')") {
+    CHECK(fastappkit::config::is_secret_option("password"));
+    CHECK(fastappkit::config::is_secret_option("sslpassword"));
+    CHECK_FALSE(fastappkit::config::is_secret_option("sslmode"));
+    DatabaseUrl u = parse_database_url("postgresql://u:pw@h/db?sslpassword=keypass&sslmode=require", "/proj");
+    CHECK(u.redacted() == "postgresql://u:***@h/db?sslmode=require&sslpassword=***");
+    CHECK_FALSE(contains(u.redacted(), "keypass"));
+    CHECK(contains(u.libpq_conninfo(), "sslpassword='keypass'"));
+  }
+  SUBCASE("multi-host URLs, as libpq reads them") {
+    DatabaseUrl u = parse_database_url("postgresql://u:secret@db1:5432,db2:5433/app?target_session_attrs=read-write", "/proj");
+    CHECK(u.host == "db1,db2");
+    CHECK(u.port == "5432,5433");
+    CHECK(u.redacted() == "postgresql://u:***@db1:5432,db2:5433/app?target_session_attrs=read-write");
+    DatabaseUrl one_port = parse_database_url("postgresql://u@db1,db2/app?port=6000", "/proj");
+    CHECK(one_port.redacted() == "postgresql://u@db1,db2/app?port=6000");
+  }
   SUBCASE("libpq_conninfo escapes quotes and backslashes") {
     DatabaseUrl u = parse_database_url("postgresql://u:a%27b%5Cc@h/d", "/proj");
     CHECK(u.password == "a'b\\c");
@@ -191,27 +209,53 @@ TEST_CASE("parse_database_url: errors") {
     REQUIRE(lite);
     CHECK(std::string(lite->what()) == "unknown SQLite driver suffix '+foo' in the database URL");
   }
-  SUBCASE("bad port") {
-    auto e = url_error("postgresql://u:topsecret@h:54x2/db");
-    REQUIRE(e);
-    CHECK(e->kind() == ErrorKind::input);
-    CHECK(std::string(e->what()) == "invalid port '54x2' in the database URL");
-    CHECK_FALSE(contains(e->what(), "topsecret"));
+  SUBCASE("bad ports are refused here (exit 2), never quoted: they may be a password") {
+    for (const char* url : {"postgresql://u:topsecret@h:54x2/db", "postgresql://app:topsecret/app", "postgresql://u@h:99999/db",
+                            "postgresql://u@h:0/db", "postgresql://u@h1:5432,h2:topsecret/db"}) {
+      CAPTURE(url);
+      auto e = url_error(url);
+      REQUIRE(e);
+      CHECK(e->kind() == ErrorKind::input);
+      CHECK(std::string(e->what()) == "invalid port in the database URL (not shown: it may be part of a password)");
+      CHECK(contains(e->hint(), "%2F"));
+    }
+    CHECK(parse_database_url("postgresql://u@h:65535/db", "/proj").port == "65535");
+  }
+  SUBCASE("a password with an unencoded '/', '@' or '#' is refused without echoing it") {
+    for (const char* url : {"postgresql://app:top/secret@h/db", "postgresql://app:12/topsecret@h/db", "postgresql://app:top@secret@h/db",
+                            "postgresql://app:top#secret@h/db"}) {
+      CAPTURE(url);
+      auto e = url_error(url);
+      REQUIRE(e);
+      CHECK(contains(e->what(), "an unencoded '@', '/' or '#' in the user or password"));
+      CHECK_FALSE(contains(e->what(), "secret@"));
+      CHECK_FALSE(contains(e->what(), "top"));
+    }
   }
   SUBCASE("bad percent-encoding") {
     auto truncated = url_error("postgresql://u:top%4@h/db");
     REQUIRE(truncated);
     CHECK(truncated->kind() == ErrorKind::input);
-    CHECK(std::string(truncated->what()) == "invalid percent-encoding in the database URL's password");
+    CHECK(starts_with(truncated->what(), "invalid PostgreSQL URL: invalid percent-encoding"));
+    CHECK_FALSE(contains(truncated->what(), "top"));
     auto not_hex = url_error("postgresql://u:pw@h/d%zzb");
     REQUIRE(not_hex);
-    CHECK(std::string(not_hex->what()) == "invalid percent-encoding in the database URL's database name");
+    CHECK(starts_with(not_hex->what(), "invalid PostgreSQL URL: invalid percent-encoding"));
+  }
+  SUBCASE("libpq's own parse errors are reduced to their kind") {
+    CHECK(std::string(url_error("postgresql://u:topsecret@h/db?topsecret")->what()) ==
+          "invalid PostgreSQL URL: a query parameter is not written key=value");
+    CHECK(std::string(url_error("postgresql://u:topsecret@h/db?nosuch=topsecret")->what()) ==
+          "invalid PostgreSQL URL: unknown connection parameter 'nosuch' in the query");
+    CHECK(std::string(url_error("postgresql://u:topsecret@[]/db")->what()) == "invalid PostgreSQL URL: empty IPv6 host '[]'");
+    CHECK(std::string(url_error("postgresql+bad!x://u:topsecret@h/db")->what()) == "invalid driver suffix in the database URL's scheme");
+    CHECK(std::string(url_error("u:topsecret@h://x")->what()) == "unsupported database URL scheme");
   }
   SUBCASE("SQLite with a host") {
     auto e = url_error("sqlite://localhost/app.db");
     REQUIRE(e);
     CHECK(e->kind() == ErrorKind::input);
-    CHECK(std::string(e->what()) == "invalid SQLite URL 'sqlite://localhost/app.db': a host is not allowed");
+    CHECK(std::string(e->what()) == "invalid SQLite URL: a host is not allowed after sqlite://");
     CHECK(contains(e->hint(), "sqlite:///app.db"));
   }
   SUBCASE("unclosed IPv6 bracket") {
@@ -259,18 +303,19 @@ TEST_CASE("read_dotenv: malformed lines") {
     auto e = error_of([&] { read_dotenv(env, "A"); });
     REQUIRE(e);
     CHECK(e->kind() == ErrorKind::input);
-    CHECK(std::string(e->what()) == env.string() + ":2:3: expected KEY=VALUE\n      this is not valid\n      ^");
+    CHECK(std::string(e->what()) == env.string() + ":2:3: expected KEY=VALUE (the line is not shown: it may hold a secret)\n      ***\n      ^");
+    CHECK(e->location()->line == 2);
   }
   SUBCASE("a mistyped URL without '://' never echoes its password") {
     auto e = url_error("postgresql:/app:topsecret@db/app");
     REQUIRE(e);
     CHECK_FALSE(contains(e->what(), "topsecret"));
   }
-  SUBCASE("no '=' on the first line: the line is quoted with a caret") {
-    fs::path env = tmp.write(".env", "  not valid\nA=1\n");
+  SUBCASE("no '=' on the first line: the position and a caret, not the text") {
+    fs::path env = tmp.write(".env", "  sk_live_topsecret\nA=1\n");
     auto e = error_of([&] { read_dotenv(env, "A"); });
     REQUIRE(e);
-    CHECK(std::string(e->what()) == env.string() + ":1:3: expected KEY=VALUE\n      not valid\n      ^");
+    CHECK(std::string(e->what()) == env.string() + ":1:3: expected KEY=VALUE (the line is not shown: it may hold a secret)\n      ***\n      ^");
     CHECK(contains(e->hint(), ".env"));
   }
   SUBCASE("unterminated quote") {
@@ -278,7 +323,7 @@ TEST_CASE("read_dotenv: malformed lines") {
     auto e = error_of([&] { read_dotenv(env, "DATABASE_URL"); });
     REQUIRE(e);
     CHECK(e->kind() == ErrorKind::input);
-    CHECK(starts_with(e->what(), env.string() + ":2:14: unterminated quoted value"));
+    CHECK(std::string(e->what()) == env.string() + ":2:14: unterminated quoted value of DATABASE_URL (the value is not shown)\n    DATABASE_URL=\"***\n                 ^");
     CHECK(e->hint() == "close the value with \"");
   }
 }
@@ -345,6 +390,8 @@ TEST_CASE("redact_text hides passwords in URLs and conninfo text") {
         "connection to server failed: host='h' password=*** user='u'");
   CHECK(redact_text(R"(password='it\'s' dbname='d')") == "password=*** dbname='d'");
   CHECK(redact_text("password=plain&sslmode=require") == "password=***&sslmode=require");
+  CHECK(redact_text("at (postgresql://u:***@h/d?sslpassword=***): refused") == "at (postgresql://u:***@h/d?sslpassword=***): refused");
+  CHECK(redact_text("sslpassword=keypass&x=1") == "sslpassword=***&x=1");
   // Nothing to hide: unchanged.
   CHECK(redact_text("postgresql://app@db/app") == "postgresql://app@db/app");
   CHECK(redact_text("sqlite:///app.db") == "sqlite:///app.db");

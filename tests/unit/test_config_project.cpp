@@ -146,7 +146,7 @@ TEST_CASE("parse_project: unknown keys are refused with a did-you-mean hint") {
     auto e = project_error("[tool.fastappkit]\nzzzzzzzzzz = 1\n");
     REQUIRE(e);
     CHECK(starts_with(e->what(), kPath + ":2:1: unknown key 'zzzzzzzzzz'"));
-    CHECK(e->hint() == "allowed keys: apps, plugin_paths, migration");
+    CHECK(e->hint() == "allowed keys: apps, plugin_paths, migration, plugins");
   }
   SUBCASE("at the top level") {
     auto e = project_error("name = \"x\"\n[tool.fastappkit]\napps = []\n");
@@ -265,11 +265,51 @@ TEST_CASE("load_project reads <dir>/fastappkit.toml and names it in errors") {
 
   {
     std::ofstream out(file);
-    out << "[tool.fastappkit]\napps = [\"apps.blog\"]\nplugins = []\n";
+    out << "[tool.fastappkit]\napps = [\"apps.blog\"]\nextensions = []\n";
   }
   auto e = error_of([&] { load_project(tmp.path); });
   REQUIRE(e);
-  CHECK(starts_with(e->what(), file.string() + ":3:1: unknown key 'plugins'"));
+  CHECK(starts_with(e->what(), file.string() + ":3:1: unknown key 'extensions'"));
+}
+
+TEST_CASE("parse_project: plugin pins and plugin_paths inside the project") {
+  const std::string pin(64, 'a');
+  SUBCASE("a pin per external app, lowercased, with its position") {
+    ProjectConfig cfg = parse_project("[tool.fastappkit]\napps = [\"apps.blog\", \"payments\"]\n[tool.fastappkit.plugins.payments]\nsha256 = \"" +
+                                          std::string(64, 'A') + "\"\n",
+                                      kPath, "/proj");
+    REQUIRE(cfg.plugin_pins.count("payments") == 1);
+    CHECK(cfg.plugin_pins.at("payments").sha256 == pin);
+    CHECK(cfg.plugin_pins.at("payments").line == 4);
+    CHECK(cfg.plugin_pins.at("payments").col == 10);
+  }
+  struct Bad {
+    std::string text, expected, hint;
+  };
+  for (const auto& b : std::vector<Bad>{
+           {"apps = [\"payments\"]\n[tool.fastappkit.plugins.payments]\nsha256 = \"xyz\"\n", ":4:10: sha256 of plugin 'payments' is not 64 hexadecimal digits",
+            "copy the value that 'fastappkit app validate payments' prints"},
+           {"apps = [\"payments\"]\n[tool.fastappkit.plugins.paymnets]\nsha256 = \"" + pin + "\"\n",
+            ":3:26: [tool.fastappkit.plugins.paymnets] names no external app of this project", "did you mean 'payments'?"},
+           {"apps = [\"apps.blog\"]\n[tool.fastappkit.plugins.blog]\nsha256 = \"" + pin + "\"\n", "names no external app of this project",
+            "pins are for external apps listed in apps"},
+           {"apps = [\"payments\"]\n[tool.fastappkit.plugins.payments]\n", "[tool.fastappkit.plugins.payments] needs 'sha256'",
+            "fastappkit app validate payments prints it"},
+           {"apps = [\"payments\"]\n[tool.fastappkit.plugins.payments]\nsha256 = \"" + pin + "\"\nsha512 = \"\"\n", ":5:1: unknown key 'sha512'", ""},
+           {"apps = []\nplugin_paths = [\"/opt/plugins\"]\n", ":3:17: plugin_paths entry '/opt/plugins' is outside the project root", ""},
+           {"apps = []\nplugin_paths = [\"plugins\", \"../shared/plugins\"]\n", ":3:28: plugin_paths entry '../shared/plugins' is outside the project root", ""},
+           {"apps = []\nplugin_paths = [\"a/../../b\"]\n", "plugin_paths entry 'a/../../b' is outside the project root", ""},
+           {"apps = []\nplugin_paths = [\"\"]\n", "plugin_paths entry '' is outside the project root", ""},
+       }) {
+    CAPTURE(b.text);
+    auto e = project_error("[tool.fastappkit]\n" + b.text);
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK_MESSAGE(contains(e->what(), b.expected), e->what());
+    if (!b.hint.empty()) CHECK(e->hint() == b.hint);
+  }
+  ProjectConfig ok = parse_project("[tool.fastappkit]\napps = []\nplugin_paths = [\"plugins\", \"vendor/../more\", \"./x\"]\n", kPath, "/proj");
+  CHECK(ok.plugin_paths.size() == 3);
 }
 
 }  // TEST_SUITE

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "context.hpp"
+#include "fastappkit/config/database_url.hpp"
 #include "fastappkit/error.hpp"
 #include "fastappkit/util/text.hpp"
 #include "fastappkit/version.hpp"
@@ -189,6 +190,18 @@ bool is_relative_number(const std::string& s) {
   return s.size() > 1 && s[0] == '-' && std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// The option parser's message without the option's value: a value may be a database URL
+// with its password (e.g. a URL given to the wrong option).
+std::string option_error(po::error& e) {
+  if (auto* named = dynamic_cast<po::error_with_option_name*>(&e)) {
+    named->set_substitute("value", "(value not shown)");
+    std::string option = named->get_option_name();
+    if (auto eq = option.find('='); eq != std::string::npos) named->set_substitute("canonical_option", option.substr(0, eq));
+    if (auto eq = option.find('='); eq != std::string::npos) named->set_substitute("original_token", option.substr(0, eq));
+  }
+  return config::redact_text(e.what());
+}
+
 // "-1" is a revision target, not an option: hide it from the option parser.
 constexpr char kNumberMark = '\x01';
 
@@ -197,10 +210,11 @@ constexpr char kNumberMark = '\x01';
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   Context ctx(out, err);
   auto fail = [&](const Error& e) {
-    err << "fastappkit: error: " << e.what() << "\n";
-    if (!e.hint().empty()) err << "  hint: " << e.hint() << "\n";
+    // Last line of defence: a URL's password never reaches the terminal, whatever echoed it.
+    err << "fastappkit: error: " << config::redact_text(e.what()) << "\n";
+    if (!e.hint().empty()) err << "  hint: " << config::redact_text(e.hint()) << "\n";
     if (ctx.json) {
-      nlohmann::ordered_json j{{"message", e.message()}, {"hint", e.hint()}};
+      nlohmann::ordered_json j{{"message", config::redact_text(e.message())}, {"hint", config::redact_text(e.hint())}};
       j["file"] = e.location() ? nlohmann::ordered_json(e.location()->file) : nlohmann::ordered_json();
       j["line"] = e.location() ? nlohmann::ordered_json(e.location()->line) : nlohmann::ordered_json();
       j["column"] = e.location() ? nlohmann::ordered_json(e.location()->column) : nlohmann::ordered_json();
@@ -333,12 +347,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         if (positionals.size() > 1) throw Error(ErrorKind::usage, "unexpected argument '" + positionals[1] + "'", "usage: " + usage);
       }
       po::notify(ctx.vm);
-    } catch (const po::error& e) {
-      throw Error(ErrorKind::usage, std::string(e.what()) + " (in '" + util::join(cmd->path, " ") + "')", "usage: " + usage);
+    } catch (po::error& e) {
+      throw Error(ErrorKind::usage, option_error(e) + " (in '" + util::join(cmd->path, " ") + "')", "usage: " + usage);
     }
     return cmd->handler(ctx);
-  } catch (const po::error& e) {
-    return fail(Error(ErrorKind::usage, e.what(), "run 'fastappkit --help' for usage"));
+  } catch (po::error& e) {
+    return fail(Error(ErrorKind::usage, option_error(e), "run 'fastappkit --help' for usage"));
   } catch (const Error& e) {
     return fail(e);
   }

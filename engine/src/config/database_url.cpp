@@ -1,5 +1,8 @@
 #include "fastappkit/config/database_url.hpp"
 
+#include <libpq-fe.h>
+
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -62,7 +65,100 @@ std::string conninfo_quote(std::string_view v) {
   return out + "'";
 }
 
+
+// libpq's messages quote the URI or a piece of it; only their kind is kept, never the text.
+std::string safe_parse_message(const std::string& libpq) {
+  auto has = [&](const char* s) { return libpq.find(s) != std::string::npos; };
+  if (has("matching \"]\"")) return "unclosed '[' in the host (write IPv6 hosts as [::1])";
+  if (has("IPv6 host address may not be empty")) return "empty IPv6 host '[]'";
+  if (has("percent-encoded")) return "invalid percent-encoding (write %XX with two hex digits, e.g. %40 for @)";
+  if (has("key/value separator")) return "a query parameter is not written key=value";
+  if (has("invalid URI query parameter")) {
+    auto a = libpq.find('"'), b = libpq.rfind('"');
+    std::string key = a != std::string::npos && b > a ? libpq.substr(a + 1, b - a - 1) : std::string();
+    bool plain = !key.empty() && key.size() <= 64 &&
+                 std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+    return plain ? "unknown connection parameter '" + key + "' in the query" : std::string("unknown connection parameter in the query");
+  }
+  if (has("unexpected character")) {
+    auto at = libpq.find("at position ");
+    std::string pos;
+    if (at != std::string::npos)
+      for (std::size_t i = at + 12; i < libpq.size() && std::isdigit(static_cast<unsigned char>(libpq[i])); ++i) pos += libpq[i];
+    return "unexpected character" + (pos.empty() ? std::string() : " at position " + pos) + " (a ':' or '/' was expected there)";
+  }
+  return "it does not parse";
+}
+
+// A password holding an unencoded '/', '@', '?' or '#' silently moves the URL's parts (its
+// end read as a port, host or database name) and would be echoed in an error later: refuse.
+void check_unencoded_userinfo(std::string_view rest) {
+  std::string_view before_query = rest.substr(0, rest.find_first_of("?"));
+  std::size_t slash = before_query.find('/');
+  std::string_view authority = before_query.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? std::string_view() : before_query.substr(slash + 1);
+  const char* hint = "percent-encode special characters of the user and password: %40 for @, %2F for /, %3A for :, %3F for ?, %23 for #";
+  if (std::count(authority.begin(), authority.end(), '@') > 1 || path.find('@') != std::string_view::npos || rest.find('#') != std::string_view::npos)
+    throw Error(ErrorKind::input, "invalid PostgreSQL URL: an unencoded '@', '/' or '#' in the user or password (the URL is not shown: it holds a secret)",
+                hint);
+}
+
+// libpq checks ports only when it connects (exit 1, its message quoting the value); a port
+// that is not a number is more often a password missing its '@': refuse it here, unquoted.
+void check_ports(const std::string& ports) {
+  std::size_t start = 0;
+  while (start <= ports.size()) {
+    std::size_t comma = ports.find(',', start);
+    std::string p = ports.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    bool ok = p.empty() || (p.size() <= 5 && std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isdigit(c); }) && std::stoi(p) >= 1 &&
+                            std::stoi(p) <= 65535);
+    if (!ok)
+      throw Error(ErrorKind::input, "invalid port in the database URL (not shown: it may be part of a password)",
+                  "the port is a number from 1 to 65535, e.g. :5432; if the password holds '/', '@' or ':', percent-encode them (%2F, %40, %3A)");
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t c = s.find(',', start);
+    out.push_back(s.substr(start, c == std::string::npos ? std::string::npos : c - start));
+    if (c == std::string::npos) break;
+    start = c + 1;
+  }
+  return out;
+}
+
+// An error on a .env line, shown with its key but never its value: `shown` is the line as it
+// may be printed (the value replaced by ***).
+[[noreturn]] void dotenv_fail(const fs::path& file, int line, int col, const std::string& shown, const std::string& message, const std::string& hint) {
+  std::string source(static_cast<std::size_t>(line - 1), '\n');
+  source += shown;
+  throw Error(ErrorKind::input, SourceLocation{file.string(), line, col}, message, hint, source);
+}
+
 }  // namespace
+
+bool is_secret_option(std::string_view keyword) {
+  // libpq marks every option that must not be shown with dispchar '*' (password, sslpassword,
+  // and whatever later versions add).
+  static const std::vector<std::string> secrets = [] {
+    std::vector<std::string> out;
+    if (PQconninfoOption* d = PQconndefaults()) {
+      for (PQconninfoOption* o = d; o->keyword; ++o)
+        if (o->dispchar && o->dispchar[0] == '*') out.emplace_back(o->keyword);
+      PQconninfoFree(d);
+    }
+    for (const char* k : {"password", "sslpassword"})
+      if (std::find(out.begin(), out.end(), k) == out.end()) out.emplace_back(k);
+    return out;
+  }();
+  return std::find(secrets.begin(), secrets.end(), keyword) != secrets.end();
+}
 
 std::string DatabaseUrl::redacted() const {
   if (backend == Backend::sqlite) return "sqlite:///" + sqlite_path;
@@ -72,16 +168,26 @@ std::string DatabaseUrl::redacted() const {
     if (!password.empty()) out += ":***";
     out += "@";
   }
-  bool socket_host = !host.empty() && host[0] == '/';
-  if (!socket_host) out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  if (!port.empty()) out += ":" + port;
-  out += "/" + database;
+  std::vector<std::string> hosts = split_commas(host), ports = split_commas(port);
+  bool sockets = std::any_of(hosts.begin(), hosts.end(), [](const std::string& h) { return !h.empty() && h[0] == '/'; });
+  bool in_authority = !sockets && (ports.size() <= 1 || ports.size() == hosts.size());
   std::string q;
-  if (socket_host) q = "host=" + host;
-  for (const auto& [k, v] : params) {
-    if (!q.empty()) q += "&";
-    q += k + "=" + (k == "password" ? std::string("***") : v);
+  auto add = [&](const std::string& k, const std::string& v) { q += (q.empty() ? "" : "&") + k + "=" + (is_secret_option(k) ? std::string("***") : v); };
+  if (in_authority) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(hosts.size(), 1); ++i) {
+      if (i) out += ",";
+      std::string h = i < hosts.size() ? hosts[i] : std::string();
+      out += h.find(':') != std::string::npos ? "[" + h + "]" : h;
+      std::string p = ports.size() == hosts.size() && i < ports.size() ? ports[i] : (ports.size() == 1 && i == 0 && hosts.size() <= 1 ? ports[0] : "");
+      if (!p.empty()) out += ":" + p;
+    }
+    if (ports.size() == 1 && hosts.size() > 1) add("port", ports[0]);
+  } else {
+    if (!host.empty()) add("host", host);
+    if (!port.empty()) add("port", port);
   }
+  out += "/" + database;
+  for (const auto& [k, v] : params) add(k, v);
   if (!q.empty()) out += "?" + q;
   return out;
 }
@@ -115,6 +221,8 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
   if (auto plus = scheme.find('+'); plus != std::string::npos) {
     driver = scheme.substr(plus + 1);
     scheme = scheme.substr(0, plus);
+    if (!std::all_of(driver.begin(), driver.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; }) || driver.size() > 20)
+      throw Error(ErrorKind::input, "invalid driver suffix in the database URL's scheme", "write postgresql://... or sqlite:///...");
   }
   std::string_view rest = url.substr(sep + 3);
   if (scheme == "sqlite") {
@@ -129,7 +237,8 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
       return out;
     }
     if (rest[0] != '/') {
-      throw Error(ErrorKind::input, "invalid SQLite URL 'sqlite://" + std::string(rest) + "': a host is not allowed",
+      // Not echoed: whatever stands where a host would be may be credentials.
+      throw Error(ErrorKind::input, "invalid SQLite URL: a host is not allowed after sqlite://",
                   "use three slashes for a path relative to the project (sqlite:///app.db) or four for an absolute one (sqlite:////var/app.db)");
     }
     std::string path = percent_decode(rest.substr(1), "path");
@@ -143,52 +252,21 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
                   "write postgresql://... (the suffixes +asyncpg, +psycopg2, +psycopg and +pg8000 are accepted and ignored)");
     }
     out.backend = Backend::postgresql;
-    std::string_view query;
-    if (auto q = rest.find('?'); q != std::string_view::npos) {
-      query = rest.substr(q + 1);
-      rest = rest.substr(0, q);
+    check_unencoded_userinfo(rest);
+    // libpq parses the URI itself (multi-host lists, IPv6, percent-encoding, every keyword),
+    // so fastappkit connects to exactly what libpq would.
+    const std::string uri = "postgresql://" + std::string(rest);
+    char* err = nullptr;
+    PQconninfoOption* opts = PQconninfoParse(uri.c_str(), &err);
+    if (!opts) {
+      std::string why = err ? err : "out of memory";
+      if (err) PQfreemem(err);
+      throw Error(ErrorKind::input, "invalid PostgreSQL URL: " + safe_parse_message(why),
+                  "write postgresql://user:password@host:5432/dbname?param=value, percent-encoding special characters (%40 for @, %2F for /)");
     }
-    std::string_view authority = rest, path;
-    if (auto slash = rest.find('/'); slash != std::string_view::npos) {
-      authority = rest.substr(0, slash);
-      path = rest.substr(slash + 1);
-    }
-    if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-      std::string_view userinfo = authority.substr(0, at);
-      authority = authority.substr(at + 1);
-      if (auto colon = userinfo.find(':'); colon != std::string_view::npos) {
-        out.user = percent_decode(userinfo.substr(0, colon), "user");
-        out.password = percent_decode(userinfo.substr(colon + 1), "password");
-      } else {
-        out.user = percent_decode(userinfo, "user");
-      }
-    }
-    if (!authority.empty() && authority[0] == '[') {
-      auto close = authority.find(']');
-      if (close == std::string_view::npos) throw Error(ErrorKind::input, "invalid database URL: unclosed '[' in the host", "write IPv6 hosts as [::1]");
-      out.host = std::string(authority.substr(1, close - 1));
-      authority = authority.substr(close + 1);
-      if (!authority.empty() && authority[0] == ':') out.port = std::string(authority.substr(1));
-    } else if (auto colon = authority.find(':'); colon != std::string_view::npos) {
-      out.host = percent_decode(authority.substr(0, colon), "host");
-      out.port = std::string(authority.substr(colon + 1));
-    } else {
-      out.host = percent_decode(authority, "host");
-    }
-    for (char c : out.port) {
-      if (c < '0' || c > '9') {
-        throw Error(ErrorKind::input, "invalid port '" + out.port + "' in the database URL", "the port is a number, e.g. :5432");
-      }
-    }
-    out.database = percent_decode(path, "database name");
-    while (!query.empty()) {
-      auto amp = query.find('&');
-      std::string_view kv = query.substr(0, amp);
-      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-      if (kv.empty()) continue;
-      auto eq = kv.find('=');
-      std::string k = percent_decode(kv.substr(0, eq), "query");
-      std::string v = eq == std::string_view::npos ? "" : percent_decode(kv.substr(eq + 1), "query");
+    for (PQconninfoOption* o = opts; o->keyword; ++o) {
+      if (!o->val) continue;
+      std::string k = o->keyword, v = o->val;
       if (k == "host") out.host = v;
       else if (k == "port") out.port = v;
       else if (k == "user") out.user = v;
@@ -196,9 +274,14 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
       else if (k == "dbname") out.database = v;
       else out.params.emplace_back(k, v);
     }
+    PQconninfoFree(opts);
+    check_ports(out.port);
     return out;
   }
-  throw Error(ErrorKind::input, "unsupported database URL scheme '" + scheme + "'",
+  // The scheme is echoed only when it looks like one: text before "://" may be anything.
+  bool plain = !scheme.empty() && scheme.size() <= 20 &&
+               std::all_of(scheme.begin(), scheme.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-'; });
+  throw Error(ErrorKind::input, plain ? "unsupported database URL scheme '" + scheme + "'" : std::string("unsupported database URL scheme"),
               "fastappkit supports sqlite:/// and postgresql:// (postgres://) URLs");
 }
 
@@ -220,9 +303,9 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
     if (l.rfind("export ", 0) == 0) l = l.substr(7);
     auto eq = l.find('=');
     if (eq == std::string_view::npos) {
-      throw Error(ErrorKind::input,
-                  util::diagnostic(file.string(), text, n, static_cast<int>(i) + 1, "expected KEY=VALUE"),
-                  "fix or comment out this line of .env");
+      // Without '=' nothing tells a key from a value (a pasted token, "KEY value"): show none of it.
+      dotenv_fail(file, n, static_cast<int>(i) + 1, line.substr(0, i) + "***",
+                  "expected KEY=VALUE (the line is not shown: it may hold a secret)", "fix or comment out this line of .env");
     }
     std::string_view k = l.substr(0, eq);
     while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
@@ -233,10 +316,9 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
       char q = v.front();
       auto close = v.find(q, 1);
       if (close == std::string_view::npos) {
-        throw Error(ErrorKind::input,
-                    util::diagnostic(file.string(), text, n, static_cast<int>(line.size() - v.size()) + 1,
-                                     "unterminated quoted value"),
-                    std::string("close the value with ") + q);
+        const std::size_t col = line.size() - v.size();
+        dotenv_fail(file, n, static_cast<int>(col) + 1, line.substr(0, col + 1) + "***",
+                    "unterminated quoted value of " + std::string(k) + " (the value is not shown)", std::string("close the value with ") + q);
       }
       value = std::string(v.substr(1, close - 1));
     } else {
@@ -298,6 +380,10 @@ std::string redact_text(std::string text) {
   pos = 0;
   while ((pos = text.find("password=", pos)) != std::string::npos) {
     std::size_t start = pos + 9;
+    if (text.compare(start, 3, "***") == 0) {  // already redacted (a redacted() URL)
+      pos = start + 3;
+      continue;
+    }
     std::size_t end;
     if (start < text.size() && text[start] == '\'') {
       end = start + 1;

@@ -1,6 +1,7 @@
 #include "fastappkit/config/project.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "../util/toml_support.hpp"
@@ -50,7 +51,7 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
   for (const auto& [k, v] : doc) {
     if (k.str() != "tool") src.fail(k.source(), "unknown top-level key '" + std::string(k.str()) + "'", "fastappkit reads only [tool.fastappkit]");
   }
-  src.check_keys(*tool, {"apps", "plugin_paths", "migration"}, "[tool.fastappkit]");
+  src.check_keys(*tool, {"apps", "plugin_paths", "migration", "plugins"}, "[tool.fastappkit]");
 
   if (auto apps = tool->get("apps")) {
     auto arr = apps->as_array();
@@ -77,7 +78,47 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
       cfg.apps.push_back(app);
     }
   }
-  if (auto pp = tool->get("plugin_paths")) cfg.plugin_paths = src.str_list(*pp, "plugin_paths");
+  if (auto pp = tool->get("plugin_paths")) {
+    cfg.plugin_paths = src.str_list(*pp, "plugin_paths");
+    // A plugin path is a folder of the project; anything else could hand the engine code
+    // the project's owner never put there (SPEC §7).
+    auto arr = pp->as_array();
+    for (std::size_t i = 0; i < cfg.plugin_paths.size(); ++i) {
+      fs::path rel(cfg.plugin_paths[i]);
+      fs::path norm = rel.lexically_normal();
+      if (cfg.plugin_paths[i].empty() || rel.is_absolute() || norm.empty() || *norm.begin() == "..")
+        src.fail((*arr)[i].source(), "plugin_paths entry '" + cfg.plugin_paths[i] + "' is outside the project root",
+                 "plugin paths are folders inside the project, relative to its root: move the plugins into the project (e.g. plugins/) and list that folder");
+    }
+  }
+
+  if (auto plugins = tool->get("plugins")) {
+    auto pt = plugins->as_table();
+    if (!pt) src.fail(plugins->source(), "[tool.fastappkit.plugins] must be a table of [tool.fastappkit.plugins.<app>] tables");
+    for (const auto& [k, v] : *pt) {
+      std::string name(k.str());
+      auto app = std::find_if(cfg.apps.begin(), cfg.apps.end(), [&](const AppEntry& a) { return a.name == name; });
+      if (app == cfg.apps.end() || app->internal) {
+        std::vector<std::string> external;
+        for (const auto& a : cfg.apps)
+          if (!a.internal) external.push_back(a.name);
+        std::string near = util::did_you_mean(name, external);
+        src.fail(k.source(), "[tool.fastappkit.plugins." + name + "] names no external app of this project",
+                 near.empty() ? "pins are for external apps listed in apps" : "did you mean '" + near + "'?");
+      }
+      auto t = v.as_table();
+      if (!t) src.fail(v.source(), "[tool.fastappkit.plugins." + name + "] must be a table", "write sha256 = \"<64 hex digits>\" under it");
+      src.check_keys(*t, {"sha256"}, "[tool.fastappkit.plugins." + name + "]");
+      auto sha = t->get("sha256");
+      if (!sha) src.fail(v.source(), "[tool.fastappkit.plugins." + name + "] needs 'sha256'", "fastappkit app validate " + name + " prints it");
+      std::string hex = src.str(*sha, "sha256");
+      std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+        src.fail(sha->source(), "sha256 of plugin '" + name + "' is not 64 hexadecimal digits",
+                 "copy the value that 'fastappkit app validate " + name + "' prints");
+      cfg.plugin_pins[name] = {hex, static_cast<int>(sha->source().begin.line), static_cast<int>(sha->source().begin.column)};
+    }
+  }
 
   if (auto mig = tool->get("migration")) {
     auto mt = mig->as_table();

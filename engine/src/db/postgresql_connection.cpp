@@ -32,6 +32,11 @@ Failure failure_of(const std::string& sqlstate) {
   return Failure::statement;
 }
 
+// The run lock's advisory-lock key, as docs/postgresql.md states it so other tools can take
+// the same lock: FNV-1a 64 of "fastappkit migration run", masked to a positive bigint.
+// tests/e2e/test_e2e_trust.cpp reads the docs' number and checks it in pg_locks.
+constexpr long long kRunLockKey = 9056201690186716081LL;
+
 std::string where(const config::DatabaseUrl& url) {
   std::string host = url.host.empty() ? "the default socket" : url.host;
   return "host " + host + ", port " + (url.port.empty() ? std::string("5432") : url.port) + ", database " +
@@ -254,7 +259,7 @@ class PostgresConnection final : public Connection {
     // A dedicated session holds the lock, so the migration session's transactions and
     // errors never release it early; it is released when that session closes.
     Conn lock = connect(url_);
-    const std::string key = std::to_string(static_cast<long long>(util::fnv1a64("fastappkit migration run") & 0x7fffffffffffffffULL));
+    const std::string key = std::to_string(kRunLockKey);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     bool waited = false;
     for (;;) {

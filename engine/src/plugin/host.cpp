@@ -3,10 +3,19 @@
 
 #include <fastappkit/plugin_abi.h>
 
+#include <openssl/evp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
+#include <cctype>
 #include <cstddef>
+#include <cstdio>
+#include <stdexcept>
+#include <fstream>
 #include <set>
 
 #include "../util/toml_support.hpp"
@@ -29,6 +38,7 @@ class Library {
 struct fak_host {
   fastappkit::db::Connection* conn = nullptr;
   std::string error;
+  std::string scratch;  // a string handed to the plugin, valid until the next call
 };
 
 namespace fastappkit::plugin {
@@ -39,26 +49,87 @@ namespace {
   throw Error(ErrorKind::input, "plugin folder " + folder.string() + ": " + what, hint);
 }
 
-// `?` placeholders become $1, $2... for PostgreSQL (outside quotes).
-std::string number_placeholders(std::string_view sql) {
+bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80; }
+
+}  // namespace
+
+// The placeholder convention of the C ABI (plugin_abi.h): `?` on both backends. PostgreSQL
+// wants $1, $2, ...: each `?` outside string literals ('...', E'...'), quoted identifiers,
+// comments (--, nested /* */) and dollar-quoted bodies ($$...$$, $tag$...$tag$) is numbered.
+// `?|` and `?&` are JSONB operators and stay; `??` is the JSONB operator `?`. Without
+// parameters nothing is rewritten.
+std::string number_placeholders(std::string_view sql, std::size_t param_count) {
+  if (param_count == 0) return std::string(sql);
   std::string out;
-  int n = 0;
-  char quote = 0;
-  for (char c : sql) {
-    if (quote) {
-      if (c == quote) quote = 0;
-      out += c;
+  std::size_t n = 0, i = 0;
+  const std::size_t size = sql.size();
+  auto copy_to = [&](std::size_t end) {
+    end = std::min(end, size);
+    out.append(sql.substr(i, end - i));
+    i = end;
+  };
+  while (i < size) {
+    const char c = sql[i];
+    const char next = i + 1 < size ? sql[i + 1] : '\0';
+    if (c == '-' && next == '-') {
+      std::size_t e = sql.find('\n', i);
+      copy_to(e == std::string_view::npos ? size : e);
+    } else if (c == '/' && next == '*') {
+      std::size_t j = i + 2;
+      int depth = 1;
+      while (j < size && depth > 0) {
+        if (sql[j] == '/' && j + 1 < size && sql[j + 1] == '*') depth++, j += 2;
+        else if (sql[j] == '*' && j + 1 < size && sql[j + 1] == '/') depth--, j += 2;
+        else ++j;
+      }
+      copy_to(j);
     } else if (c == '\'' || c == '"') {
-      quote = c;
-      out += c;
+      // E'...' takes backslash escapes; elsewhere a doubled quote is the quote itself.
+      const bool backslash = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident_char(sql[i - 2]));
+      std::size_t j = i + 1;
+      while (j < size) {
+        if (backslash && sql[j] == '\\') {
+          j += 2;
+        } else if (sql[j] == c) {
+          if (j + 1 < size && sql[j + 1] == c) j += 2;
+          else {
+            ++j;
+            break;
+          }
+        } else {
+          ++j;
+        }
+      }
+      copy_to(j);
+    } else if (c == '$' && !(i > 0 && ident_char(sql[i - 1])) && !std::isdigit(static_cast<unsigned char>(next))) {
+      std::size_t j = i + 1;
+      while (j < size && ident_char(sql[j])) ++j;
+      if (j < size && sql[j] == '$') {
+        std::string_view tag = sql.substr(i, j - i + 1);
+        std::size_t close = sql.find(tag, j + 1);
+        copy_to(close == std::string_view::npos ? size : close + tag.size());
+      } else {
+        copy_to(i + 1);
+      }
+    } else if (c == '?' && (next == '|' || next == '&')) {
+      copy_to(i + 2);
+    } else if (c == '?' && next == '?') {
+      out += '?';
+      i += 2;
     } else if (c == '?') {
       out += "$" + std::to_string(++n);
+      ++i;
     } else {
-      out += c;
+      copy_to(i + 1);
     }
   }
+  if (n != param_count)
+    throw std::invalid_argument("the statement has " + std::to_string(n) + " ? placeholder(s) but " + std::to_string(param_count) +
+                                " parameter(s) were given (write ?? for PostgreSQL's JSONB ? operator)");
   return out;
 }
+
+namespace {
 
 std::string text(fak_string s) { return s.data ? std::string(s.data, s.size) : std::string(); }
 
@@ -72,7 +143,7 @@ int32_t host_query(fak_host* host, fak_string sql, const fak_string* params, uin
     std::vector<std::string> p;
     for (uint64_t i = 0; i < count; ++i) p.push_back(text(params[i]));
     std::string statement = text(sql);
-    if (host->conn->dialect() == sql::Dialect::postgresql) statement = number_placeholders(statement);
+    if (host->conn->dialect() == sql::Dialect::postgresql) statement = number_placeholders(statement, p.size());
     auto rows = host->conn->query(statement, p);
     if (!on_row) return 0;
     for (const auto& row : rows) {
@@ -113,7 +184,21 @@ fak_string host_dialect(fak_host* host) noexcept {
   return {sqlite, sizeof sqlite - 1};
 }
 
-const fak_host_api kHostApi = {sizeof(fak_host_api), FAK_ABI_MAJOR, FAK_ABI_MINOR, host_execute, host_query, host_report_error, host_dialect};
+fak_string host_server_version(fak_host* host) noexcept {
+  try {
+    host->scratch.clear();
+    if (host->conn) {
+      auto rows = host->conn->query(host->conn->dialect() == sql::Dialect::postgresql ? "SHOW server_version" : "SELECT sqlite_version()");
+      if (!rows.empty() && !rows[0].empty() && rows[0][0]) host->scratch = *rows[0][0];
+    }
+  } catch (...) {
+    host->scratch.clear();
+  }
+  return {host->scratch.data(), host->scratch.size()};
+}
+
+const fak_host_api kHostApi = {sizeof(fak_host_api), FAK_ABI_MAJOR, FAK_ABI_MINOR, host_execute,
+                               host_query,           host_report_error, host_dialect,  host_server_version};
 
 // Tables a plugin's migrations name, for the collision and version-table checks.
 std::set<std::string> tables_named(const migration::RevisionGraph& g) {
@@ -128,6 +213,46 @@ std::set<std::string> tables_named(const migration::RevisionGraph& g) {
 }
 
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == "fastappkit_history"; }
+
+std::string user_name(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[1024];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+  return "uid " + std::to_string(uid);
+}
+
+std::string octal_mode(mode_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
+bool within(const fs::path& inner, const fs::path& outer) {
+  auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
+  return o == outer.end();
+}
+
+// One path the engine is about to trust: a folder or file that only its owner can write, and
+// whose owner is root or the user running fastappkit (anyone else could swap the code).
+void check_owner_and_mode(const fs::path& folder, const fs::path& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    refuse(folder, "cannot read the permissions of " + what + " " + path.string(), "check that it exists and that fastappkit may read it");
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+    std::string who = (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "its group and by others" : (st.st_mode & S_IWGRP) ? "its group" : "others";
+    refuse(folder,
+           "refusing to load: " + what + " " + path.string() + " is writable by " + who + " (mode " + octal_mode(st.st_mode) +
+               "), so someone else could replace the code fastappkit would run",
+           "chmod go-w " + path.string());
+  }
+  const uid_t me = ::geteuid();
+  if (st.st_uid != 0 && st.st_uid != me)
+    refuse(folder,
+           "refusing to load: " + what + " " + path.string() + " is owned by " + user_name(st.st_uid) + ", neither root nor the user running fastappkit (" +
+               user_name(me) + ")",
+           "if you trust it, take it over: chown -R " + std::to_string(me) + " " + path.string() + "; otherwise remove it");
+}
 
 }  // namespace
 
@@ -152,6 +277,84 @@ void Plugin::call(const migration::Operation& op, db::Connection& conn) const {
                           (host.error.empty() ? std::string("(it returned an error with no message)") : host.error),
                       "call " + op.function, {}, "see the plugin's documentation for what the step needs");
   }
+}
+
+std::string sha256_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error(ErrorKind::input, "cannot read " + file.string() + " to compute its SHA-256", "check that it exists and is readable");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    if (in.gcount() > 0 && EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount())) != 1)
+      throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
+  }
+  if (in.bad()) throw Error(ErrorKind::input, "error while reading " + file.string());
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    char b[3];
+    std::snprintf(b, sizeof b, "%02x", digest[i]);
+    hex += b;
+  }
+  return hex;
+}
+
+void check_trust(const Manifest& m) {
+  std::error_code ec;
+  const fs::path container_written = m.container.empty() ? m.folder.parent_path() : m.container;
+  const fs::path container = fs::canonical(container_written, ec);
+  if (ec) refuse(m.folder, "cannot resolve its plugin_paths folder " + container_written.string() + ": " + ec.message(), "check that the folder exists");
+  check_owner_and_mode(m.folder, container, "the plugin_paths folder");
+
+  const fs::path folder = fs::canonical(m.folder, ec);
+  if (ec) refuse(m.folder, "cannot resolve the plugin folder: " + ec.message(), "check that the folder exists");
+  if (folder == container || !within(folder, container))
+    refuse(m.folder,
+           "refusing to load: the plugin folder resolves to " + folder.string() + ", outside its plugin_paths folder " + container.string() +
+               " (through a symlink or ..)",
+           "move the plugin folder itself inside " + container.string() + " (copy it there instead of linking to it)");
+  check_owner_and_mode(m.folder, folder, "the plugin folder");
+  check_owner_and_mode(m.folder, folder / "plugin.toml", "the manifest");
+
+  const fs::path lib = m.folder / m.library;
+  if (!fs::exists(lib, ec))
+    refuse(m.folder, "library " + m.library + " named in plugin.toml does not exist", "rebuild the plugin, or fix library in plugin.toml");
+  const fs::path real_lib = fs::canonical(lib, ec);
+  if (ec) refuse(m.folder, "cannot resolve library " + lib.string() + ": " + ec.message(), "check the library and the links to it");
+  if (!within(real_lib, container))
+    refuse(m.folder,
+           "refusing to load: library " + lib.string() + " resolves to " + real_lib.string() + ", outside the plugin_paths folder " +
+               container.string() + " (through a symlink or ..)",
+           "move the library itself inside the plugin folder " + m.folder.string() + " (copy it instead of linking to it)");
+  if (!fs::is_regular_file(real_lib, ec))
+    refuse(m.folder, "library " + m.library + " named in plugin.toml is not a regular file", "rebuild the plugin, or fix library in plugin.toml");
+  check_owner_and_mode(m.folder, real_lib, "the library");
+  if (real_lib.parent_path() != folder) check_owner_and_mode(m.folder, real_lib.parent_path(), "the library's folder");
+
+  if (m.pin) {
+    std::string actual = sha256_file(real_lib);
+    if (actual != m.pin->sha256) {
+      std::string where = m.config_path.string() + ":" + std::to_string(m.pin->line) + ":" + std::to_string(m.pin->col);
+      refuse(m.folder,
+             "refusing to load: library " + lib.string() + " has SHA-256 " + actual + ", but " + where + " pins " + m.pin->sha256,
+             "if this build is the one you mean to trust, update the pin: [tool.fastappkit.plugins." + m.name + "] sha256 = \"" + actual +
+                 "\"; otherwise put back the pinned build");
+    }
+  }
+}
+
+std::string pin_status(const Manifest& m) {
+  std::string actual = sha256_file(m.folder / m.library);
+  std::string out = "sha256 " + actual;
+  if (!m.pin) return out + " (not pinned; to pin it, add [tool.fastappkit.plugins." + m.name + "] sha256 = \"" + actual + "\" to fastappkit.toml)";
+  std::string where = m.config_path.string() + ":" + std::to_string(m.pin->line) + ":" + std::to_string(m.pin->col);
+  if (actual == m.pin->sha256) return out + " (matches the pin at " + where + ")";
+  throw Error(ErrorKind::input, "library " + (m.folder / m.library).string() + " has " + out + ", but " + where + " pins " + m.pin->sha256,
+              "if this build is the one you mean to trust, update the pin to " + actual);
 }
 
 Manifest read_manifest(const fs::path& folder) {
@@ -184,22 +387,50 @@ Manifest read_manifest(const fs::path& folder) {
   return m;
 }
 
-std::vector<Manifest> discover(const config::ProjectConfig& config) {
-  std::vector<Manifest> out;
+std::vector<Found> discover_folders(const config::ProjectConfig& config) {
+  std::vector<Found> out;
+  std::error_code ec;
+  const fs::path root = fs::canonical(config.root, ec);
   for (const auto& p : config.plugin_paths) {
     fs::path dir = config.root / p;
-    std::error_code ec;
     if (!fs::is_directory(dir, ec)) continue;
+    fs::path real = fs::canonical(dir, ec);
+    if (ec || root.empty() || !within(real, root))
+      throw Error(ErrorKind::input,
+                  "plugin_paths folder " + dir.string() + " resolves to " + real.string() + ", outside the project root " + config.root.string() +
+                      "; no plugin is loaded from it",
+                  "plugin paths are folders inside the project: replace the link with the folder itself (move the plugins into " + dir.string() + ")");
+    check_owner_and_mode(dir, real, "the plugin_paths folder");
     std::vector<fs::path> folders;
     for (const auto& e : fs::directory_iterator(dir, ec))
       if (e.is_directory() && fs::exists(e.path() / "plugin.toml")) folders.push_back(e.path());
     std::sort(folders.begin(), folders.end());
-    for (const auto& f : folders) out.push_back(read_manifest(f));
+    for (const auto& f : folders) {
+      try {
+        Manifest m = read_manifest(f);
+        m.container = dir;
+        m.config_path = config.config_path;
+        if (auto pin = config.plugin_pins.find(m.name); pin != config.plugin_pins.end()) m.pin = pin->second;
+        out.push_back({f, std::move(m), std::nullopt});
+      } catch (const Error& e) {
+        out.push_back({f, std::nullopt, e});
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<Manifest> discover(const config::ProjectConfig& config) {
+  std::vector<Manifest> out;
+  for (auto& f : discover_folders(config)) {
+    if (f.error) throw *f.error;
+    out.push_back(std::move(*f.manifest));
   }
   return out;
 }
 
 void check_library(const Manifest& m) {
+  check_trust(m);
   fs::path lib = m.folder / m.library;
   if (m.abi_major != FAK_ABI_MAJOR)
     refuse(m.folder, "plugin.toml says abi = \"" + std::to_string(m.abi_major) + "." + std::to_string(m.abi_minor) + "\"; this fastappkit speaks ABI " +
@@ -208,9 +439,7 @@ void check_library(const Manifest& m) {
                                        : "rebuild the plugin against this fastappkit's SDK");
   if (m.abi_minor > FAK_ABI_MINOR)
     refuse(m.folder, "the plugin needs ABI 1." + std::to_string(m.abi_minor) + ", newer than this fastappkit's 1." + std::to_string(FAK_ABI_MINOR),
-           "upgrade fastappkit");
-  if (!fs::is_regular_file(lib))
-    refuse(m.folder, "library " + m.library + " named in plugin.toml does not exist", "rebuild the plugin, or fix library in plugin.toml");
+           "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
   std::vector<std::string> symbols;
   try {
     boost::dll::library_info info(boost::dll::fs::path(lib.string()));
@@ -233,7 +462,8 @@ Plugin load(const Manifest& m) {
   Plugin p;
   p.manifest = m;
   try {
-    p.library = std::make_shared<Library>(m.folder / m.library);
+    // The path check_trust() resolved, so no link is followed anew between check and load.
+    p.library = std::make_shared<Library>(fs::canonical(m.folder / m.library));
   } catch (const std::exception& e) {
     refuse(m.folder, "cannot load " + m.library + ": " + e.what(), "check the library's dependencies (ldd) and rebuild the plugin");
   }
@@ -248,14 +478,15 @@ Plugin load(const Manifest& m) {
     refuse(m.folder, "the plugin was built for ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) + "; this fastappkit speaks ABI " +
                          std::to_string(FAK_ABI_MAJOR) + ".x",
            "rebuild the plugin against this fastappkit's SDK");
-  if (d->abi_minor > FAK_ABI_MINOR)
-    refuse(m.folder, "the plugin was built with a newer SDK (ABI 1." + std::to_string(d->abi_minor) + ") than this fastappkit (1." +
-                         std::to_string(FAK_ABI_MINOR) + ")",
-           "upgrade fastappkit, or rebuild the plugin with this SDK");
+  // No field beyond the header is read before the plugin's struct_size says it is there.
   constexpr std::size_t v1_0_size = offsetof(fak_plugin_descriptor, step_count) + sizeof(uint64_t);
   if (d->struct_size < v1_0_size)
     refuse(m.folder, "the plugin's descriptor is " + std::to_string(d->struct_size) + " bytes, smaller than ABI 1.0's " + std::to_string(v1_0_size),
            "rebuild the plugin with the SDK");
+  if (d->abi_minor > FAK_ABI_MINOR)
+    refuse(m.folder, "the plugin's descriptor says it needs ABI 1." + std::to_string(d->abi_minor) + ", newer than this fastappkit's 1." +
+                         std::to_string(FAK_ABI_MINOR),
+           "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
   if (text(d->name) != m.name)
     refuse(m.folder, "the library says its name is '" + text(d->name) + "' but plugin.toml says '" + m.name + "'",
            "the manifest and the library must come from the same build: rebuild the plugin");

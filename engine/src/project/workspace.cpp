@@ -194,27 +194,22 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   // Discovery folder by folder, so that one unreadable plugin.toml marks only its own app.
   std::map<std::string, plugin::Manifest> manifests;
   std::map<std::string, Error> discovery_errors;  // by app name, or by folder name when the manifest is unreadable
-  for (const auto& p : cfg.plugin_paths) {
-    std::error_code ec;
-    const fs::path dir = cfg.root / p;
-    if (!fs::is_directory(dir, ec)) continue;
-    std::vector<fs::path> folders;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (e.is_directory() && fs::exists(e.path() / "plugin.toml")) folders.push_back(e.path());
-    std::sort(folders.begin(), folders.end());
-    for (const auto& f : folders) {
-      try {
-        plugin::Manifest m = plugin::read_manifest(f);
-        auto [it, inserted] = manifests.emplace(m.name, m);
-        if (!inserted)
-          discovery_errors.emplace(m.name, Error(ErrorKind::input,
-                                                 "two plugin folders hold app '" + m.name + "': " + it->second.folder.string() + " and " +
-                                                     m.folder.string(),
-                                                 "remove one of them from the plugin paths"));
-      } catch (const Error& e) {
-        discovery_errors.emplace(f.filename().string(), e);
+  std::optional<Error> untrusted;                 // a plugin_paths folder nothing in which is trusted
+  try {
+    for (auto& f : plugin::discover_folders(cfg)) {
+      if (f.error) {
+        discovery_errors.emplace(f.folder.filename().string(), *f.error);
+        continue;
       }
+      auto [it, inserted] = manifests.emplace(f.manifest->name, *f.manifest);
+      if (!inserted)
+        discovery_errors.emplace(f.manifest->name, Error(ErrorKind::input,
+                                                         "two plugin folders hold app '" + f.manifest->name + "': " + it->second.folder.string() +
+                                                             " and " + f.folder.string(),
+                                                         "remove one of them from the plugin paths"));
     }
+  } catch (const Error& e) {
+    untrusted = e;
   }
   for (const auto& [name, m] : manifests)
     if (std::find(external.begin(), external.end(), name) == external.end())
@@ -222,6 +217,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
                          " does not list: it is not migrated (add \"" + name + "\" to apps to migrate it)");
   for (const auto& name : external) {
     try {
+      if (untrusted) throw *untrusted;
       if (auto d = discovery_errors.find(name); d != discovery_errors.end()) throw d->second;
       auto it = manifests.find(name);
       if (it == manifests.end()) {
@@ -878,6 +874,7 @@ std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::
     return manifest.folder.string() + " (plugin.toml: version " + manifest.version + ", abi " + std::to_string(manifest.abi_major) + "." +
            std::to_string(manifest.abi_minor) + ")";
   });
+  if (found) check("library SHA-256", [&] { return plugin::pin_status(manifest); });
   bool lib_ok = found && check("library and entry symbol", [&] {
     plugin::check_library(manifest);
     return manifest.library + " exports the entry symbol";

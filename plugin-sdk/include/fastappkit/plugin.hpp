@@ -13,6 +13,7 @@
 
 #include <fastappkit/plugin_abi.h>
 
+#include <cstddef>
 #include <exception>
 #include <initializer_list>
 #include <optional>
@@ -20,6 +21,22 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+// The ABI minor this plugin needs (SPEC §7): fastappkit_add_plugin(... ABI_MINOR n) sets it;
+// 0 means it uses nothing beyond ABI 1.0, so any 1.x host loads it.
+#ifndef FASTAPPKIT_PLUGIN_ABI_MINOR
+#define FASTAPPKIT_PLUGIN_ABI_MINOR 0
+#endif
+static_assert(FASTAPPKIT_PLUGIN_ABI_MINOR >= 0 && FASTAPPKIT_PLUGIN_ABI_MINOR <= FAK_ABI_MINOR,
+              "FASTAPPKIT_PLUGIN_ABI_MINOR is newer than this SDK's ABI");
+
+// Everything below is hidden in the plugin's library, whatever visibility it is built with:
+// the function-local statics of registry() and describe() must be this library's own. With
+// default visibility they would be STB_GNU_UNIQUE symbols, shared by every plugin loaded in
+// the process, and the second plugin's entry would return the first one's descriptor.
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
 
 namespace fastappkit::plugin {
 
@@ -32,11 +49,16 @@ class HostError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The host's functions. Each call checks that the host's table reaches the slot it uses
+// (FAK_HAS_SLOT), so a plugin built with a newer SDK gets an error, not a crash, from a
+// function an older host does not have.
 class Host {
  public:
   Host(const fak_host_api* api, fak_host* host) : api_(api), host_(host) {}
 
+  // `?` placeholders on both backends (see plugin_abi.h); `??` is PostgreSQL's JSONB `?`.
   void execute(std::string_view sql, std::initializer_list<std::string_view> params = {}) {
+    require(FAK_HAS_SLOT(api_, fak_host_api, execute), "execute", 0);
     std::vector<fak_string> p = to_params(params);
     if (api_->execute(host_, str(sql), p.data(), p.size()) != 0) throw HostError("statement failed");
   }
@@ -54,16 +76,34 @@ class Host {
       out->push_back(std::move(row));
       return 0;
     };
+    require(FAK_HAS_SLOT(api_, fak_host_api, query), "query", 0);
     if (api_->query(host_, str(sql), p.data(), p.size(), collect, &rows) != 0) throw HostError("query failed");
     return rows;
   }
 
+  // "sqlite" or "postgresql".
   std::string dialect() const {
+    require(FAK_HAS_SLOT(api_, fak_host_api, dialect), "dialect", 0);
     fak_string d = api_->dialect(host_);
     return std::string(d.data, d.size);
   }
 
+  // ABI 1.1: the server's version, e.g. "3.40.1" or "15.5".
+  std::string server_version() const {
+    require(FAK_HAS_SLOT(api_, fak_host_api, server_version), "server_version", 1);
+    fak_string v = api_->server_version(host_);
+    return v.data ? std::string(v.data, v.size) : std::string();
+  }
+
+  // Whether the host has a function of ABI 1.1 or later (to fall back on an older host).
+  bool has_server_version() const { return FAK_HAS_SLOT(api_, fak_host_api, server_version); }
+
  private:
+  static void require(bool present, const char* what, int minor) {
+    if (!present)
+      throw std::runtime_error(std::string("the host's fastappkit has no ") + what + "() (it needs ABI 1." + std::to_string(minor) +
+                               "); upgrade fastappkit, or declare ABI_MINOR " + std::to_string(minor) + " so older hosts refuse the plugin");
+  }
   static fak_string str(std::string_view s) { return fak_string{s.data(), static_cast<uint64_t>(s.size())}; }
   static std::vector<fak_string> to_params(std::initializer_list<std::string_view> params) {
     std::vector<fak_string> out;
@@ -79,7 +119,7 @@ using StepFn = void (*)(Host&, const Args&);
 namespace detail {
 
 inline void report(const fak_host_api* api, fak_host* host, const std::string& message) {
-  api->report_error(host, fak_string{message.data(), static_cast<uint64_t>(message.size())});
+  if (FAK_HAS_SLOT(api, fak_host_api, report_error)) api->report_error(host, fak_string{message.data(), static_cast<uint64_t>(message.size())});
 }
 
 // The boundary: no exception leaves a step.
@@ -125,7 +165,7 @@ inline const fak_plugin_descriptor* describe(const char* name, const char* versi
   steps.clear();
   for (const auto& s : registry()) steps.push_back({{s.name, std::char_traits<char>::length(s.name)}, s.run});
   d.abi_major = FAK_ABI_MAJOR;
-  d.abi_minor = FAK_ABI_MINOR;
+  d.abi_minor = FASTAPPKIT_PLUGIN_ABI_MINOR;  // what it needs, not what it was built with
   d.struct_size = sizeof(fak_plugin_descriptor);
   d.name = {name, std::char_traits<char>::length(name)};
   d.version = {version, std::char_traits<char>::length(version)};
@@ -138,8 +178,29 @@ inline const fak_plugin_descriptor* describe(const char* name, const char* versi
   return &d;
 }
 
+// The generated entry: checks the host's table before using it, then describes the plugin.
+inline const fak_plugin_descriptor* entry(const fak_host_api* api, fak_host* host, const char* name, const char* version, fak_string models,
+                                          const fak_file* files, uint64_t file_count) noexcept {
+  try {
+    if (!api || api->abi_major != FAK_ABI_MAJOR || !FAK_HAS_SLOT(api, fak_host_api, dialect)) {
+      report(api, host, "the host's ABI table is not one of ABI " + std::to_string(FAK_ABI_MAJOR) + ".x; rebuild the plugin for this fastappkit");
+      return nullptr;
+    }
+    return describe(name, version, models, files, file_count);
+  } catch (const std::exception& e) {
+    report(api, host, e.what());
+  } catch (...) {
+    report(api, host, "unknown exception in the plugin entry");
+  }
+  return nullptr;
+}
+
 }  // namespace detail
 }  // namespace fastappkit::plugin
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 // Defines a C++ step `NAME` that a migration runs with op = "call", function = "NAME".
 #define FASTAPPKIT_STEP(NAME)                                                                                  \

@@ -4,12 +4,22 @@
  * Rules of the boundary: fixed-width integers, strings as pointer + length, opaque handles
  * and function pointers only. No C++ type, exception or allocation crosses it. The host
  * copies every string it is given; the plugin's descriptor and the strings it points to
- * stay valid while the library is loaded. Structs only ever grow at the end; `struct_size`
- * says how much of a struct the other side filled in.
+ * stay valid while the library is loaded.
+ *
+ * Evolution: structs only ever grow at the end, and a minor version names each growth.
+ * `struct_size` says how much of a struct the other side filled in; neither side reads or
+ * calls a slot that lies beyond it (FAK_HAS_SLOT). A plugin states the minor it *needs*
+ * (FASTAPPKIT_PLUGIN_ABI_MINOR, default 0: nothing beyond 1.0); a host of the same major and
+ * an equal or newer minor loads it. So a plugin rebuilt with a newer SDK still loads in an
+ * older host, and an older plugin in a newer host.
+ *
+ *   1.0  the descriptor and host functions execute, query, report_error, dialect
+ *   1.1  host function server_version
  */
 #ifndef FASTAPPKIT_PLUGIN_ABI_H
 #define FASTAPPKIT_PLUGIN_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -17,13 +27,17 @@ extern "C" {
 #endif
 
 #define FAK_ABI_MAJOR 1
-#define FAK_ABI_MINOR 0
+#define FAK_ABI_MINOR 1
 #define FAK_PLUGIN_MAGIC 0x50414b46u /* "FKAP" */
 
 /* The one exported entry symbol. Its name carries the ABI major version, so a library
  * built for another major version is refused before it is ever called. */
 #define FAK_ENTRY_SYMBOL "fastappkit_plugin_v1"
 #define FAK_ENTRY_NAME fastappkit_plugin_v1
+
+/* Whether a struct the other side filled in (its `struct_size` first) reaches `field`. */
+#define FAK_HAS_SLOT(ptr, type, field) \
+  ((ptr) != 0 && (uint64_t)(ptr)->struct_size >= (uint64_t)(offsetof(type, field) + sizeof(((type*)0)->field)))
 
 #if defined(_WIN32)
 #define FAK_EXPORT __declspec(dllexport)
@@ -54,8 +68,12 @@ typedef struct fak_host_api {
   uint32_t struct_size;
   uint16_t abi_major;
   uint16_t abi_minor;
-  /* One SQL statement; parameters are bound as text to `?` placeholders (on PostgreSQL the
-   * host numbers them $1, $2, ...). */
+  /* One SQL statement; parameters are bound as text to `?` placeholders, one convention for
+   * both backends. SQLite binds them itself. On PostgreSQL the host numbers them $1, $2, ...
+   * only when parameters are given, and only outside string literals, quoted identifiers,
+   * comments and dollar-quoted bodies; the JSONB operators `?|` and `?&` are left alone and
+   * `??` stands for the JSONB operator `?`. With no parameters the text is sent unchanged.
+   * The number of placeholders must equal `param_count`. */
   int32_t (*execute)(fak_host* host, fak_string sql, const fak_string* params, uint64_t param_count);
   /* One query; `on_row` sees each row's values as text (`is_null[i]` for SQL NULL). */
   int32_t (*query)(fak_host* host, fak_string sql, const fak_string* params, uint64_t param_count, fak_row_fn on_row, void* user);
@@ -63,6 +81,9 @@ typedef struct fak_host_api {
   void (*report_error)(fak_host* host, fak_string message);
   /* "sqlite" or "postgresql". */
   fak_string (*dialect)(fak_host* host);
+  /* 1.1: the database server's version ("3.40.1", "15.5"); empty when unknown. The string
+   * stays valid until the next call on `host`. */
+  fak_string (*server_version)(fak_host* host);
 } fak_host_api;
 
 /* A C++ data-migration step, run by a migration's `call` operation inside the migration's
@@ -77,7 +98,7 @@ typedef struct fak_step {
 typedef struct fak_plugin_descriptor {
   uint32_t magic;       /* FAK_PLUGIN_MAGIC */
   uint16_t abi_major;   /* FAK_ABI_MAJOR the plugin was built with */
-  uint16_t abi_minor;   /* FAK_ABI_MINOR the plugin was built with */
+  uint16_t abi_minor;   /* the minor the plugin needs (at most the FAK_ABI_MINOR it was built with) */
   uint32_t struct_size; /* sizeof(fak_plugin_descriptor) in the plugin's build */
   uint32_t reserved;
   fak_string name;

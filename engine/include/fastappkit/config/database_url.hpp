@@ -18,18 +18,25 @@ struct DatabaseUrl {
   // sqlite: absolute file path, or ":memory:"
   std::string sqlite_path;
 
-  // postgresql (percent-decoded)
+  // postgresql, as libpq's PQconninfoParse reads the URL (percent-decoded; host and port may
+  // be comma-separated lists for a multi-host URL); params: every other libpq keyword given.
   std::string user, password, host, port, database;
   std::vector<std::pair<std::string, std::string>> params;
 
   bool is_memory() const { return backend == Backend::sqlite && sqlite_path == ":memory:"; }
-  // The URL with any password replaced by "***"; safe to print.
+  // The URL with the password and every other secret option (is_secret_option) replaced by
+  // "***"; safe to print.
   std::string redacted() const;
   // A libpq connection string (keyword=value, values quoted); contains the password.
   std::string libpq_conninfo() const;
 };
 
-// Throws Error(input) with what is wrong; `root` resolves relative SQLite paths.
+// Whether libpq marks a connection keyword as secret (dispchar '*': password, sslpassword...).
+bool is_secret_option(std::string_view keyword);
+
+// Throws Error(input) with what is wrong, never quoting a password or anything that may be
+// one (an unencoded '/' or '@' in a password moves the URL's parts); `root` resolves relative
+// SQLite paths.
 DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& root);
 
 // Value of `key` in a .env file (KEY=VALUE, # comments, optional quotes, optional `export `);

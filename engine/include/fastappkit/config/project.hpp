@@ -1,6 +1,7 @@
 #pragma once
 // fastappkit.toml: which apps a project has, where plugins live, and in what order apps migrate.
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,12 +14,20 @@ struct AppEntry {
   int line = 0, col = 0;  // where it is written in fastappkit.toml
 };
 
+// [tool.fastappkit.plugins.<name>] sha256 = "...": the library's expected SHA-256 (lowercase
+// hex), and where it is written, so a mismatch can point at the line to update.
+struct PluginPin {
+  std::string sha256;
+  int line = 0, col = 0;
+};
+
 struct ProjectConfig {
   std::filesystem::path root;         // absolute project folder
   std::filesystem::path config_path;  // <root>/fastappkit.toml
   std::vector<AppEntry> apps;         // in `apps` order
   std::vector<std::string> plugin_paths{"plugins"};
   std::vector<std::string> order;  // migration.order as written
+  std::map<std::string, PluginPin> plugin_pins;  // by external app name
 
   // Apps in migration order: those named by migration.order first, the rest in `apps` order.
   std::vector<AppEntry> ordered_apps() const;
