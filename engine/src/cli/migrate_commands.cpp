@@ -237,14 +237,18 @@ void print_current(Context& ctx, const Target& t, db::Connection* conn) {
   auto current = migrator.current(conn);
   if (ctx.json) {
     ctx.out << "{\"app\": " << util::json_escape(t.label) << ", \"version_table\": " << util::json_escape(t.version_table)
-            << ", \"current\": " << json_list(current) << "}\n";
+            << ", \"current\": " << json_list(current)
+            << ", \"revisions\": " << json_list(migration::current_heads(*t.graph, current, t.version_table)) << "}\n";
     return;
   }
+  // Alembic's `current`: the rows and the revisions they imply that nothing applied follows.
+  auto shown = migration::current_heads(*t.graph, current, t.version_table);
   auto heads = t.graph->heads();
-  if (current.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
-  for (const auto& id : current) {
+  if (shown.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
+  for (const auto& id : shown) {
     bool head = std::find(heads.begin(), heads.end(), id) != heads.end();
-    ctx.out << id << (head ? " (head)" : "");
+    bool row = std::find(current.begin(), current.end(), id) != current.end();
+    ctx.out << id << (head ? " (head)" : "") << (row ? "" : " (implied by depends_on)");
     if (ctx.verbosity > 0 && t.graph->contains(id)) ctx.out << "  " << t.graph->get(id).message;
     ctx.out << "\n";
   }
@@ -355,20 +359,11 @@ int cmd_stamp(Context& ctx) {
   if (!ctx.vm.count("revision")) throw Error(ErrorKind::usage, "migrate stamp needs a revision", "e.g. fastappkit migrate stamp head");
   CoreProject p = load_core(ctx);
   std::string target = ctx.opt("revision");
-  std::vector<std::string> ids;
-  if (target == "heads") {
-    ids = p.graph->heads();
-  } else if (target == "head") {
-    ids = p.graph->heads();
-    if (ids.size() > 1) throw Error(ErrorKind::usage, "Multiple heads are present: " + util::join(ids, ", "), "stamp 'heads' or name one revision");
-  } else if (target != "base") {
-    ids = {p.graph->resolve(target)};
-  }
-  auto conn = db::open(p.url, db::OpenMode::read_write, ctx.lock_timeout);
-  conn->lock_for_run(ctx.lock_timeout);
+  migration::validate_target(*p.graph, target);
+  auto conn = open_for_run(ctx, p.url);
   run::Migrator migrator(*p.graph, "core", "alembic_version", conn->dialect());
-  migrator.stamp(*conn, ids);
-  if (ctx.verbosity > 0) ctx.out << "core: stamped " << conn->describe() << " at " << describe_revisions(*p.graph, migrator.current(conn.get())) << "\n";
+  auto rows = migrator.stamp(*conn, target, ctx.flag("purge"));
+  if (ctx.verbosity > 0) ctx.out << "core: stamped " << conn->describe() << " at " << describe_revisions(*p.graph, rows) << "\n";
   return 0;
 }
 

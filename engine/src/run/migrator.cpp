@@ -220,14 +220,19 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
   }
 }
 
-void Migrator::stamp(db::Connection& conn, const std::vector<std::string>& target) const {
+std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge) const {
   ensure_tables(conn);
   db::Transaction tx(conn);
-  conn.execute("DELETE FROM " + version_table_);
-  std::set<std::string> applied = target.empty() ? std::set<std::string>{} : graph_.ancestors(target);
-  for (const auto& h : graph_.heads_of(applied))
-    conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + h + "')");
+  // Rows are read and written under the transaction: Alembic's stamp (rows of unrelated
+  // branches stay; purge empties the table first).
+  std::vector<std::string> before = current(&conn);
+  std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
+  if (rows != before) {
+    conn.execute("DELETE FROM " + version_table_);
+    for (const auto& r : rows) conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + r + "')");
+  }
   tx.commit();
+  return rows;
 }
 
 std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const {
