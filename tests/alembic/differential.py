@@ -89,17 +89,27 @@ SHAPES = {
 
 # ----------------------------------------------------------------------------------------------
 # Allowed differences: fastappkit refuses where Alembic acts. Each entry: (id, description,
-# predicate(cmd, target, rows_before, alembic_error)). Documented in docs/migrations.md
+# predicate(cmd, target, rows_before, alembic_error or None when Alembic succeeded,
+# fastappkit_error)); an entry applies only when fastappkit failed and left its database as it was. Documented in docs/migrations.md
 # ("Differences from Alembic").
 ALLOWED = [
     ("stamp-purge-bad-target",
      "stamp --purge with a target that cannot be stamped (unknown, relative, ambiguous): both fail, but Alembic "
      "has already emptied the version table; fastappkit checks the target first and writes nothing",
-     lambda cmd, target, rows, err: cmd == "stamp-purge" and err is not None),
+     lambda cmd, target, rows, err, ferr: cmd == "stamp-purge" and err is not None),
+    ("stamp-relative",
+     "stamp with a relative target (-N, REV+N) on an empty version table or with --purge: Alembic walks from the "
+     "graph's heads (or REV) and stamps there; fastappkit refuses relative stamp targets",
+     lambda cmd, target, rows, err, ferr: cmd.startswith("stamp") and re.search(r"[+-]\d+$", target) is not None and err is None),
+    ("downgrade-branch-rev-off-branch",
+     "downgrade BRANCH@REV where REV is not on BRANCH: Alembic ignores BRANCH and reverts REV's children; "
+     "fastappkit refuses (Revision REV is not a member of branch BRANCH)",
+     lambda cmd, target, rows, err, ferr: cmd == "downgrade" and "@" in target and err is None
+     and "is not a member of branch" in ferr),
     ("downgrade-relative-several-rows",
      "downgrade -N without a branch while the version table has several rows: Alembic 1.8.1 warns "
      "and walks down from whichever row the database returned first; fastappkit refuses",
-     lambda cmd, target, rows, err: cmd == "downgrade" and re.fullmatch(r"-\d+", target) is not None and len(rows) > 1
+     lambda cmd, target, rows, err, ferr: cmd == "downgrade" and re.fullmatch(r"-\d+", target) is not None and len(rows) > 1
      and err is None),
 ]
 
@@ -364,7 +374,7 @@ def differential(binary, project, seq_name, steps, work, stats, failures_limit=4
         allowed = None
         if not f_ok and f_state == f_before:  # fastappkit refused, and wrote nothing
             for aid, _, pred in ALLOWED:
-                if pred(cmd, target, rows_before, None if a_ok else a_err):
+                if pred(cmd, target, rows_before, None if a_ok else a_err, f_err):
                     allowed = aid
         if allowed:
             stats.allowed[allowed] = stats.allowed.get(allowed, 0) + 1

@@ -482,9 +482,10 @@ class Lookup {
   const RevisionGraph& g_;
 };
 
-void check_rows(const RevisionGraph& graph, const Ids& current) {
+void check_rows(const RevisionGraph& graph, const Ids& current, bool overlap) {
   applied_set(graph, current, "version");
-  // Alembic refuses rows of which one is an ancestor of another ("overlaps").
+  if (!overlap) return;
+  // Alembic's upgrade refuses rows of which one is an ancestor of another ("overlaps").
   for (const auto& a : current)
     for (const auto& b : current)
       if (a != b && graph.ancestors({b}).count(a)) {
@@ -530,7 +531,7 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
   Plan plan;
   plan.direction = Direction::upgrade;
   if (graph.empty() && (target == "head" || target == "heads")) return plan;  // nothing to apply, as Alembic
-  check_rows(graph, current);
+  check_rows(graph, current, true);
   Lookup look(graph);
   Ids targets;
   if (auto rel = parse_relative(target)) {
@@ -589,7 +590,7 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
 Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target) {
   Plan plan;
   plan.direction = Direction::downgrade;
-  check_rows(graph, current);
+  check_rows(graph, current, false);
   Lookup look(graph);
   // _parse_downgrade_target
   std::string branch;
@@ -637,7 +638,13 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
     }
     auto r = look.revision(symbol);
     if (r) to = Node::of(*r);
-    if (!branch.empty()) look.resolve_branch(branch);
+    if (!branch.empty()) {
+      // Alembic ignores the branch of BRANCH@REV here and reverts REV's children; a REV off
+      // that branch is almost surely a mistake, so we refuse it (docs/migrations.md).
+      std::string on = look.resolve_branch(branch);
+      if (r && !look.shares_lineage(*r, {on}, false))
+        refuse("Revision " + *r + " is not a member of branch '" + branch + "'", "name a revision of that branch, or leave out '" + branch + "@'");
+    }
   }
   if (to.kind == Node::base) to = Node{};
 
@@ -675,7 +682,7 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
   if (parse_relative(target))
     refuse("stamp needs a revision, not a relative step like '" + std::string(target) + "'", "name the revision to stamp");
   Ids rows = purge ? Ids{} : current;
-  if (!purge) check_rows(graph, rows);
+  if (!purge) check_rows(graph, rows, false);
   // _stamp_revs: the rows on the target's lineage (through depends_on too) move to it.
   std::set<std::string> lineage;
   {
@@ -734,6 +741,66 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
   }
   Ids out(heads.begin(), heads.end());
   return out;
+}
+
+std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::vector<std::string>& rows, const std::string& revision,
+                                         Direction direction) {
+  std::set<std::string> heads(rows.begin(), rows.end());
+  auto fail = [&](const std::string& what) -> Error {
+    return Error(ErrorKind::failed,
+                 "cannot record " + std::string(direction == Direction::upgrade ? "upgrade" : "downgrade") + " of " + revision +
+                     " in the version table (rows: " + util::join(rows, ", ") + "): " + what,
+                 "the version table does not match the revision graph: check it with 'fastappkit migrate current', then "
+                 "'fastappkit migrate stamp --purge' it to where the database really is");
+  };
+  auto remove = [&](const std::string& r) {
+    if (!heads.erase(r)) throw fail("row " + r + " is missing");
+  };
+  auto insert = [&](const std::string& r) {
+    if (!heads.insert(r).second) throw fail("row " + r + " is already there");
+  };
+  // Parents not implied by the rows outside `except` (Alembic's merge/unmerge targets).
+  auto not_implied = [&](const Ids& parents, const Ids& except) {
+    Ids others;
+    for (const auto& h : heads)
+      if (std::find(except.begin(), except.end(), h) == except.end()) others.push_back(h);
+    std::set<std::string> implied = others.empty() ? std::set<std::string>{} : graph.ancestors(others);
+    Ids out;
+    for (const auto& p : parents)
+      if (!implied.count(p)) out.push_back(p);
+    return out;
+  };
+  const Ids down = graph.normalized_down(revision);
+  Ids present;
+  for (const auto& d : down)
+    if (heads.count(d)) present.push_back(d);
+  if (direction == Direction::upgrade) {
+    if (down.empty() || present.empty()) {
+      insert(revision);  // a new branch
+    } else if (down.size() > 1 && present.size() > 1) {
+      Ids from = not_implied(down, down);
+      for (const auto& f : from) remove(f);  // a merge: the parents' rows become one
+      insert(revision);
+    } else {
+      if (down.size() > 1 && present.size() != 1) throw fail("its parent row is ambiguous");
+      remove(down.size() == 1 ? down[0] : present[0]);
+      insert(revision);
+    }
+  } else {
+    const bool row = heads.count(revision) != 0;
+    Ids to = row ? not_implied(down, {revision}) : Ids{};
+    if (row && (down.empty() || to.empty())) {
+      remove(revision);  // the branch goes (its parents are implied by other rows)
+    } else if (row && down.size() > 1) {
+      remove(revision);  // an unmerge: each parent not implied otherwise gets its row back
+      for (const auto& t : to) insert(t);
+    } else {
+      if (down.size() > 1 && present.size() != 1) throw fail("its parent row is ambiguous");
+      remove(revision);
+      insert(down.size() == 1 ? down[0] : present[0]);
+    }
+  }
+  return Ids(heads.begin(), heads.end());
 }
 
 std::vector<std::string> current_heads(const RevisionGraph& graph, const std::vector<std::string>& current,

@@ -89,10 +89,8 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
 }
 
 std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows, const std::string& revision, Direction d) const {
-  std::set<std::string> applied = migration::applied_set(graph_, rows, version_table_);
-  if (d == Direction::upgrade) applied.insert(revision);
-  else applied.erase(revision);
-  std::vector<std::string> after = graph_.heads_of(applied);
+  migration::applied_set(graph_, rows, version_table_);  // refuses rows the graph does not know
+  std::vector<std::string> after = migration::rows_after_step(graph_, rows, revision, d);
   std::vector<std::string> removed, added;
   for (const auto& r : rows)
     if (std::find(after.begin(), after.end(), r) == after.end()) removed.push_back(r);

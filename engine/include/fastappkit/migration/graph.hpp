@@ -88,6 +88,15 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
 std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target,
                                     bool purge);
 
+// The version table rows after running `revision` in `direction` from `rows`, as Alembic's
+// HeadMaintainer writes them (a new branch inserts, a merge deletes all parents' rows but one, a
+// downgrade to a parent that another row implies deletes...). Alembic can leave a row that
+// another row implies (reverting a revision whose depends_on target has no other row), and so
+// do we, so that either tool reads the other's table. Throws Error(failed) where Alembic's
+// version update would fail.
+std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::vector<std::string>& rows, const std::string& revision,
+                                         Direction direction);
+
 // Alembic's `current`: the rows plus the revisions they imply that no applied revision
 // follows through down_revision (a revision only another's depends_on needs is listed).
 // Sorted. Throws Error(failed) for a row this graph does not know.
