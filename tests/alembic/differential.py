@@ -18,7 +18,7 @@ state (which is a hand-over from Alembic to fastappkit as well).
 Hand-over sequences run on SQLite and PostgreSQL: one lane only Alembic, one lane switching tools
 every step, compared after every step.
 
-usage: differential.py --fastappkit BIN --workdir DIR [--pghost SOCKETDIR] [--shapes N]
+usage: differential.py --fastappkit BIN [--workdir DIR] [--pghost SOCKETDIR] [--only SHAPE] [--jobs N]
 """
 import argparse
 import contextlib
@@ -32,6 +32,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -354,6 +355,14 @@ def differential(binary, project, seq_name, steps, work, stats, failures_limit=4
     stats.sequences += 1
     history = []
     for cmd, target in steps:
+        if cmd == "inject-row":  # a row naming a revision neither project has, in both databases
+            for db in (a_db, f_db):
+                con = sqlite3.connect(db.path)
+                con.execute("INSERT INTO alembic_version (version_num) VALUES ('%s')" % target)
+                con.commit()
+                con.close()
+            history.append("(row %s inserted)" % target)
+            continue
         rows_before = a_db.state()[0]
         f_before = f_db.state()
         a_ok, a_err, a_list = run_alembic(project, a_db, cmd, target)
@@ -410,6 +419,52 @@ def handover(binary, project, make_db, steps, stats, label):
             return
 
 
+# The exact sequences of issue 12 (names are revision names of the shape, resolved to ids).
+ISSUE_SEQUENCES = {
+    "branch2": {"issue1_stamp_keeps_other_branch": [("upgrade", "heads"), ("stamp", "b1"), ("current", ""), ("upgrade", "heads"),
+                                                    ("stamp-purge", "b1"), ("current", "")]},
+    "depends_base": {"issue2_downgrade_keeps_depends_on": [("upgrade", "heads"), ("downgrade", "x"), ("current", ""),
+                                                         ("downgrade", "base"), ("upgrade", "z"), ("downgrade", "x"),
+                                                         ("current", ""), ("downgrade", "-1")]},
+    "merge2": {"issue3_relative_through_merge": [("upgrade", "head"), ("downgrade", "-1"), ("downgrade", "m-1"),
+                                                 ("downgrade", "b1"), ("downgrade", "-1")]},
+    "labelled_bases": {"issue4_branch_qualified": [("upgrade", "heads"), ("downgrade", "lib1@base"), ("downgrade", "lib2@-1"),
+                                                   ("upgrade", "lib1@l1"), ("stamp", "lib1@head"), ("upgrade", "lib1@+1"),
+                                                   ("downgrade", "l2@base"), ("upgrade", "lib2@head"), ("current", "")]},
+    "feature_branch": {"issue4_feature": [("upgrade", "b"), ("upgrade", "feat@+1"), ("upgrade", "feat@+1"), ("upgrade", "feat@head"),
+                                          ("downgrade", "feat@-1"), ("downgrade", "f1@base")]},
+    "label_depended_on": {"issue4_label_head_with_depends": [("upgrade", "lib1@head"), ("upgrade", "lib2@head"), ("current", ""),
+                                                           ("downgrade", "lib1@base")]},
+    "depends_on_label": {"issue5_depends_on_label": [("upgrade", "lib2@head"), ("current", ""), ("upgrade", "heads"),
+                                                   ("downgrade", "lib1@base"), ("current", "")]},
+}
+
+
+HANDOVER_SHAPES = ["merge_then_branch", "depends_base", "labelled_branches", "depends_on_label", "two_diamonds"]
+
+
+def call(fn, *args):
+    return fn(*args)
+
+
+def run_handover(binary, project, backend, first, pghost):
+    stats = Stats()
+    ids = sorted(project.ids.values())
+    steps = [("upgrade", ids[0]), ("upgrade", "heads"), ("downgrade", ids[0]), ("upgrade", "heads"), ("stamp", ids[-1]),
+             ("upgrade", "heads"), ("downgrade", "base"), ("upgrade", "heads"), ("downgrade", "base")]
+    if first == "alembic":
+        steps = [("current", "")] + steps
+    if backend == "sqlite":
+        d = os.path.join(project.root, "handover-sqlite-" + first)
+        os.makedirs(d, exist_ok=True)
+        make_db = lambda lane: SqliteDb(os.path.join(d, lane + ".db"))  # noqa: E731
+    else:
+        dbname = "diff_%s_%s" % (hashlib.md5(project.shape.encode()).hexdigest()[:8], first)
+        make_db = lambda lane: PgDb(pghost, dbname + "_" + lane)  # noqa: E731
+    handover(binary, project, make_db, steps, stats, "%s, %s first" % (backend, first))
+    return stats
+
+
 def run_shape(binary, project):
     stats = Stats()
     stats.shapes = 1
@@ -434,7 +489,14 @@ def sequences_for(project, rng):
         seqs["each_rev"] += [("upgrade", r), ("downgrade", r)]
     seqs["each_rev"].append(("downgrade", "base"))
     cmds = ["upgrade"] * 4 + ["downgrade"] * 4 + ["stamp", "stamp-purge", "current"]
-    for n in range(4):
+    name_to_id = lambda t: re.sub(r"^[a-z0-9]+(?=$|@|[+-])",  # noqa: E731
+                                  lambda m: project.ids.get(m.group(0), m.group(0)), t)
+    seqs["unknown_row"] = [("upgrade", ids[0]), ("inject-row", "0badbadbad00"), ("current", ""), ("upgrade", "heads"),
+                           ("downgrade", "base"), ("downgrade", "-1"), ("stamp", ids[-1]), ("stamp", "base"),
+                           ("stamp-purge", ids[0]), ("current", ""), ("upgrade", "heads"), ("downgrade", "base")]
+    for seq_name, steps in ISSUE_SEQUENCES.get(project.shape, {}).items():
+        seqs[seq_name] = [(c, name_to_id(t)) for c, t in steps]
+    for n in range(3):
         seq = [("upgrade", rng.choice(["heads", rng.choice(ids)]))]
         for _ in range(6):
             seq.append((rng.choice(cmds), rng.choice(vocab)))
@@ -446,46 +508,39 @@ def sequences_for(project, rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fastappkit", required=True)
-    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--workdir", help="default: a new folder in /dev/shm (no fsync cost), removed after a pass")
     ap.add_argument("--pghost")
     ap.add_argument("--shapes", type=int, default=0, help="only the first N shapes (debugging)")
     ap.add_argument("--only", help="only this shape")
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
     t0 = time.time()
-    if os.path.exists(args.workdir):
-        shutil.rmtree(args.workdir)
-    os.makedirs(args.workdir)
+    if args.workdir:
+        workdir = args.workdir
+        if os.path.exists(workdir):
+            shutil.rmtree(workdir)
+        os.makedirs(workdir)
+    else:
+        workdir = tempfile.mkdtemp(prefix="fastappkit-alembic-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     stats = Stats()
     names = list(SHAPES)
     if args.shapes:
         names = names[:args.shapes]
     if args.only:
         names = [args.only]
-    projects = {name: Project(os.path.join(args.workdir, name), name, SHAPES[name]) for name in names}
-    # Shapes run in two worker processes (CI has two cores); each returns its own Stats.
-    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-        for part in pool.starmap(run_shape, [(args.fastappkit, projects[n]) for n in names]):
-            stats.merge(part)
-
-    # Hand-overs in both directions (each lane alternates: fastappkit, Alembic, fastappkit, ...;
-    # the second list starts with Alembic by a leading no-op current).
-    handover_shapes = [n for n in ["merge_then_branch", "depends_base", "labelled_branches", "depends_on_label", "two_diamonds"] if n in projects]
-    for name in handover_shapes:
-        project = projects[name]
-        ids = sorted(project.ids.values())
-        steps = [("upgrade", ids[0]), ("upgrade", "heads"), ("downgrade", ids[0]), ("upgrade", "heads"), ("stamp", ids[-1]),
-                 ("upgrade", "heads"), ("downgrade", "base"), ("upgrade", "heads"), ("downgrade", "base")]
-        for first, lead in (("fastappkit", []), ("alembic", [("current", "")])):
-            seq = lead + steps
-            sq = os.path.join(project.root, "handover-sqlite-" + first)
-            os.makedirs(sq, exist_ok=True)
-            handover(args.fastappkit, project, lambda lane: SqliteDb(os.path.join(sq, lane + ".db")), seq, stats,
-                     "sqlite, %s first" % first)
+    projects = {name: Project(os.path.join(workdir, name), name, SHAPES[name]) for name in names}
+    tasks = [(run_shape, args.fastappkit, projects[n]) for n in names]
+    # Hand-overs in both directions (lanes alternate fastappkit, Alembic, ...; the "alembic
+    # first" list starts with a no-op current run by fastappkit, so Alembic writes first).
+    for name in [n for n in HANDOVER_SHAPES if n in projects]:
+        for first in ("fastappkit", "alembic"):
+            tasks.append((run_handover, args.fastappkit, projects[name], "sqlite", first, None))
             if args.pghost:
-                dbname = "diff_%s_%s" % (hashlib.md5(name.encode()).hexdigest()[:8], first)
-                handover(args.fastappkit, project, lambda lane: PgDb(args.pghost, dbname + "_" + lane), seq, stats,
-                         "postgresql, %s first" % first)
+                tasks.append((run_handover, args.fastappkit, projects[name], "postgresql", first, args.pghost))
+    # Two worker processes (CI has two cores); each task returns its own Stats.
+    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+        for part in pool.starmap(call, tasks):
+            stats.merge(part)
 
     elapsed = time.time() - t0
     print("alembic differential: %d shapes, %d sequences, %d steps compared (%d both ok, %d both refused), "
@@ -494,10 +549,12 @@ def main():
     for aid, desc, _ in ALLOWED:
         print("  allowed difference %-34s %4d time(s): %s" % (aid, stats.allowed.get(aid, 0), desc))
     if stats.failures:
-        print("\n%d difference(s) not in the allow-list:" % len(stats.failures))
+        print("\n%d difference(s) not in the allow-list (projects and databases kept in %s):" % (len(stats.failures), workdir))
         for f in stats.failures[:60]:
             print("- " + f)
         return 1
+    if not args.workdir:
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
