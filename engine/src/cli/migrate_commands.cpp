@@ -359,7 +359,7 @@ int cmd_stamp(Context& ctx) {
   if (!ctx.vm.count("revision")) throw Error(ErrorKind::usage, "migrate stamp needs a revision", "e.g. fastappkit migrate stamp head");
   CoreProject p = load_core(ctx);
   std::string target = ctx.opt("revision");
-  migration::validate_target(*p.graph, target);
+  migration::stamp_rows(*p.graph, {}, target, true);  // refuses a bad target before the database is opened
   auto conn = open_for_run(ctx, p.url);
   run::Migrator migrator(*p.graph, "core", "alembic_version", conn->dialect());
   auto rows = migrator.stamp(*conn, target, ctx.flag("purge"));

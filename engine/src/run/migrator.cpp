@@ -219,10 +219,13 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
 }
 
 std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge) const {
+  // A target or rows it cannot stamp are refused before anything (even the tables) is written.
+  if (!purge) migration::applied_set(graph_, current(&conn), version_table_);  // names the table in the error
+  migration::stamp_rows(graph_, current(&conn), target, purge);
   ensure_tables(conn);
   db::Transaction tx(conn);
-  // Rows are read and written under the transaction: Alembic's stamp (rows of unrelated
-  // branches stay; purge empties the table first).
+  // Rows are read again and written under the transaction (a concurrent run may have moved
+  // them): Alembic's stamp (rows of unrelated branches stay; purge empties the table first).
   std::vector<std::string> before = current(&conn);
   std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
   if (rows != before) {
