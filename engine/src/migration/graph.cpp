@@ -476,8 +476,6 @@ class Lookup {
     return out;
   }
 
-  const RevisionGraph& graph() const { return g_; }
-
  private:
   const RevisionGraph& g_;
 };
