@@ -7,6 +7,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
   postgresql-15 nlohmann-json3-dev graphviz libssl-dev
+  python3-alembic python3-psycopg2
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -358,7 +358,12 @@ TEST_CASE_TEMPLATE("branches and a merge keep one version row per head", B, Sqli
              "revision = \"ccccccccccc3\"\ndown_revision = [\"aaaaaaaaaaa1\", \"bbbbbbbbbbb2\"]\nmessage = \"Merge\"\n");
   REQUIRE_OK(p.run({"migrate", "upgrade"}));
   CHECK(p.versions() == std::vector<std::string>{"ccccccccccc3"});
-  REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
+  // -1 from a merge has no single parent to walk to: refused, as Alembic's "Ambiguous walk".
+  auto through_merge = p.run({"migrate", "downgrade", "-1"});
+  CHECK(through_merge.code == 2);
+  CHECK(through_merge.err.find("the walk reaches the merge ccccccccccc3") != std::string::npos);
+  CHECK(p.versions() == std::vector<std::string>{"ccccccccccc3"});
+  REQUIRE_OK(p.run({"migrate", "downgrade", "aaaaaaaaaaa1"}));
   CHECK(p.versions() == std::vector<std::string>{"aaaaaaaaaaa1", "bbbbbbbbbbb2"});
   // Going down to the branch point reverts everything that needs it: both branches.
   REQUIRE_OK(p.run({"migrate", "downgrade", "bbbbbbbbbbb2-1"}));

@@ -30,7 +30,13 @@ run_project() {  # $1: database URL
   "$bin" -C "$project" --database-url "$1" migrate all
   local status
   status=$("$bin" -C "$project" --database-url "$1" --json migrate status)
-  echo "$status" | grep -q '"app": "payments", "kind": "external", "version": "1.0.0", "version_table": "alembic_version_payments", "current": \["8b7c6d5e4f3a"\], "heads": \["8b7c6d5e4f3a"\], "pending": \[\]' \
+  echo "$status" | /usr/bin/python3 -c '
+import json, sys
+apps = {a["app"]: a for a in json.load(sys.stdin)["apps"]}
+p = apps["payments"]
+ok = (p["kind"], p["version"], p["version_table"], p["current"], p["heads"], p["pending"]) == \
+     ("external", "1.0.0", "alembic_version_payments", ["8b7c6d5e4f3a"], ["8b7c6d5e4f3a"], [])
+sys.exit(0 if ok else 1)' \
     || { echo "unexpected status: $status" >&2; exit 1; }
 }
 

@@ -100,7 +100,8 @@ const std::vector<Command>& commands() {
       {{"migrate", "status"}, "", "version table, current revision, heads and pending migrations", nullptr, cmd_status},
       {{"migrate", "stamp"}, "<revision>", "set the version table to a revision without running migrations",
        [](auto& d, auto& p) {
-         revision_option(d, p, "revision to record: id, prefix, head, heads, base");
+         revision_option(d, p, "revision to record: id, prefix, label, head, heads, base, BRANCH@head");
+         d.add_options()("purge", po::bool_switch(), "empty the version table first (rows of other branches go too)");
          p.add("revision", 1);
        },
        cmd_stamp},

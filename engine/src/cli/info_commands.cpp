@@ -28,15 +28,18 @@ json error_json(const Error& e) {
 void print_current(Context& ctx, const Workspace& w, const project::Target& t) {
   auto conn = ctx.open_read_only(w.url());
   auto rows = w.current(conn.get(), t);
+  // Alembic's `current`: the rows and the revisions they imply that nothing applied follows.
+  auto shown = migration::current_heads(*t.graph, rows, t.version_table);
   if (ctx.json) {
-    ctx.print_json({{"app", t.name}, {"version_table", t.version_table}, {"current", rows}});
+    ctx.print_json({{"app", t.name}, {"version_table", t.version_table}, {"current", rows}, {"revisions", shown}});
     return;
   }
   auto heads = t.graph->heads();
-  if (rows.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
-  for (const auto& id : rows) {
+  if (shown.empty() && ctx.verbosity > 0) ctx.out << "(no revision applied)\n";
+  for (const auto& id : shown) {
     bool head = std::find(heads.begin(), heads.end(), id) != heads.end();
-    ctx.out << id << (head ? " (head)" : "");
+    bool row = std::find(rows.begin(), rows.end(), id) != rows.end();
+    ctx.out << id << (head ? " (head)" : "") << (row ? "" : " (implied by depends_on)");
     if (ctx.verbosity > 0 && t.graph->contains(id)) ctx.out << "  " << t.graph->get(id).message;
     ctx.out << "\n";
   }

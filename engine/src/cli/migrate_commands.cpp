@@ -168,9 +168,9 @@ int cmd_stamp(Context& ctx) {
   std::string target = required_revision(ctx, "migrate stamp needs a revision", "e.g. fastappkit migrate stamp head");
   Workspace w = Workspace::open_project(ctx.load(true, false));
   const auto& t = w.core();
-  if (target != "head" && target != "heads" && target != "base") t.graph->resolve(target);  // before a database is opened
+  migration::stamp_rows(*t.graph, {}, target, true);  // refuses a bad target before the database is opened
   auto conn = ctx.open_for_run(w.url());
-  auto rows = w.stamp(*conn, t, target);
+  auto rows = w.stamp(*conn, t, target, ctx.flag("purge"));
   if (ctx.verbosity > 0) ctx.out << "core: stamped " << conn->describe() << " at " << project::describe_revisions(*t.graph, rows) << "\n";
   return 0;
 }

@@ -740,20 +740,9 @@ std::string Workspace::graph_dot() const {
   return out + "}\n";
 }
 
-std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision) const {
-  const auto& g = *t.graph;
-  std::vector<std::string> ids;
-  if (revision == "heads") {
-    ids = g.heads();
-  } else if (revision == "head") {
-    ids = g.heads();
-    if (ids.size() > 1) throw Error(ErrorKind::usage, "Multiple heads are present: " + util::join(ids, ", "), "stamp 'heads' or name one revision");
-  } else if (revision != "base") {
-    ids = {g.resolve(revision)};
-  }
-  run::Migrator m(g, t.name, t.version_table, conn.dialect());
-  m.stamp(conn, ids);
-  return m.current(&conn);
+std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge) const {
+  run::Migrator m(*t.graph, t.name, t.version_table, conn.dialect());
+  return m.stamp(conn, revision, purge);
 }
 
 std::optional<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app, const std::string& message) const {

@@ -166,10 +166,8 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
 }
 
 std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows, const std::string& revision, Direction d) const {
-  std::set<std::string> applied = migration::applied_set(graph_, rows, version_table_);
-  if (d == Direction::upgrade) applied.insert(revision);
-  else applied.erase(revision);
-  std::vector<std::string> after = graph_.heads_of(applied);
+  migration::applied_set(graph_, rows, version_table_);  // refuses rows the graph does not know
+  std::vector<std::string> after = migration::rows_after_step(graph_, rows, revision, d);
   std::vector<std::string> removed, added;
   for (const auto& r : rows)
     if (std::find(after.begin(), after.end(), r) == after.end()) removed.push_back(r);
@@ -303,14 +301,22 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
   }
 }
 
-void Migrator::stamp(db::Connection& conn, const std::vector<std::string>& target) const {
+std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge) const {
+  // A target or rows it cannot stamp are refused before anything (even the tables) is written.
+  if (!purge) migration::applied_set(graph_, current(&conn), version_table_);  // names the table in the error
+  migration::stamp_rows(graph_, current(&conn), target, purge);
   ensure_tables(conn);
   db::Transaction tx(conn);
-  conn.execute("DELETE FROM " + version_table_);
-  std::set<std::string> applied = target.empty() ? std::set<std::string>{} : graph_.ancestors(target);
-  for (const auto& h : graph_.heads_of(applied))
-    conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + h + "')");
+  // Rows are read again and written under the transaction (a concurrent run may have moved
+  // them): Alembic's stamp (rows of unrelated branches stay; purge empties the table first).
+  std::vector<std::string> before = current(&conn);
+  std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
+  if (rows != before) {
+    conn.execute("DELETE FROM " + version_table_);
+    for (const auto& r : rows) conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + r + "')");
+  }
   tx.commit();
+  return rows;
 }
 
 std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const {

@@ -198,9 +198,10 @@ class Workspace {
 
   // Version rows of a target.
   std::vector<std::string> current(db::Connection* conn, const Target& t) const;
-  // Sets a target's version table to `revision` (id, prefix, head, heads, base) without
-  // running migrations; returns the rows now.
-  std::vector<std::string> stamp(db::Connection& conn, const Target& t, const std::string& revision) const;
+  // Sets a target's version table as Alembic's `stamp [--purge]` does (migration::stamp_rows:
+  // rows of unrelated branches kept unless `purge`), without running migrations; returns the
+  // rows now.
+  std::vector<std::string> stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge) const;
 
   // A new revision from the difference between the models and the migrations' head:
   // nullopt when there is none. For core, `app` is the internal app it is made for ("" for

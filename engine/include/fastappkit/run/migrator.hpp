@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastappkit/db/connection.hpp"
@@ -77,8 +78,10 @@ class Migrator {
   // DbError naming app, revision, file, statement and the database's message.
   void run(db::Connection& conn, const std::vector<Step>& steps, const std::function<void(const StepReport&)>& report) const;
 
-  // Sets the version table to `target` revisions without running migrations.
-  void stamp(db::Connection& conn, const std::vector<std::string>& target) const;
+  // Sets the version table as Alembic's `stamp TARGET [--purge]` does, without running
+  // migrations (migration::stamp_rows); returns the rows written. Throws, writing nothing,
+  // for a bad target or (without purge) a row the graph does not know.
+  std::vector<std::string> stamp(db::Connection& conn, std::string_view target, bool purge) const;
 
   // Revisions whose file changed after they were applied (checksum in fastappkit_history).
   std::vector<std::string> modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const;
