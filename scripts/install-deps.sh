@@ -3,7 +3,7 @@
 # Idempotent; needs root (or sudo) only when something is missing.
 set -euo pipefail
 packages=(
-  g++ cmake ninja-build pkg-config
+  g++ cmake ninja-build pkg-config dpkg-dev
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
   postgresql-15 nlohmann-json3-dev graphviz libssl-dev

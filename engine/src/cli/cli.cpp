@@ -49,7 +49,7 @@ void Context::warn(const std::string& message) const {
 }
 
 sql::Dialect dialect_of(const config::DatabaseUrl& url) {
-  return url.backend == config::Backend::sqlite ? sql::Dialect::sqlite : sql::Dialect::postgresql;
+  return url.backend;
 }
 
 namespace {

@@ -810,4 +810,15 @@ std::vector<std::string> current_heads(const RevisionGraph& graph, const std::ve
   return out;
 }
 
+std::set<std::string> tables_named(const RevisionGraph& graph) {
+  std::set<std::string> out;
+  for (const auto& m : graph.migrations())
+    for (const auto* ops : {&m.upgrade, &m.downgrade})
+      for (const auto& op : *ops) {
+        if (!op.table.empty()) out.insert(op.table);
+        if (op.kind == OpKind::rename_table && !op.new_name.empty()) out.insert(op.new_name);
+      }
+  return out;
+}
+
 }  // namespace fastappkit::migration

@@ -143,7 +143,7 @@ int32_t host_query(fak_host* host, fak_string sql, const fak_string* params, uin
     std::vector<std::string> p;
     for (uint64_t i = 0; i < count; ++i) p.push_back(text(params[i]));
     std::string statement = text(sql);
-    if (host->conn->dialect() == sql::Dialect::postgresql) statement = number_placeholders(statement, p.size());
+    if (sql::traits(host->conn->dialect()).numbered_placeholders) statement = number_placeholders(statement, p.size());
     auto rows = host->conn->query(statement, p);
     if (!on_row) return 0;
     for (const auto& row : rows) {
@@ -179,16 +179,15 @@ void host_report_error(fak_host* host, fak_string message) noexcept {
 }
 
 fak_string host_dialect(fak_host* host) noexcept {
-  static constexpr char sqlite[] = "sqlite", pg[] = "postgresql";
-  if (host->conn && host->conn->dialect() == sql::Dialect::postgresql) return {pg, sizeof pg - 1};
-  return {sqlite, sizeof sqlite - 1};
+  const auto name = sql::traits(host->conn ? host->conn->dialect() : sql::Dialect::sqlite).name;  // static storage
+  return {name.data(), name.size()};
 }
 
 fak_string host_server_version(fak_host* host) noexcept {
   try {
     host->scratch.clear();
     if (host->conn) {
-      auto rows = host->conn->query(host->conn->dialect() == sql::Dialect::postgresql ? "SHOW server_version" : "SELECT sqlite_version()");
+      auto rows = host->conn->query(std::string(sql::traits(host->conn->dialect()).version_query));
       if (!rows.empty() && !rows[0].empty() && rows[0][0]) host->scratch = *rows[0][0];
     }
   } catch (...) {
@@ -200,17 +199,6 @@ fak_string host_server_version(fak_host* host) noexcept {
 const fak_host_api kHostApi = {sizeof(fak_host_api), FAK_ABI_MAJOR, FAK_ABI_MINOR, host_execute,
                                host_query,           host_report_error, host_dialect,  host_server_version};
 
-// Tables a plugin's migrations name, for the collision and version-table checks.
-std::set<std::string> tables_named(const migration::RevisionGraph& g) {
-  std::set<std::string> out;
-  for (const auto& m : g.migrations())
-    for (const auto* ops : {&m.upgrade, &m.downgrade})
-      for (const auto& op : *ops) {
-        if (!op.table.empty()) out.insert(op.table);
-        if (!op.new_name.empty() && op.kind == migration::OpKind::rename_table) out.insert(op.new_name);
-      }
-  return out;
-}
 
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == "fastappkit_history"; }
 
@@ -257,7 +245,7 @@ void check_owner_and_mode(const fs::path& folder, const fs::path& path, const st
 }  // namespace
 
 std::set<std::string> Plugin::tables() const {
-  std::set<std::string> out = tables_named(*graph);
+  std::set<std::string> out = migration::tables_named(*graph);
   for (const auto& [t, tab] : models.schema.tables) out.insert(t);
   return out;
 }
@@ -533,69 +521,11 @@ Plugin load(const Manifest& m) {
                      "a plugin's version table (" + p.version_table() + ") is managed by fastappkit; remove that SQL");
           }
       }
-  for (const auto& t : tables_named(*p.graph))
+  for (const auto& t : migration::tables_named(*p.graph))
     if (is_bookkeeping(t))
       refuse(m.folder, "its migrations use table '" + t + "', which belongs to fastappkit's bookkeeping",
              "a plugin's version table (" + p.version_table() + ") is managed by fastappkit; rename the table");
   return p;
-}
-
-std::map<std::string, std::string> core_table_owners(const migration::ModelSet& core_models, const migration::Schema& core_head) {
-  std::map<std::string, std::string> owner;
-  for (const auto& [t, a] : core_models.owner) owner[t] = a == "core" ? "core" : "internal app " + a;
-  for (const auto& [t, table] : core_head.tables)
-    if (!owner.count(t)) owner[t] = "core's migrations";
-  return owner;
-}
-
-void check_tables(const Plugin& p, std::map<std::string, std::string>& owner, const migration::ModelSet& core_models,
-                  const migration::Schema& core_head) {
-  const std::string& name = p.manifest.name;
-  for (const auto& t : p.tables()) {
-    auto [o, inserted] = owner.emplace(t, "plugin " + name);
-    if (!inserted && o->second != "plugin " + name)
-      refuse(p.manifest.folder, "table '" + t + "' collides with a table of " + o->second, "rename the plugin's table (prefix it with the app name)");
-  }
-  for (const auto& [t, tab] : p.models.schema.tables)
-    for (const auto& fk : tab.foreign_keys)
-      if (!p.models.schema.tables.count(fk.references_table) && !core_models.schema.tables.count(fk.references_table) &&
-          !core_head.tables.count(fk.references_table))
-        refuse(p.manifest.folder, "table '" + t + "' references '" + fk.references_table + "', which is neither its own nor a core table",
-               "an external app's tables may reference only its own and core tables");
-}
-
-std::vector<Plugin> load_project_plugins(const config::ProjectConfig& config, const migration::ModelSet& core_models,
-                                         const migration::Schema& core_head) {
-  auto external = config.external_apps();
-  std::vector<Plugin> out;
-  if (external.empty()) return out;
-  auto found = discover(config);
-  std::map<std::string, Manifest> by_name;
-  for (const auto& m : found) {
-    auto [it, inserted] = by_name.emplace(m.name, m);
-    if (!inserted)
-      throw Error(ErrorKind::input, "two plugin folders hold app '" + m.name + "': " + it->second.folder.string() + " and " + m.folder.string(),
-                  "remove one of them from the plugin paths");
-  }
-  auto owner = core_table_owners(core_models, core_head);
-  for (const auto& name : external) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      std::vector<std::string> names;
-      for (const auto& [n, m] : by_name) names.push_back(n);
-      std::string near = util::did_you_mean(name, names);
-      std::string paths;
-      for (const auto& p : config.plugin_paths) paths += (paths.empty() ? "" : ", ") + (config.root / p).string();
-      throw Error(ErrorKind::input, "external app '" + name + "' is listed in " + config.config_path.string() + " but no plugin folder in " +
-                                        (paths.empty() ? std::string("(no plugin_paths)") : paths) + " holds it",
-                  near.empty() ? "drop the plugin's folder (plugin.toml + library) into " + (paths.empty() ? std::string("plugins/") : paths)
-                               : "did you mean '" + near + "'?");
-    }
-    Plugin p = load(it->second);
-    check_tables(p, owner, core_models, core_head);
-    out.push_back(std::move(p));
-  }
-  return out;
 }
 
 }  // namespace fastappkit::plugin

@@ -21,18 +21,6 @@ namespace {
 // The tables of fastappkit's own bookkeeping, which no app may name.
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == run::kHistoryTable; }
 
-// Tables a graph's migrations name (created, altered, renamed to).
-std::set<std::string> tables_named(const migration::RevisionGraph& g) {
-  std::set<std::string> out;
-  for (const auto& m : g.migrations())
-    for (const auto* ops : {&m.upgrade, &m.downgrade})
-      for (const auto& op : *ops) {
-        if (!op.table.empty()) out.insert(op.table);
-        if (op.kind == migration::OpKind::rename_table && !op.new_name.empty()) out.insert(op.new_name);
-      }
-  return out;
-}
-
 SourceLocation op_location(const migration::Migration& m, const migration::Operation& op) { return {m.path, op.line, op.col}; }
 
 std::vector<std::string> pending_of(const migration::RevisionGraph& g, const std::set<std::string>& applied) {
@@ -178,7 +166,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   const auto external = cfg.external_apps();
   if (o.external_apps) core.models = migration::load_project_models(cfg.root, internal);
   migration::Schema core_head = migration::state_at(*core.graph, core.graph->ancestors(core.graph->heads()));
-  core.tables = tables_named(*core.graph);
+  core.tables = migration::tables_named(*core.graph);
   for (const auto& [t, tab] : core.models.schema.tables) core.tables.insert(t);
   for (const auto& [t, a] : core.models.owner) w.owner_[t] = a == "core" ? "core" : "internal app " + a;
   for (const auto& t : core.tables) w.owner_.emplace(t, "core");
@@ -189,7 +177,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   migration::Schema core_tables = core_head;
   for (const auto& [t, tab] : w.targets_.front().models.schema.tables) core_tables.tables.emplace(t, tab);
   std::map<std::string, std::string> owner;  // what plugins may not take: core's migrations and earlier plugins
-  for (const auto& t : tables_named(*w.targets_.front().graph)) owner.emplace(t, w.owner_.count(t) ? w.owner_[t] : "core");
+  for (const auto& t : migration::tables_named(*w.targets_.front().graph)) owner.emplace(t, w.owner_.count(t) ? w.owner_[t] : "core");
 
   // Discovery folder by folder, so that one unreadable plugin.toml marks only its own app.
   std::map<std::string, plugin::Manifest> manifests;
@@ -298,7 +286,7 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
   migration::validate_operations(*t.graph, {.foreign_tables_allowed = true});  // a plugin's tables may reference core's
   fs::path models = folder / "models.toml";
   if (fs::is_regular_file(models)) t.models = migration::parse_models(util::read_file(models.string()), models.string(), manifest.name);
-  t.tables = tables_named(*t.graph);
+  t.tables = migration::tables_named(*t.graph);
   for (const auto& [name, tab] : t.models.schema.tables) t.tables.insert(name);
   fs::path built = folder / "build" / "plugins" / manifest.name;
   t.steps_hint = "build the plugin: cmake -S . -B build && cmake --build build (fastappkit loads build/plugins/" + manifest.name + ")";
@@ -550,6 +538,16 @@ void Workspace::write_script(std::ostream& out, const TargetPlan& part) const {
   m.write_script(out, part.plan, part.current, part.version_table_exists);
 }
 
+template <class Healthy, class Broken>
+void Workspace::for_each_external(Healthy&& healthy, Broken&& broken) const {
+  for (const auto& name : config_.external_apps()) {
+    auto t = std::find_if(targets_.begin(), targets_.end(), [&](const Target& x) { return !x.is_core() && x.name == name; });
+    if (t != targets_.end()) healthy(*t);
+    for (const auto& b : broken_)
+      if (b.name == name) broken(b);
+  }
+}
+
 std::vector<Request> Workspace::revert_all() const {
   std::vector<Request> out;
   for (auto it = targets_.rbegin(); it != targets_.rend(); ++it) out.push_back({&*it, Direction::downgrade, "base"});
@@ -581,29 +579,22 @@ Status Workspace::status(db::Connection* conn) const {
   };
   s.apps.push_back(describe(core()));
   if (plugin_source_) return s;
-  for (const auto& name : config_.external_apps()) {
-    auto t = std::find_if(targets_.begin(), targets_.end(), [&](const Target& x) { return !x.is_core() && x.name == name; });
-    if (t != targets_.end()) {
-      s.apps.push_back(describe(*t));
-      continue;
-    }
-    for (const auto& b : broken_)
-      if (b.name == name) {
-        AppStatus a;
-        a.name = name;
-        a.kind = "external";
-        a.version_table = "alembic_version_" + name;
-        a.error = b.error;
-        s.apps.push_back(std::move(a));
-      }
-  }
+  for_each_external([&](const Target& t) { s.apps.push_back(describe(t)); },
+                    [&](const BrokenApp& b) {
+                      AppStatus a;
+                      a.name = b.name;
+                      a.kind = "external";
+                      a.version_table = "alembic_version_" + b.name;
+                      a.error = b.error;
+                      s.apps.push_back(std::move(a));
+                    });
   return s;
 }
 
 CheckResult Workspace::check(db::Connection* conn) const {
   CheckResult r;
   r.database = url_.redacted();
-  const bool names_kept = conn && conn->dialect() == sql::Dialect::postgresql;
+  const bool names_kept = conn && sql::traits(conn->dialect()).keeps_constraint_names;
   std::vector<std::string> unmapped;
   std::optional<migration::Schema> live;
   if (conn) live = conn->reflect(&unmapped);
@@ -657,20 +648,13 @@ CheckResult Workspace::check(db::Connection* conn) const {
   };
   r.apps.push_back(check_target(core()));
   if (plugin_source_) return r;
-  for (const auto& name : config_.external_apps()) {
-    auto t = std::find_if(targets_.begin(), targets_.end(), [&](const Target& x) { return !x.is_core() && x.name == name; });
-    if (t != targets_.end()) {
-      r.apps.push_back(check_target(*t));
-      continue;
-    }
-    for (const auto& b : broken_)
-      if (b.name == name) {
-        AppCheck a;
-        a.name = name;
-        a.error = b.error;
-        r.apps.push_back(std::move(a));
-      }
-  }
+  for_each_external([&](const Target& t) { r.apps.push_back(check_target(t)); },
+                    [&](const BrokenApp& b) {
+                      AppCheck a;
+                      a.name = b.name;
+                      a.error = b.error;
+                      r.apps.push_back(std::move(a));
+                    });
   if (!broken_.empty() && !r.apps.empty())
     r.apps.front().notes.push_back("the tables of broken external apps are not known: core's differences may include them");
   return r;

@@ -15,7 +15,6 @@ using migration::Operation;
 using migration::Schema;
 using migration::Table;
 
-std::string_view dialect_name(Dialect d) { return d == Dialect::sqlite ? "sqlite" : "postgresql"; }
 
 std::string quote_ident(std::string_view name) {
   std::string out = "\"";

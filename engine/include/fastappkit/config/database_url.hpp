@@ -7,9 +7,12 @@
 #include <utility>
 #include <vector>
 
+#include "fastappkit/sql/dialect.hpp"
+
 namespace fastappkit::config {
 
-enum class Backend { sqlite, postgresql };
+// The backend a URL names: one enum with the SQL dialect, so nothing maps one to the other.
+using Backend = sql::Dialect;
 
 struct DatabaseUrl {
   Backend backend = Backend::sqlite;

@@ -103,6 +103,10 @@ std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::
 std::vector<std::string> current_heads(const RevisionGraph& graph, const std::vector<std::string>& current,
                                        const std::string& version_table);
 
+// Every table a graph's migrations name (created, altered, renamed to): what an app owns
+// besides its models' tables.
+std::set<std::string> tables_named(const RevisionGraph& graph);
+
 // The schema the upgrade operations of `applied` give, replayed in dependency order.
 Schema state_at(const RevisionGraph& graph, const std::set<std::string>& applied);
 

@@ -95,16 +95,4 @@ Plugin load(const Manifest& m);
 // std::invalid_argument when the count of placeholders differs from `param_count`.
 std::string number_placeholders(std::string_view sql, std::size_t param_count);
 
-// Which app owns each table of core and the internal apps (for collision messages).
-std::map<std::string, std::string> core_table_owners(const migration::ModelSet& core_models, const migration::Schema& core_head);
-// Refuses a plugin whose tables collide with `owner`'s (then records them there), or whose
-// foreign keys reference tables that are neither its own nor core's.
-void check_tables(const Plugin& p, std::map<std::string, std::string>& owner, const migration::ModelSet& core_models,
-                  const migration::Schema& core_head);
-
-// The external apps a project lists, found, loaded and checked together against core and
-// internal apps' tables and against each other, in migration order.
-std::vector<Plugin> load_project_plugins(const config::ProjectConfig& config, const migration::ModelSet& core_models,
-                                         const migration::Schema& core_head);
-
 }  // namespace fastappkit::plugin

@@ -217,6 +217,9 @@ class Workspace {
 
  private:
   Workspace();
+  // The manifest's external apps in migration order, each loaded or broken.
+  template <class Healthy, class Broken>
+  void for_each_external(Healthy&& healthy, Broken&& broken) const;
   bool plugin_source_ = false;
   config::ProjectConfig config_;
   config::DatabaseUrl url_;

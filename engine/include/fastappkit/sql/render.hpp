@@ -7,11 +7,10 @@
 #include <vector>
 
 #include "fastappkit/migration/schema.hpp"
+#include "fastappkit/sql/dialect.hpp"
 
 namespace fastappkit::sql {
 
-enum class Dialect { sqlite, postgresql };
-std::string_view dialect_name(Dialect d);
 
 std::string quote_ident(std::string_view name);   // "name", with " doubled
 std::string quote_literal(std::string_view text);  // 'text', with ' doubled
