@@ -3,7 +3,8 @@
 #
 #   fastappkit_add_plugin(
 #     NAME payments                         # the app name: [a-z][a-z0-9_]*, at most 48 characters
-#     VERSION 1.2.0
+#     VERSION 1.2.0                         # optional when the source folder has a plugin.toml: its
+#                                           # version is then the one place the version is written
 #     MODELS models.toml                    # optional
 #     MIGRATIONS migrations/versions        # a folder (every *.toml in it) or files
 #     SOURCES steps.cpp                     # optional: C++ steps (FASTAPPKIT_STEP)
@@ -24,8 +25,28 @@ function(fastappkit_add_plugin)
   if(_len GREATER 48)
     message(FATAL_ERROR "fastappkit_add_plugin: NAME '${P_NAME}' is longer than 48 characters")
   endif()
+  # A plugin source folder's plugin.toml (what `fastappkit plugin ...` reads) holds the name and
+  # the version; they are read from its `key = "value"` lines so the two never disagree.
+  set(_source_manifest "${CMAKE_CURRENT_SOURCE_DIR}/plugin.toml")
+  if(EXISTS "${_source_manifest}")
+    file(STRINGS "${_source_manifest}" _name_line REGEX "^name[ \t]*=[ \t]*\"[^\"]*\"")
+    file(STRINGS "${_source_manifest}" _version_line REGEX "^version[ \t]*=[ \t]*\"[^\"]*\"")
+    string(REGEX REPLACE "^name[ \t]*=[ \t]*\"([^\"]*)\".*" "\\1" _manifest_name "${_name_line}")
+    string(REGEX REPLACE "^version[ \t]*=[ \t]*\"([^\"]*)\".*" "\\1" _manifest_version "${_version_line}")
+    if(NOT _manifest_name STREQUAL P_NAME)
+      message(FATAL_ERROR "fastappkit_add_plugin: NAME '${P_NAME}' differs from name = \"${_manifest_name}\" in ${_source_manifest}; make them the same")
+    endif()
+    if(NOT _manifest_version)
+      message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): ${_source_manifest} has no line version = \"...\"")
+    endif()
+    if(P_VERSION AND NOT P_VERSION STREQUAL _manifest_version)
+      message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): VERSION ${P_VERSION} differs from version = \"${_manifest_version}\" in "
+                          "${_source_manifest}; write the version in one place (leave VERSION out to use plugin.toml's)")
+    endif()
+    set(P_VERSION "${_manifest_version}")
+  endif()
   if(NOT P_VERSION)
-    message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): VERSION is required")
+    message(FATAL_ERROR "fastappkit_add_plugin(${P_NAME}): VERSION is required (or a plugin.toml with version = \"...\" beside CMakeLists.txt)")
   endif()
   # The version is written into plugin.toml and the library; keep it a plain version string.
   if(NOT P_VERSION MATCHES "^[A-Za-z0-9][A-Za-z0-9._+~-]*$")

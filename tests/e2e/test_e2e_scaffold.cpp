@@ -90,3 +90,26 @@ TEST_CASE_TEMPLATE("journeys: core new, app new, makemigrations, plugin developm
 }
 
 }  // TEST_SUITE
+
+TEST_SUITE("fastappkit::e2e") {
+
+TEST_CASE_TEMPLATE("the shipped example plugins are plugin source folders", B, Sqlite, Postgresql) {
+  TempDir dir;
+  auto db = make_database<B>(dir.path);
+  for (const char* name : {"payments", "audit"}) {
+    fs::path src = dir.path / name;
+    copy_tree(source_dir() / "plugins" / name, src);
+    const std::map<std::string, std::string> env{{"DATABASE_URL", db->url()}};
+    auto history = fastappkit({"plugin", "history"}, src, env);
+    REQUIRE_OK(history);
+    CHECK_OUT(history, "<base> -> ");
+    auto current = fastappkit({"plugin", "current"}, src, env);
+    REQUIRE_OK(current);
+    CHECK_OUT(current, "(no revision applied)");
+  }
+  // The version written in the source plugin.toml is the built plugin's.
+  CHECK(has(read_file(source_dir() / "plugins" / "audit" / "plugin.toml"), "version = \"0.3.1\""));
+  CHECK(has(read_file(build_dir() / "plugins" / "audit" / "plugin.toml"), "version = \"0.3.1\""));
+}
+
+}  // TEST_SUITE

@@ -19,6 +19,14 @@ cmake -S "$tmp/payments" -B "$tmp/payments/build" -G Ninja -DCMAKE_PREFIX_PATH="
 cmake --build "$tmp/payments/build" >/dev/null
 test -f "$tmp/payments/build/plugins/payments/plugin.toml"
 test -f "$tmp/payments/build/plugins/payments/libpayments.so"
+grep -q 'version = "1.0.0"' "$tmp/payments/build/plugins/payments/plugin.toml"  # taken from the source plugin.toml
+# The version is written in one place: a VERSION in CMakeLists.txt that differs is refused.
+cp -r "$src/plugins/payments" "$tmp/mismatch"
+sed -i 's/NAME payments  # the version is plugin.toml.s/NAME payments VERSION 9.9.9/' "$tmp/mismatch/CMakeLists.txt"
+if cmake -S "$tmp/mismatch" -B "$tmp/mismatch/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/mismatch.log" 2>&1; then
+  echo "a VERSION that differs from plugin.toml was accepted" >&2; exit 1
+fi
+grep -q 'VERSION 9.9.9 differs from version' "$tmp/mismatch.log" || { cat "$tmp/mismatch.log" >&2; exit 1; }
 
 run_project() {  # $1: database URL
   local project="$tmp/project-$2"

@@ -113,14 +113,15 @@ fs::path new_plugin_source(const fs::path& parent, const std::string& name) {
     throw Error(ErrorKind::usage, fs::absolute(parent).lexically_normal().string() + " is a project root; a plugin's source folder is made outside projects",
                 "run it elsewhere, e.g. fastappkit -C .. app new " + name + " --as-plugin");
   fs::path dir = fresh_folder(parent, name);
-  write_new(dir / "plugin.toml", "# fastappkit plugin manifest; fastappkit_add_plugin writes the built one from CMakeLists.txt.\n"
+  write_new(dir / "plugin.toml", "# The app's name and version (the one place the version is written: fastappkit_add_plugin\n"
+                                 "# reads it); fastappkit_add_plugin writes the built folder's plugin.toml from it.\n"
                                  "name = \"" + name + "\"\nversion = \"0.1.0\"\nlibrary = \"lib" + name + ".so\"\nabi = \"1.0\"\n");
   write_new(dir / "CMakeLists.txt",
             "# Builds the drop-in plugin folder build/plugins/" + name + "/ against the installed fastappkit SDK:\n"
             "#   cmake -S . -B build -DCMAKE_PREFIX_PATH=<fastappkit prefix> && cmake --build build\n"
             "cmake_minimum_required(VERSION 3.25)\nproject(" + name + "_plugin LANGUAGES CXX)\n"
             "find_package(fastappkit 0.1 REQUIRED)\n"
-            "fastappkit_add_plugin(\n  NAME " + name + "\n  VERSION 0.1.0\n  MODELS models.toml\n  MIGRATIONS migrations/versions\n  SOURCES steps.cpp)\n");
+            "fastappkit_add_plugin(\n  NAME " + name + "  # the version is plugin.toml's\n  MODELS models.toml\n  MIGRATIONS migrations/versions\n  SOURCES steps.cpp)\n");
   write_new(dir / "models.toml", "# Models of the " + name + " app only (its tables may reference core tables).\n" + kModelsHelp);
   write_new(dir / "migrations" / "versions" / ".gitkeep", "");
   write_new(dir / ".env", "# This app's own development database (the project's URL is used once it is integrated).\nDATABASE_URL=sqlite:///dev.db\n");
