@@ -135,6 +135,27 @@ std::vector<std::string> shell_words(const std::string& line) {
   return out;
 }
 
+ExampleProject::ExampleProject() {
+  copy_tree(source_dir() / "apps-example", root);
+  install_plugins(root);
+}
+
+RunResult ExampleProject::run(const std::vector<std::string>& args) const {
+  return fastappkit(args, root, {{"DATABASE_URL", db ? db->url() : std::string("sqlite:///app.db")}});
+}
+
+bool ExampleProject::has_table(const std::string& table) const {
+  auto ts = db->tables();
+  return std::find(ts.begin(), ts.end(), table) != ts.end();
+}
+
+std::vector<std::string> ExampleProject::versions(const std::string& table) const {
+  std::vector<std::string> out;
+  if (!has_table(table)) return out;
+  for (auto& r : db->query("SELECT version_num FROM " + table)) out.push_back(r[0]);
+  return out;
+}
+
 std::string describe(const RunResult& r) {
   return "command: " + r.command + "\nexit code: " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
 }

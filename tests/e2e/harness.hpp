@@ -92,4 +92,21 @@ std::unique_ptr<Database> make_database(const fs::path& dir) {
   else return make_postgresql();
 }
 
+// A copy of apps-example with the example plugins dropped in, and (with a backend) one
+// database; without one, commands run on sqlite:///app.db in the project.
+struct ExampleProject {
+  TempDir dir;
+  fs::path root = dir.path / "project";
+  std::unique_ptr<Database> db;
+  ExampleProject();
+  template <class B>
+  explicit ExampleProject(B) : ExampleProject() {
+    db = make_database<B>(dir.path);
+  }
+  RunResult run(const std::vector<std::string>& args) const;
+  bool has_table(const std::string& table) const;
+  // Rows of a version table; empty when it has none or does not exist.
+  std::vector<std::string> versions(const std::string& table) const;
+};
+
 }  // namespace e2e

@@ -10,27 +10,8 @@ using namespace e2e;
 
 namespace {
 
-struct CrossApp {
-  TempDir dir;
-  fs::path root = dir.path / "project";
-  std::unique_ptr<Database> db;
-  template <class B>
-  explicit CrossApp(B) {
-    copy_tree(source_dir() / "apps-example", root);
-    install_plugins(root);
-    db = make_database<B>(dir.path);
-  }
-  RunResult run(const std::vector<std::string>& args) const { return fastappkit(args, root, {{"DATABASE_URL", db->url()}}); }
-  std::vector<std::string> versions(const std::string& table) const {
-    std::vector<std::string> out;
-    if (!has_table(table)) return out;
-    for (auto& r : db->query("SELECT version_num FROM " + table)) out.push_back(r[0]);
-    return out;
-  }
-  bool has_table(const std::string& t) const {
-    auto ts = db->tables();
-    return std::find(ts.begin(), ts.end(), t) != ts.end();
-  }
+struct CrossApp : ExampleProject {
+  using ExampleProject::ExampleProject;
   // Everything a refusal must leave as it was.
   std::string snapshot() const {
     std::string s = db->schema_dump();
@@ -273,10 +254,9 @@ TEST_CASE_TEMPLATE("a call step missing from a stale library is refused before t
 TEST_SUITE("fastappkit::e2e") {
 
 TEST_CASE("migrate graph draws every app's revisions and the foreign keys between apps") {
-  TempDir dir;
-  fs::path root = dir.path / "project";
-  copy_tree(source_dir() / "apps-example", root);
-  install_plugins(root);
+  ExampleProject p;
+  const fs::path& root = p.root;
+  const TempDir& dir = p.dir;
   auto dot = fastappkit({"migrate", "graph"}, root);
   REQUIRE_OK(dot);
   CHECK_OUT(dot, "subgraph \"cluster_core\"");

@@ -37,12 +37,8 @@ std::string hint_of(const RunResult& r) {
 TEST_SUITE("fastappkit::e2e") {
 
 TEST_CASE("every command a hint names is one the CLI accepts") {
-  TempDir dir;
-  fs::path root = dir.path / "project";
-  copy_tree(source_dir() / "apps-example", root);
-  install_plugins(root);
-  const std::map<std::string, std::string> env{{"DATABASE_URL", "sqlite:///app.db"}};
-  auto run = [&](const std::vector<std::string>& args) { return fastappkit(args, root, env); };
+  ExampleProject p;
+  auto run = [&](const std::vector<std::string>& args) { return p.run(args); };
   REQUIRE_OK(run({"migrate", "all"}));
 
   const std::vector<std::vector<std::string>> refusals = {
@@ -83,12 +79,11 @@ TEST_CASE("every command a hint names is one the CLI accepts") {
 }
 
 TEST_CASE("relative revisions are values too, and a typo after an app name is named") {
-  TempDir dir;
-  fs::path root = dir.path / "project";
-  copy_tree(source_dir() / "apps-example", root);
-  install_plugins(root);
+  ExampleProject p;
+  const fs::path& root = p.root;
+  const TempDir& dir = p.dir;
   const std::map<std::string, std::string> env{{"DATABASE_URL", "sqlite:///app.db"}};
-  auto run = [&](const std::vector<std::string>& args) { return fastappkit(args, root, env); };
+  auto run = [&](const std::vector<std::string>& args) { return p.run(args); };
   REQUIRE_OK(run({"migrate", "all"}));
   auto preview = run({"migrate", "preview", "--downgrade", "--revision", "-1"});
   REQUIRE_OK(preview);

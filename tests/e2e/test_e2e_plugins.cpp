@@ -11,22 +11,8 @@ using namespace e2e;
 
 namespace {
 
-struct PluginProject {
-  TempDir dir;
-  fs::path root = dir.path / "project";
-  std::unique_ptr<Database> db;
-  template <class B>
-  explicit PluginProject(B) {
-    copy_tree(source_dir() / "apps-example", root);
-    install_plugins(root);
-    db = make_database<B>(dir.path);
-  }
-  RunResult run(const std::vector<std::string>& args) const { return fastappkit(args, root, {{"DATABASE_URL", db->url()}}); }
-  std::vector<std::string> versions(const std::string& table) const {
-    std::vector<std::string> out;
-    for (auto& r : db->query("SELECT version_num FROM " + table)) out.push_back(r[0]);
-    return out;
-  }
+struct PluginProject : ExampleProject {
+  using ExampleProject::ExampleProject;
   void apps(const std::string& list) const {
     write_file(root / "fastappkit.toml", "[tool.fastappkit]\napps = [" + list + "]\nplugin_paths = [\"plugins\"]\n");
   }
