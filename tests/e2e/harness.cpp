@@ -4,16 +4,19 @@
 #include <SQLiteCpp/Statement.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -69,6 +72,12 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
+// How long one fastappkit command may run in a test (FASTAPPKIT_TEST_COMMAND_TIMEOUT seconds).
+std::chrono::seconds command_timeout() {
+  const char* v = std::getenv("FASTAPPKIT_TEST_COMMAND_TIMEOUT");
+  return std::chrono::seconds(v && std::atoi(v) > 0 ? std::atoi(v) : 300);
+}
+
 RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, const std::map<std::string, std::string>& env) {
   TempDir io;
   const std::string out_path = (io.path / "out").string(), err_path = (io.path / "err").string();
@@ -100,8 +109,20 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, 
   int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + std::string(FASTAPPKIT_BIN));
+  // A hung binary fails its test with its output instead of hanging the run until CTest's limit.
   int status = 0;
-  waitpid(pid, &status, 0);
+  bool timed_out = false;
+  const auto deadline = std::chrono::steady_clock::now() + command_timeout();
+  for (int polls = 0;; ++polls) {
+    if (waitpid(pid, &status, WNOHANG) == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(polls < 200 ? 200 : 5000));
+  }
   RunResult r;
   r.command = "fastappkit";
   for (const auto& a : args) r.command += " " + a;
@@ -109,6 +130,9 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, 
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = read_file(out_path);
   r.err = read_file(err_path);
+  if (timed_out)
+    throw std::runtime_error("timed out after " + std::to_string(command_timeout().count()) + " s (FASTAPPKIT_TEST_COMMAND_TIMEOUT) and was killed\n" +
+                             describe(r));
   return r;
 }
 

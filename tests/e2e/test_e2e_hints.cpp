@@ -101,6 +101,12 @@ TEST_CASE("relative revisions are values too, and a typo after an app name is na
   CHECK_CODE(nodir, 2);
   CHECK_ERR(nodir, "no such directory");
 
+  write_file(dir.path / "notes.txt", "not a database\n");
+  auto notadb = fastappkit({"--database-url", "sqlite:///" + (dir.path / "notes.txt").string(), "migrate", "status"}, root, {});
+  CHECK_CODE(notadb, 1);
+  CHECK_ERR(notadb, "notes.txt is not an SQLite database");
+  CHECK_ERR(notadb, "hint: point DATABASE_URL");
+
   auto core = run({"app", "new", "core"});
   CHECK_CODE(core, 2);
   CHECK_ERR(core, "'core' is reserved");

@@ -37,6 +37,9 @@ class SqliteConnection final : public Connection {
     // CREATE INDEX ... ("nosuch") passes on SQLite and fails only on PostgreSQL.
     sqlite3_db_config(db_.getHandle(), SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
     sqlite3_db_config(db_.getHandle(), SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
+    // SQLite reads the file lazily: read its header now, so a file that is not a database is
+    // reported as such when it is opened, not by the first statement of a run.
+    db_.exec("SELECT 1 FROM sqlite_master LIMIT 1");
   }
 
   using Connection::execute;
@@ -165,6 +168,9 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
   try {
     return std::make_unique<SqliteConnection>(url, mode, lock_timeout);
   } catch (const SQLite::Exception& e) {
+    if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB)
+      throw DbError(Failure::connect, url.sqlite_path + " is not an SQLite database (" + e.what() + ")", {}, {},
+                    "point DATABASE_URL (from " + url.source + ") at an SQLite file, or at a path that does not exist yet to create one");
     throw DbError(Failure::connect, "cannot open SQLite database " + url.sqlite_path + ": " + e.what(), {}, {},
                   "check the path and its permissions in DATABASE_URL (from " + url.source + ")");
   }
