@@ -83,8 +83,10 @@ int main() {
     require(fastappkit({"-q", "migrate", "core", "-m", "bench"}, root, env), "migrate core");
     gen.push_back(ms_since(t0));
   }
-  std::printf("autogenerate, %d tables (whole process: load models + migrations, diff, write): median %.1f ms over %d runs (target <= 200 ms)\n",
-              tables, median(gen), runs);
+  std::printf(
+      "autogenerate, %d tables (whole process: load models + migrations, diff, write): median %.1f ms over %d runs "
+      "(target <= 200 ms)\n",
+      tables, median(gen), runs);
 
   // No change: load, replay, diff.
   std::vector<double> nochange;
@@ -93,7 +95,8 @@ int main() {
     require(fastappkit({"-q", "migrate", "core", "-m", "again"}, root, env), "migrate core (no change)");
     nochange.push_back(ms_since(t0));
   }
-  std::printf("autogenerate with no change on %d tables (replay the migration + diff): median %.1f ms\n", tables, median(nochange));
+  std::printf("autogenerate with no change on %d tables (replay the migration + diff): median %.1f ms\n", tables,
+              median(nochange));
 
   // Apply with fastappkit versus raw SQLite running the same statements in one transaction.
   auto preview = fastappkit({"migrate", "preview"}, root, env);
@@ -113,8 +116,10 @@ int main() {
     }
     raw.push_back(ms_since(t0));
   }
-  std::printf("SQLite upgrade creating %d tables: fastappkit %.1f ms (process, incl. history), raw SQLiteCpp %.1f ms; ratio %.2f\n", tables,
-              median(ours), median(raw), median(ours) / median(raw));
+  std::printf(
+      "SQLite upgrade creating %d tables: fastappkit %.1f ms (process, incl. history), raw SQLiteCpp %.1f ms; ratio "
+      "%.2f\n",
+      tables, median(ours), median(raw), median(ours) / median(raw));
 
   if (const char* host = std::getenv("FASTAPPKIT_TEST_PGHOST"); host && *host) {
     // Fresh databases each round, alternating which side goes first, so neither gets the
@@ -151,8 +156,10 @@ int main() {
         run_ours();
       }
     }
-    std::printf("PostgreSQL upgrade creating %d tables: fastappkit %.1f ms (process, incl. lock + history), raw libpq %.1f ms; ratio %.2f (median of 3)\n",
-                tables, median(ours_pg), median(raw_pg), median(ours_pg) / median(raw_pg));
+    std::printf(
+        "PostgreSQL upgrade creating %d tables: fastappkit %.1f ms (process, incl. lock + history), raw libpq %.1f ms; "
+        "ratio %.2f (median of 3)\n",
+        tables, median(ours_pg), median(raw_pg), median(ours_pg) / median(raw_pg));
   }
   return 0;
 }

@@ -78,7 +78,8 @@ std::chrono::seconds command_timeout() {
   return std::chrono::seconds(v && std::atoi(v) > 0 ? std::atoi(v) : 300);
 }
 
-RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, const std::map<std::string, std::string>& env) {
+RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
+                     const std::map<std::string, std::string>& env) {
   TempDir io;
   const std::string out_path = (io.path / "out").string(), err_path = (io.path / "err").string();
   std::vector<std::string> argv_s{FASTAPPKIT_BIN};
@@ -131,8 +132,8 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, 
   r.out = read_file(out_path);
   r.err = read_file(err_path);
   if (timed_out)
-    throw std::runtime_error("timed out after " + std::to_string(command_timeout().count()) + " s (FASTAPPKIT_TEST_COMMAND_TIMEOUT) and was killed\n" +
-                             describe(r));
+    throw std::runtime_error("timed out after " + std::to_string(command_timeout().count()) +
+                             " s (FASTAPPKIT_TEST_COMMAND_TIMEOUT) and was killed\n" + describe(r));
   return r;
 }
 
@@ -181,7 +182,8 @@ std::vector<std::string> ExampleProject::versions(const std::string& table) cons
 }
 
 std::string describe(const RunResult& r) {
-  return "command: " + r.command + "\nexit code: " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+  return "command: " + r.command + "\nexit code: " + std::to_string(r.code) + "\nstdout:\n" + r.out + "\nstderr:\n" +
+         r.err;
 }
 
 nlohmann::json json_of(const RunResult& r) {
@@ -228,7 +230,8 @@ class SqliteDatabase final : public Database {
     SQLite::Statement st(db, sql);
     while (st.executeStep()) {
       std::vector<std::string> row;
-      for (int i = 0; i < st.getColumnCount(); ++i) row.push_back(st.getColumn(i).isNull() ? "NULL" : st.getColumn(i).getString());
+      for (int i = 0; i < st.getColumnCount(); ++i)
+        row.push_back(st.getColumn(i).isNull() ? "NULL" : st.getColumn(i).getString());
       rows.push_back(row);
     }
     return rows;
@@ -237,7 +240,9 @@ class SqliteDatabase final : public Database {
   std::vector<std::string> tables() override {
     std::vector<std::string> out;
     if (!fs::exists(file_)) return out;
-    for (auto& r : query("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")) out.push_back(r[0]);
+    for (auto& r :
+         query("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))
+      out.push_back(r[0]);
     return out;
   }
 
@@ -246,16 +251,19 @@ class SqliteDatabase final : public Database {
     for (const auto& t : tables()) {
       lines.push_back("table " + t);
       for (auto& c : query("SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('" + t + "')"))
-        lines.push_back("column " + t + "." + (c[0].size() < 2 ? "0" : "") + c[0] + " " + c[1] + " " + c[2] + (c[3] == "1" ? " NOT NULL" : "") +
-                        " default=" + c[4] + " pk=" + c[5]);
+        lines.push_back("column " + t + "." + (c[0].size() < 2 ? "0" : "") + c[0] + " " + c[1] + " " + c[2] +
+                        (c[3] == "1" ? " NOT NULL" : "") + " default=" + c[4] + " pk=" + c[5]);
       for (auto& i : query("SELECT name, \"unique\", origin FROM pragma_index_list('" + t + "')")) {
         std::string cols;
-        for (auto& ic : query("SELECT name FROM pragma_index_info('" + i[0] + "') ORDER BY seqno")) cols += (cols.empty() ? "" : ",") + ic[0];
+        for (auto& ic : query("SELECT name FROM pragma_index_info('" + i[0] + "') ORDER BY seqno"))
+          cols += (cols.empty() ? "" : ",") + ic[0];
         std::string name = i[2] == "c" ? i[0] : "(auto " + i[2] + ")";
         lines.push_back("index " + t + " " + name + " (" + cols + ")" + (i[1] == "1" ? " unique" : ""));
       }
-      for (auto& f : query("SELECT \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list('" + t + "')"))
-        lines.push_back("fk " + t + "." + f[1] + " -> " + f[0] + "." + f[2] + " on_update=" + f[3] + " on_delete=" + f[4]);
+      for (auto& f :
+           query("SELECT \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list('" + t + "')"))
+        lines.push_back("fk " + t + "." + f[1] + " -> " + f[0] + "." + f[2] + " on_update=" + f[3] +
+                        " on_delete=" + f[4]);
     }
     return join_lines(lines);
   }
@@ -271,7 +279,8 @@ struct PgConn {
       PQfinish(c);
       throw std::runtime_error("test harness cannot connect to PostgreSQL: " + msg);
     }
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);
   }
   ~PgConn() { PQfinish(c); }
   std::vector<std::vector<std::string>> run(const std::string& sql) {
@@ -327,20 +336,23 @@ class PostgresDatabase final : public Database {
 
   std::vector<std::string> tables() override {
     std::vector<std::string> out;
-    for (auto& r : query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")) out.push_back(r[0]);
+    for (auto& r : query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"))
+      out.push_back(r[0]);
     return out;
   }
 
   std::string schema_dump() override {
     std::vector<std::string> lines;
     PgConn c(conninfo());
-    for (auto& r : c.run("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")) lines.push_back("table " + r[0]);
+    for (auto& r : c.run("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+      lines.push_back("table " + r[0]);
     for (auto& r : c.run("SELECT table_name, lpad(ordinal_position::text, 2, '0'), column_name, "
                          "format_type(a.atttypid, a.atttypmod), is_nullable, column_default, is_identity "
-                         "FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = ('public.' || quote_ident(c.table_name))::regclass "
+                         "FROM information_schema.columns c JOIN pg_attribute a ON a.attrelid = ('public.' || "
+                         "quote_ident(c.table_name))::regclass "
                          "AND a.attname = c.column_name WHERE table_schema = 'public'"))
-      lines.push_back("column " + r[0] + "." + r[1] + " " + r[2] + " " + r[3] + (r[4] == "NO" ? " NOT NULL" : "") + " default=" + r[5] +
-                      (r[6] == "YES" ? " identity" : ""));
+      lines.push_back("column " + r[0] + "." + r[1] + " " + r[2] + " " + r[3] + (r[4] == "NO" ? " NOT NULL" : "") +
+                      " default=" + r[5] + (r[6] == "YES" ? " identity" : ""));
     for (auto& r : c.run("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"))
       lines.push_back("index " + r[0] + " " + r[1] + " " + r[2]);
     for (auto& r : c.run("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "

@@ -13,9 +13,12 @@
 // its whole output.
 #define REQUIRE_OK(r) REQUIRE_MESSAGE((r).code == 0, e2e::describe(r))
 #define CHECK_CODE(r, c) CHECK_MESSAGE((r).code == (c), e2e::describe(r))
-#define CHECK_OUT(r, part) CHECK_MESSAGE(e2e::has((r).out, part), "expected on stdout: " << (part) << "\n" << e2e::describe(r))
-#define CHECK_ERR(r, part) CHECK_MESSAGE(e2e::has((r).err, part), "expected on stderr: " << (part) << "\n" << e2e::describe(r))
-#define CHECK_NO_OUT(r, part) CHECK_MESSAGE(!e2e::has((r).out, part), "unexpected on stdout: " << (part) << "\n" << e2e::describe(r))
+#define CHECK_OUT(r, part) \
+  CHECK_MESSAGE(e2e::has((r).out, part), "expected on stdout: " << (part) << "\n" << e2e::describe(r))
+#define CHECK_ERR(r, part) \
+  CHECK_MESSAGE(e2e::has((r).err, part), "expected on stderr: " << (part) << "\n" << e2e::describe(r))
+#define CHECK_NO_OUT(r, part) \
+  CHECK_MESSAGE(!e2e::has((r).out, part), "unexpected on stdout: " << (part) << "\n" << e2e::describe(r))
 
 namespace e2e {
 
@@ -46,7 +49,8 @@ nlohmann::json json_of(const RunResult& r);
 
 // Runs the fastappkit binary with `args` in `cwd`; DATABASE_URL is removed from the
 // environment unless given in `env`.
-RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd, const std::map<std::string, std::string>& env = {});
+RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
+                     const std::map<std::string, std::string>& env = {});
 
 fs::path source_dir();
 fs::path build_dir();
@@ -88,8 +92,10 @@ struct Postgresql {
 
 template <class B>
 std::unique_ptr<Database> make_database(const fs::path& dir) {
-  if constexpr (std::is_same_v<B, Sqlite>) return make_sqlite(dir);
-  else return make_postgresql();
+  if constexpr (std::is_same_v<B, Sqlite>)
+    return make_sqlite(dir);
+  else
+    return make_postgresql();
 }
 
 // A copy of apps-example with the example plugins dropped in, and (with a backend) one

@@ -1,7 +1,6 @@
 // Entries of deliberately broken plugins, written by hand with the C ABI (built with
 // fastappkit_add_plugin(... NO_ENTRY) so the embedded files are still there).
 #include <fastappkit/plugin.hpp>
-
 #include <stdexcept>
 
 extern const fak_string fak_embedded_models;

@@ -82,10 +82,18 @@ std::string mutate(std::string s, std::mt19937& rng) {
   for (int i = 0; i < edits && !s.empty(); ++i) {
     std::size_t at = rng() % s.size();
     switch (rng() % 4) {
-      case 0: s[at] = alphabet[rng() % alphabet.size()]; break;
-      case 1: s.erase(at, 1 + rng() % 8); break;
-      case 2: s.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-      default: s.insert(at, s.substr(rng() % s.size(), rng() % 16)); break;
+      case 0:
+        s[at] = alphabet[rng() % alphabet.size()];
+        break;
+      case 1:
+        s.erase(at, 1 + rng() % 8);
+        break;
+      case 2:
+        s.insert(at, 1, alphabet[rng() % alphabet.size()]);
+        break;
+      default:
+        s.insert(at, s.substr(rng() % s.size(), rng() % 16));
+        break;
     }
   }
   return s;
@@ -98,7 +106,8 @@ void fuzz(const std::string& seed, unsigned seed_value, int rounds, F&& parse) {
   int parsed = 0, refused = 0;
   for (int i = 0; i < rounds; ++i) {
     std::string input = mutate(seed, rng);
-    if (const char* dump = std::getenv("FASTAPPKIT_FUZZ_DUMP")) std::ofstream(dump, std::ios::binary) << input;  // the input a crash died on
+    if (const char* dump = std::getenv("FASTAPPKIT_FUZZ_DUMP"))
+      std::ofstream(dump, std::ios::binary) << input;  // the input a crash died on
     try {
       parse(input);
       ++parsed;
@@ -116,46 +125,50 @@ void fuzz(const std::string& seed, unsigned seed_value, int rounds, F&& parse) {
 }  // namespace
 
 TEST_SUITE("fastappkit::fuzz") {
-
-TEST_CASE("revision files") {
-  fuzz(kMigration, 1, 4000, [](const std::string& text) {
-    auto m = fastappkit::migration::parse_migration(text, "3f2a9c1b7d4e_x.toml", {.allow_call = true});
-    // What parses must also replay without throwing anything but Error.
-    fastappkit::migration::Schema s;
-    for (const auto& op : m.upgrade) fastappkit::migration::apply(s, op);
-  });
-}
-
-TEST_CASE("models.toml") {
-  fuzz(kModels, 2, 4000, [](const std::string& text) { fastappkit::migration::parse_models(text, "models.toml", "blog"); });
-}
-
-TEST_CASE("fastappkit.toml") {
-  fuzz(kProject, 3, 4000, [](const std::string& text) { fastappkit::config::parse_project(text, "fastappkit.toml", "/proj"); });
-}
-
-TEST_CASE("database URLs") {
-  for (const char* url : {"postgresql+asyncpg://app:p%40ss@[::1]:5432/db?sslmode=require&host=/tmp", "sqlite:////var/lib/app.db"}) {
-    fuzz(url, 4, 4000, [](const std::string& text) {
-      auto u = fastappkit::config::parse_database_url(text, "/proj");
-      (void)u.redacted();
-      (void)u.libpq_conninfo();
+  TEST_CASE("revision files") {
+    fuzz(kMigration, 1, 4000, [](const std::string& text) {
+      auto m = fastappkit::migration::parse_migration(text, "3f2a9c1b7d4e_x.toml", {.allow_call = true});
+      // What parses must also replay without throwing anything but Error.
+      fastappkit::migration::Schema s;
+      for (const auto& op : m.upgrade) fastappkit::migration::apply(s, op);
     });
   }
-}
 
-TEST_CASE(".env files") {
-  unit::TempDir dir;
-  fuzz("# c\nexport A='1'\nDATABASE_URL=\"sqlite:///app.db\" # x\nB=2\n", 5, 2000, [&](const std::string& text) {
-    auto f = dir.write(".env", text);
-    fastappkit::config::read_dotenv(f, "DATABASE_URL");
-  });
-}
+  TEST_CASE("models.toml") {
+    fuzz(kModels, 2, 4000,
+         [](const std::string& text) { fastappkit::migration::parse_models(text, "models.toml", "blog"); });
+  }
+
+  TEST_CASE("fastappkit.toml") {
+    fuzz(kProject, 3, 4000,
+         [](const std::string& text) { fastappkit::config::parse_project(text, "fastappkit.toml", "/proj"); });
+  }
+
+  TEST_CASE("database URLs") {
+    for (const char* url :
+         {"postgresql+asyncpg://app:p%40ss@[::1]:5432/db?sslmode=require&host=/tmp", "sqlite:////var/lib/app.db"}) {
+      fuzz(url, 4, 4000, [](const std::string& text) {
+        auto u = fastappkit::config::parse_database_url(text, "/proj");
+        (void)u.redacted();
+        (void)u.libpq_conninfo();
+      });
+    }
+  }
+
+  TEST_CASE(".env files") {
+    unit::TempDir dir;
+    fuzz("# c\nexport A='1'\nDATABASE_URL=\"sqlite:///app.db\" # x\nB=2\n", 5, 2000, [&](const std::string& text) {
+      auto f = dir.write(".env", text);
+      fastappkit::config::read_dotenv(f, "DATABASE_URL");
+    });
+  }
 
 }  // TEST_SUITE
 
 TEST_CASE("regression: a brace inside an array (toml++ 3.3.0 asserted here) is invalid TOML, not a crash") {
-  auto e = unit::error_of([] { fastappkit::config::parse_project("[tool.fastappkit]\napps = [\n  \"a\",\n } \"b\"]\n", "fastappkit.toml", "/p"); });
+  auto e = unit::error_of([] {
+    fastappkit::config::parse_project("[tool.fastappkit]\napps = [\n  \"a\",\n } \"b\"]\n", "fastappkit.toml", "/p");
+  });
   REQUIRE(e);
   CHECK(e->kind() == fastappkit::ErrorKind::input);
   CHECK(unit::starts_with(e->what(), "fastappkit.toml:4:2: invalid TOML: "));

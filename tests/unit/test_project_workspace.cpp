@@ -7,8 +7,8 @@
 #include "support.hpp"
 
 using namespace fastappkit;
-using project::Workspace;
 using migration::Direction;
+using project::Workspace;
 namespace fs = std::filesystem;
 
 namespace {
@@ -49,135 +49,136 @@ project::Observer& quiet() {
 }  // namespace
 
 TEST_SUITE("fastappkit::project") {
-
-TEST_CASE("a project loads core and every plugin, and knows who owns each table") {
-  Example ex;
-  Workspace w = Workspace::open_project(ex.options());
-  REQUIRE(w.targets().size() == 3);
-  CHECK(w.targets()[0].name == "core");
-  CHECK(w.targets()[0].internal_apps == std::vector<std::string>{"blog"});
-  CHECK(w.targets()[1].name == "payments");
-  CHECK(w.targets()[1].version_table == "alembic_version_payments");
-  CHECK(w.targets()[2].name == "audit");
-  CHECK(w.owner_of("users") == "core");
-  CHECK(w.owner_of("posts") == "internal app blog");
-  CHECK(w.owner_of("payments_invoices") == "external app payments");
-  CHECK(w.owner_of("nosuch").empty());
-  CHECK(w.broken().empty());
-  auto e = unit::error_of([&] { w.external("blog"); });
-  REQUIRE(e);
-  CHECK(unit::contains(e->hint(), "use the unified commands"));
-  e = unit::error_of([&] { w.external("paymnets"); });
-  REQUIRE(e);
-  CHECK(e->hint() == "did you mean 'payments'?");
-}
-
-TEST_CASE("one plan for every app, rendered before anything is written") {
-  Example ex;
-  Workspace w = Workspace::open_project(ex.options());
-  auto plan = w.plan(nullptr, sql::Dialect::sqlite, upgrade_all(w));
-  REQUIRE(plan.parts.size() == 3);
-  CHECK(plan.parts[0].steps.size() == 4);
-  CHECK(plan.parts[1].steps.size() == 2);
-  CHECK(plan.parts[2].steps.size() == 1);
-  CHECK(plan.step_count() == 7);
-  CHECK_FALSE(fs::exists(ex.root / "app.db"));  // planning without a database writes nothing
-
-  auto conn = ex.open(w);
-  w.apply(*conn, w.plan(conn.get(), conn->dialect(), upgrade_all(w)), quiet());
-  CHECK(w.current(conn.get(), w.targets()[1]) == std::vector<std::string>{"8b7c6d5e4f3a"});
-  CHECK(w.plan(conn.get(), conn->dialect(), upgrade_all(w)).step_count() == 0);
-}
-
-TEST_CASE("a core change that reaches into an applied external app's tables is refused") {
-  Example ex;
-  Workspace w = Workspace::open_project(ex.options());
-  auto conn = ex.open(w);
-  w.apply(*conn, w.plan(conn.get(), conn->dialect(), upgrade_all(w)), quiet());
-
-  auto e = unit::error_of([&] { w.plan(conn.get(), conn->dialect(), {{&w.core(), Direction::downgrade, "base"}}); });
-  REQUIRE(e);
-  CHECK(e->kind() == ErrorKind::input);
-  CHECK(unit::contains(e->message(), "revision 1a2b3c4d5e6f drops table 'users'"));
-  CHECK(unit::contains(e->message(), "external app payments: payments_invoices (user_id) -> users (id)"));
-  CHECK(unit::contains(e->hint(), "fastappkit migrate app audit downgrade --revision base, then fastappkit migrate app payments"));
-  // Nothing ran.
-  CHECK(w.current(conn.get(), w.core()) == std::vector<std::string>{"4d5e6f708192"});
-
-  // Reverting only the blog revisions touches nothing the plugins reference.
-  CHECK(w.plan(conn.get(), conn->dialect(), {{&w.core(), Direction::downgrade, "2b3c4d5e6f70"}}).step_count() == 2);
-
-  // The whole project in order: plugins first (reverse order), then core.
-  auto all = w.plan(conn.get(), conn->dialect(), w.revert_all());
-  REQUIRE(all.parts.size() == 3);
-  CHECK(all.parts[0].target->name == "audit");
-  CHECK(all.parts[1].target->name == "payments");
-  CHECK(all.parts[2].target->name == "core");
-  w.apply(*conn, all, quiet());
-  for (const auto& t : w.targets()) CHECK(w.current(conn.get(), t).empty());
-}
-
-TEST_CASE("check covers core and every external app") {
-  Example ex;
-  Workspace w = Workspace::open_project(ex.options());
-  auto conn = ex.open(w);
-  w.apply(*conn, w.plan(conn.get(), conn->dialect(), upgrade_all(w)), quiet());
-  auto clean = w.check(conn.get());
-  CHECK(clean.ok());
-  REQUIRE(clean.apps.size() == 3);
-
-  conn->execute("ALTER TABLE payments_invoices ADD COLUMN sneaky text");
-  w.apply(*conn, w.plan(conn.get(), conn->dialect(), {{&w.targets()[2], Direction::downgrade, "base"}}), quiet());
-  auto r = w.check(conn.get());
-  CHECK_FALSE(r.ok());
-  CHECK(r.apps[0].ok());
-  REQUIRE(r.apps[1].database_vs_migrations.size() == 1);
-  CHECK(r.apps[1].database_vs_migrations[0] == "database differs from its revision: add column payments_invoices.sneaky (text)");
-  REQUIRE_FALSE(r.apps[2].database_vs_migrations.empty());
-  CHECK(unit::starts_with(r.apps[2].database_vs_migrations[0], "database is behind: at base"));
-}
-
-TEST_CASE("a broken plugin is recorded and the healthy apps are still answered") {
-  Example ex;
-  {
-    std::ofstream(ex.root / "plugins" / "audit" / "plugin.toml") << "name = \"audit\"\nversion = 3\n";
+  TEST_CASE("a project loads core and every plugin, and knows who owns each table") {
+    Example ex;
+    Workspace w = Workspace::open_project(ex.options());
+    REQUIRE(w.targets().size() == 3);
+    CHECK(w.targets()[0].name == "core");
+    CHECK(w.targets()[0].internal_apps == std::vector<std::string>{"blog"});
+    CHECK(w.targets()[1].name == "payments");
+    CHECK(w.targets()[1].version_table == "alembic_version_payments");
+    CHECK(w.targets()[2].name == "audit");
+    CHECK(w.owner_of("users") == "core");
+    CHECK(w.owner_of("posts") == "internal app blog");
+    CHECK(w.owner_of("payments_invoices") == "external app payments");
+    CHECK(w.owner_of("nosuch").empty());
+    CHECK(w.broken().empty());
+    auto e = unit::error_of([&] { w.external("blog"); });
+    REQUIRE(e);
+    CHECK(unit::contains(e->hint(), "use the unified commands"));
+    e = unit::error_of([&] { w.external("paymnets"); });
+    REQUIRE(e);
+    CHECK(e->hint() == "did you mean 'payments'?");
   }
-  auto strict = unit::error_of([&] { Workspace::open_project(ex.options()); });
-  REQUIRE(strict);
-  REQUIRE(strict->location());
-  CHECK(strict->location()->line == 2);
 
-  Workspace w = Workspace::open_project(ex.options(true));
-  REQUIRE(w.broken().size() == 1);
-  CHECK(w.broken()[0].name == "audit");
-  CHECK(w.targets().size() == 2);
-  auto conn = ex.open(w);
-  auto s = w.status(conn.get());
-  REQUIRE(s.apps.size() == 3);
-  CHECK(s.apps[0].pending.size() == 4);
-  CHECK(s.apps[1].pending.size() == 2);
-  CHECK(s.apps[2].error.has_value());
-  CHECK_FALSE(s.healthy());
-  auto c = w.check(conn.get());
-  CHECK(c.broken());
-  CHECK(c.apps[2].error.has_value());
-  CHECK_THROWS_AS(w.require_healthy(), Error);
-}
+  TEST_CASE("one plan for every app, rendered before anything is written") {
+    Example ex;
+    Workspace w = Workspace::open_project(ex.options());
+    auto plan = w.plan(nullptr, sql::Dialect::sqlite, upgrade_all(w));
+    REQUIRE(plan.parts.size() == 3);
+    CHECK(plan.parts[0].steps.size() == 4);
+    CHECK(plan.parts[1].steps.size() == 2);
+    CHECK(plan.parts[2].steps.size() == 1);
+    CHECK(plan.step_count() == 7);
+    CHECK_FALSE(fs::exists(ex.root / "app.db"));  // planning without a database writes nothing
 
-TEST_CASE("autogenerate sees the project's models; a model taking a plugin's table is refused at the model") {
-  Example ex;
-  Workspace w = Workspace::open_project(ex.options());
-  CHECK_FALSE(w.autogenerate(w.core(), "", "nothing").has_value());
-  {
-    std::ofstream(ex.root / "apps" / "blog" / "models.toml", std::ios::app)
-        << "\n[[tables]]\nname = \"audit_events\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true } ]\n";
+    auto conn = ex.open(w);
+    w.apply(*conn, w.plan(conn.get(), conn->dialect(), upgrade_all(w)), quiet());
+    CHECK(w.current(conn.get(), w.targets()[1]) == std::vector<std::string>{"8b7c6d5e4f3a"});
+    CHECK(w.plan(conn.get(), conn->dialect(), upgrade_all(w)).step_count() == 0);
   }
-  auto e = unit::error_of([&] { Workspace::open_project(ex.options()); });
-  REQUIRE(e);
-  CHECK(e->message() == "table 'audit_events' is declared by internal app 'blog' but belongs to external app 'audit'");
-  REQUIRE(e->location());
-  CHECK(unit::contains(e->location()->file, "apps/blog/models.toml"));
-  CHECK(e->location()->line > 0);
-}
+
+  TEST_CASE("a core change that reaches into an applied external app's tables is refused") {
+    Example ex;
+    Workspace w = Workspace::open_project(ex.options());
+    auto conn = ex.open(w);
+    w.apply(*conn, w.plan(conn.get(), conn->dialect(), upgrade_all(w)), quiet());
+
+    auto e = unit::error_of([&] { w.plan(conn.get(), conn->dialect(), {{&w.core(), Direction::downgrade, "base"}}); });
+    REQUIRE(e);
+    CHECK(e->kind() == ErrorKind::input);
+    CHECK(unit::contains(e->message(), "revision 1a2b3c4d5e6f drops table 'users'"));
+    CHECK(unit::contains(e->message(), "external app payments: payments_invoices (user_id) -> users (id)"));
+    CHECK(unit::contains(
+        e->hint(), "fastappkit migrate app audit downgrade --revision base, then fastappkit migrate app payments"));
+    // Nothing ran.
+    CHECK(w.current(conn.get(), w.core()) == std::vector<std::string>{"4d5e6f708192"});
+
+    // Reverting only the blog revisions touches nothing the plugins reference.
+    CHECK(w.plan(conn.get(), conn->dialect(), {{&w.core(), Direction::downgrade, "2b3c4d5e6f70"}}).step_count() == 2);
+
+    // The whole project in order: plugins first (reverse order), then core.
+    auto all = w.plan(conn.get(), conn->dialect(), w.revert_all());
+    REQUIRE(all.parts.size() == 3);
+    CHECK(all.parts[0].target->name == "audit");
+    CHECK(all.parts[1].target->name == "payments");
+    CHECK(all.parts[2].target->name == "core");
+    w.apply(*conn, all, quiet());
+    for (const auto& t : w.targets()) CHECK(w.current(conn.get(), t).empty());
+  }
+
+  TEST_CASE("check covers core and every external app") {
+    Example ex;
+    Workspace w = Workspace::open_project(ex.options());
+    auto conn = ex.open(w);
+    w.apply(*conn, w.plan(conn.get(), conn->dialect(), upgrade_all(w)), quiet());
+    auto clean = w.check(conn.get());
+    CHECK(clean.ok());
+    REQUIRE(clean.apps.size() == 3);
+
+    conn->execute("ALTER TABLE payments_invoices ADD COLUMN sneaky text");
+    w.apply(*conn, w.plan(conn.get(), conn->dialect(), {{&w.targets()[2], Direction::downgrade, "base"}}), quiet());
+    auto r = w.check(conn.get());
+    CHECK_FALSE(r.ok());
+    CHECK(r.apps[0].ok());
+    REQUIRE(r.apps[1].database_vs_migrations.size() == 1);
+    CHECK(r.apps[1].database_vs_migrations[0] ==
+          "database differs from its revision: add column payments_invoices.sneaky (text)");
+    REQUIRE_FALSE(r.apps[2].database_vs_migrations.empty());
+    CHECK(unit::starts_with(r.apps[2].database_vs_migrations[0], "database is behind: at base"));
+  }
+
+  TEST_CASE("a broken plugin is recorded and the healthy apps are still answered") {
+    Example ex;
+    { std::ofstream(ex.root / "plugins" / "audit" / "plugin.toml") << "name = \"audit\"\nversion = 3\n"; }
+    auto strict = unit::error_of([&] { Workspace::open_project(ex.options()); });
+    REQUIRE(strict);
+    REQUIRE(strict->location());
+    CHECK(strict->location()->line == 2);
+
+    Workspace w = Workspace::open_project(ex.options(true));
+    REQUIRE(w.broken().size() == 1);
+    CHECK(w.broken()[0].name == "audit");
+    CHECK(w.targets().size() == 2);
+    auto conn = ex.open(w);
+    auto s = w.status(conn.get());
+    REQUIRE(s.apps.size() == 3);
+    CHECK(s.apps[0].pending.size() == 4);
+    CHECK(s.apps[1].pending.size() == 2);
+    CHECK(s.apps[2].error.has_value());
+    CHECK_FALSE(s.healthy());
+    auto c = w.check(conn.get());
+    CHECK(c.broken());
+    CHECK(c.apps[2].error.has_value());
+    CHECK_THROWS_AS(w.require_healthy(), Error);
+  }
+
+  TEST_CASE("autogenerate sees the project's models; a model taking a plugin's table is refused at the model") {
+    Example ex;
+    Workspace w = Workspace::open_project(ex.options());
+    CHECK_FALSE(w.autogenerate(w.core(), "", "nothing").has_value());
+    {
+      std::ofstream(ex.root / "apps" / "blog" / "models.toml", std::ios::app)
+          << "\n[[tables]]\nname = \"audit_events\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = "
+             "true } ]\n";
+    }
+    auto e = unit::error_of([&] { Workspace::open_project(ex.options()); });
+    REQUIRE(e);
+    CHECK(e->message() ==
+          "table 'audit_events' is declared by internal app 'blog' but belongs to external app 'audit'");
+    REQUIRE(e->location());
+    CHECK(unit::contains(e->location()->file, "apps/blog/models.toml"));
+    CHECK(e->location()->line > 0);
+  }
 
 }  // TEST_SUITE

@@ -15,19 +15,23 @@ namespace {
 
 std::string require_message(const Context& ctx, const std::string& usage) {
   std::string m = ctx.opt("message");
-  if (m.empty()) throw Error(ErrorKind::usage, "a message is required", "pass -m \"what this revision does\" (" + usage + ")");
+  if (m.empty())
+    throw Error(ErrorKind::usage, "a message is required", "pass -m \"what this revision does\" (" + usage + ")");
   return m;
 }
 
-void write(Context& ctx, const Workspace& w, const project::Target& t, const migration::Migration& m, const std::string& empty_note) {
+void write(Context& ctx, const Workspace& w, const project::Target& t, const migration::Migration& m,
+           const std::string& empty_note) {
   auto file = w.write_revision(t, m);
   if (ctx.verbosity == 0) return;
   ctx.out << "Generated " << file.string() << "\n";
   if (m.upgrade.empty() && !empty_note.empty()) ctx.out << "  " << empty_note << "\n";
-  for (const auto& op : m.upgrade) ctx.out << "  - " << migration::describe(op) << (op.comment.empty() ? "" : "   # " + op.comment) << "\n";
+  for (const auto& op : m.upgrade)
+    ctx.out << "  - " << migration::describe(op) << (op.comment.empty() ? "" : "   # " + op.comment) << "\n";
 }
 
-int autogenerate(Context& ctx, const Workspace& w, const project::Target& t, const std::string& app, const std::string& message) {
+int autogenerate(Context& ctx, const Workspace& w, const project::Target& t, const std::string& app,
+                 const std::string& message) {
   auto m = w.autogenerate(t, app, message);
   if (!m) {
     if (ctx.verbosity > 0) ctx.out << "No changes detected\n";
@@ -44,8 +48,10 @@ void require_internal(const config::ProjectConfig& cfg, const std::string& name)
     names.push_back(a.name);
     if (a.name != name) continue;
     if (!a.internal)
-      throw Error(ErrorKind::usage, "External apps cannot create migrations from core project ('" + name + "' is an external app)",
-                  "develop it on its own: cd to its source folder and run 'fastappkit plugin revision --autogenerate -m MSG'");
+      throw Error(
+          ErrorKind::usage,
+          "External apps cannot create migrations from core project ('" + name + "' is an external app)",
+          "develop it on its own: cd to its source folder and run 'fastappkit plugin revision --autogenerate -m MSG'");
     return;
   }
   std::string near = util::did_you_mean(name, names);
@@ -75,10 +81,12 @@ int cmd_merge(Context& ctx) {
   auto m = w.merge(w.core(), message);
   if (!m) {
     auto heads = w.core().graph->heads();
-    if (ctx.verbosity > 0) ctx.out << "Nothing to merge: there is " << (heads.empty() ? "no head" : "one head (" + heads[0] + ")") << "\n";
+    if (ctx.verbosity > 0)
+      ctx.out << "Nothing to merge: there is " << (heads.empty() ? "no head" : "one head (" + heads[0] + ")") << "\n";
     return 0;
   }
-  write(ctx, w, w.core(), *m, "(a merge: no operations; it joins the heads " + util::join(m->down_revisions, ", ") + ")");
+  write(ctx, w, w.core(), *m,
+        "(a merge: no operations; it joins the heads " + util::join(m->down_revisions, ", ") + ")");
   return 0;
 }
 
@@ -97,7 +105,8 @@ int cmd_plugin_revision(Context& ctx) {
   std::string message = require_message(ctx, "fastappkit plugin revision [--autogenerate] -m MSG");
   Workspace w = Workspace::open_plugin_source(ctx.load(false));
   if (ctx.flag("autogenerate")) return autogenerate(ctx, w, w.core(), "", message);
-  write(ctx, w, w.core(), w.empty_revision(w.core(), message), "(no operations: fill in [[upgrade]] and [[downgrade]])");
+  write(ctx, w, w.core(), w.empty_revision(w.core(), message),
+        "(no operations: fill in [[upgrade]] and [[downgrade]])");
   return 0;
 }
 

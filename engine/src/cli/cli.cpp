@@ -48,9 +48,7 @@ void Context::warn(const std::string& message) const {
   if (verbosity > 0) err << "fastappkit: warning: " << message << "\n";
 }
 
-sql::Dialect dialect_of(const config::DatabaseUrl& url) {
-  return url.backend;
-}
+sql::Dialect dialect_of(const config::DatabaseUrl& url) { return url.backend; }
 
 namespace {
 
@@ -74,20 +72,32 @@ void revision_option(po::options_description& d, po::positional_options_descript
   d.add_options()("revision,r", po::value<std::string>(), help);
 }
 
-void message_option(po::options_description& d) { d.add_options()("message,m", po::value<std::string>(), "the revision's message"); }
+void message_option(po::options_description& d) {
+  d.add_options()("message,m", po::value<std::string>(), "the revision's message");
+}
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {{"migrate", "upgrade"}, "[--revision R]", "apply core and internal-app migrations up to R (default: head)",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, unique prefix, head, heads, +N, REV+N (default head)"); }, cmd_upgrade},
-      {{"migrate", "downgrade"}, "<revision>", "revert core and internal-app migrations down to a revision",
+      {{"migrate", "upgrade"},
+       "[--revision R]",
+       "apply core and internal-app migrations up to R (default: head)",
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision: id, unique prefix, head, heads, +N, REV+N (default head)");
+       },
+       cmd_upgrade},
+      {{"migrate", "downgrade"},
+       "<revision>",
+       "revert core and internal-app migrations down to a revision",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision: id, prefix, base, -N, REV-N");
-         d.add_options()("all", po::bool_switch(), "with base: revert the whole project, external apps first (reverse order), then core");
+         d.add_options()("all", po::bool_switch(),
+                         "with base: revert the whole project, external apps first (reverse order), then core");
          p.add("revision", 1);
        },
        cmd_downgrade},
-      {{"migrate", "preview"}, "[--revision R]", "print the SQL that upgrade (or --downgrade) would run; applies nothing",
+      {{"migrate", "preview"},
+       "[--revision R]",
+       "print the SQL that upgrade (or --downgrade) would run; applies nothing",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision (default head)");
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision instead of an upgrade");
@@ -98,71 +108,132 @@ const std::vector<Command>& commands() {
       {{"migrate", "heads"}, "", "show the head revision(s) of the migration graph", nullptr, cmd_heads},
       {{"migrate", "history"}, "", "list revisions, newest first", nullptr, cmd_history},
       {{"migrate", "status"}, "", "version table, current revision, heads and pending migrations", nullptr, cmd_status},
-      {{"migrate", "stamp"}, "<revision>", "set the version table to a revision without running migrations",
+      {{"migrate", "stamp"},
+       "<revision>",
+       "set the version table to a revision without running migrations",
        [](auto& d, auto& p) {
          revision_option(d, p, "revision to record: id, prefix, label, head, heads, base, BRANCH@head");
          d.add_options()("purge", po::bool_switch(), "empty the version table first (rows of other branches go too)");
          p.add("revision", 1);
        },
        cmd_stamp},
-      {{"migrate", "core"}, "-m MSG", "autogenerate a core revision from core/models.toml and the internal apps' models",
-       [](auto& d, auto&) { message_option(d); }, cmd_makemigrations_core},
-      {{"migrate", "app", "<name>", "makemigrations"}, "-m MSG", "autogenerate a revision for an internal app (sees core and all internal apps)",
-       [](auto& d, auto&) { message_option(d); }, cmd_app_makemigrations},
-      {{"migrate", "app", "<name>", "upgrade"}, "[--revision R]", "apply an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision (default head)"); }, cmd_app_migrate},
-      {{"migrate", "app", "<name>", "downgrade"}, "--revision R", "revert an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, prefix, base, -N"); }, cmd_app_migrate},
-      {{"migrate", "app", "<name>", "preview"}, "[--revision R]", "print the SQL of an external app's upgrade (or --downgrade); applies nothing",
+      {{"migrate", "core"},
+       "-m MSG",
+       "autogenerate a core revision from core/models.toml and the internal apps' models",
+       [](auto& d, auto&) { message_option(d); },
+       cmd_makemigrations_core},
+      {{"migrate", "app", "<name>", "makemigrations"},
+       "-m MSG",
+       "autogenerate a revision for an internal app (sees core and all internal apps)",
+       [](auto& d, auto&) { message_option(d); },
+       cmd_app_makemigrations},
+      {{"migrate", "app", "<name>", "upgrade"},
+       "[--revision R]",
+       "apply an external app's migrations",
+       [](auto& d, auto& p) { revision_option(d, p, "target revision (default head)"); },
+       cmd_app_migrate},
+      {{"migrate", "app", "<name>", "downgrade"},
+       "--revision R",
+       "revert an external app's migrations",
+       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, prefix, base, -N"); },
+       cmd_app_migrate},
+      {{"migrate", "app", "<name>", "preview"},
+       "[--revision R]",
+       "print the SQL of an external app's upgrade (or --downgrade); applies nothing",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision (default head)");
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision");
        },
        cmd_app_migrate},
-      {{"plugin", "revision"}, "[--autogenerate] -m MSG", "in a plugin's source folder: a new revision (from its models with --autogenerate)",
+      {{"plugin", "revision"},
+       "[--autogenerate] -m MSG",
+       "in a plugin's source folder: a new revision (from its models with --autogenerate)",
        [](auto& d, auto&) {
          message_option(d);
-         d.add_options()("autogenerate", po::bool_switch(), "fill it from the difference between models.toml and the migrations");
+         d.add_options()("autogenerate", po::bool_switch(),
+                         "fill it from the difference between models.toml and the migrations");
        },
        cmd_plugin_revision},
-      {{"plugin", "upgrade"}, "[<revision>]", "in a plugin's source folder: apply its migrations to its own .env database",
+      {{"plugin", "upgrade"},
+       "[<revision>]",
+       "in a plugin's source folder: apply its migrations to its own .env database",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision (default head)");
          p.add("revision", 1);
        },
        cmd_plugin_upgrade},
-      {{"plugin", "downgrade"}, "<revision>", "in a plugin's source folder: revert down to a revision",
+      {{"plugin", "downgrade"},
+       "<revision>",
+       "in a plugin's source folder: revert down to a revision",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision: id, prefix, base, -N");
          p.add("revision", 1);
        },
        cmd_plugin_downgrade},
       {{"plugin", "current"}, "", "in a plugin's source folder: where its database is", nullptr, cmd_plugin_current},
-      {{"plugin", "history"}, "", "in a plugin's source folder: its revisions, newest first", nullptr, cmd_plugin_history},
-      {{"plugin", "check"}, "", "in a plugin's source folder: models vs migrations vs its database; exit 1 on a difference", nullptr, cmd_plugin_check},
-      {{"core", "new"}, "<name>", "scaffold a project in ./<name> (SQLite .env by default)", [](auto& d, auto& p) {
+      {{"plugin", "history"},
+       "",
+       "in a plugin's source folder: its revisions, newest first",
+       nullptr,
+       cmd_plugin_history},
+      {{"plugin", "check"},
+       "",
+       "in a plugin's source folder: models vs migrations vs its database; exit 1 on a difference",
+       nullptr,
+       cmd_plugin_check},
+      {{"core", "new"},
+       "<name>",
+       "scaffold a project in ./<name> (SQLite .env by default)",
+       [](auto& d, auto& p) {
          d.add_options()("name", po::value<std::string>(), "project folder name");
          p.add("name", 1);
-       }, cmd_core_new},
-      {{"app", "new"}, "<name> [--as-plugin]", "scaffold an internal app (and add it to apps), or an external app's plugin source folder",
+       },
+       cmd_core_new},
+      {{"app", "new"},
+       "<name> [--as-plugin]",
+       "scaffold an internal app (and add it to apps), or an external app's plugin source folder",
        [](auto& d, auto& p) {
-         d.add_options()("name", po::value<std::string>(), "app name")("as-plugin", po::bool_switch(), "make a plugin source folder in ./<name>");
+         d.add_options()("name", po::value<std::string>(), "app name")("as-plugin", po::bool_switch(),
+                                                                       "make a plugin source folder in ./<name>");
          p.add("name", 1);
        },
        cmd_app_new},
       {{"app", "list"}, "", "apps in migration order: kind, version, version table, state", nullptr, cmd_app_list},
-      {{"app", "validate", "<name>"}, "", "run every check for one app; exit 2 if one fails", nullptr, cmd_app_validate},
-      {{"migrate", "merge"}, "-m MSG", "write a revision that merges the current heads", [](auto& d, auto&) { message_option(d); }, cmd_merge},
-      {{"migrate", "revision"}, "-m MSG [--app NAME]", "write an empty core revision on the head, for execute or data steps",
+      {{"app", "validate", "<name>"},
+       "",
+       "run every check for one app; exit 2 if one fails",
+       nullptr,
+       cmd_app_validate},
+      {{"migrate", "merge"},
+       "-m MSG",
+       "write a revision that merges the current heads",
+       [](auto& d, auto&) { message_option(d); },
+       cmd_merge},
+      {{"migrate", "revision"},
+       "-m MSG [--app NAME]",
+       "write an empty core revision on the head, for execute or data steps",
        [](auto& d, auto&) {
          message_option(d);
          d.add_options()("app", po::value<std::string>(), "the internal app it is made for");
        },
        cmd_revision},
-      {{"migrate", "all"}, "", "migrate everything: core (with internal apps) first, then each external app in order", nullptr, cmd_all},
-      {{"migrate", "check"}, "", "compare models, migrations and the database; exit 1 on any difference", nullptr, cmd_check},
-      {{"migrate", "graph"}, "[--format dot|svg]", "the revision graphs of core and every external app, with cross-app foreign keys",
-       [](auto& d, auto&) { d.add_options()("format", po::value<std::string>(), "dot (default) or svg (needs Graphviz's dot)"); }, cmd_graph},
+      {{"migrate", "all"},
+       "",
+       "migrate everything: core (with internal apps) first, then each external app in order",
+       nullptr,
+       cmd_all},
+      {{"migrate", "check"},
+       "",
+       "compare models, migrations and the database; exit 1 on any difference",
+       nullptr,
+       cmd_check},
+      {{"migrate", "graph"},
+       "[--format dot|svg]",
+       "the revision graphs of core and every external app, with cross-app foreign keys",
+       [](auto& d, auto&) {
+         d.add_options()("format", po::value<std::string>(), "dot (default) or svg (needs Graphviz's dot)");
+       },
+       cmd_graph},
   };
   return table;
 }
@@ -183,12 +254,14 @@ po::options_description global_options(Context& ctx) {
       "directory,C", po::value<std::string>(&ctx.directory), "run as if started in DIR (the project root)")(
       "database-url", po::value<std::string>(), "database URL (overrides DATABASE_URL and .env)")(
       "verbose,v", "print more, including the SQL each migration runs")("quiet,q", "print only errors")(
-      "json", "print listings, and errors, as JSON on stdout")("lock-timeout", po::value<double>(), "seconds to wait for another run's lock (default 60)");
+      "json", "print listings, and errors, as JSON on stdout")("lock-timeout", po::value<double>(),
+                                                               "seconds to wait for another run's lock (default 60)");
   return d;
 }
 
 bool is_relative_number(const std::string& s) {
-  return s.size() > 1 && s[0] == '-' && std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return s.size() > 1 && s[0] == '-' &&
+         std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // The option parser's message without the option's value: a value may be a database URL
@@ -197,8 +270,10 @@ std::string option_error(po::error& e) {
   if (auto* named = dynamic_cast<po::error_with_option_name*>(&e)) {
     named->set_substitute("value", "(value not shown)");
     std::string option = named->get_option_name();
-    if (auto eq = option.find('='); eq != std::string::npos) named->set_substitute("canonical_option", option.substr(0, eq));
-    if (auto eq = option.find('='); eq != std::string::npos) named->set_substitute("original_token", option.substr(0, eq));
+    if (auto eq = option.find('='); eq != std::string::npos)
+      named->set_substitute("canonical_option", option.substr(0, eq));
+    if (auto eq = option.find('='); eq != std::string::npos)
+      named->set_substitute("original_token", option.substr(0, eq));
   }
   return config::redact_text(e.what());
 }
@@ -252,7 +327,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     }
     const bool help = gvm.count("help") != 0;
     if (gvm.count("directory") && !std::filesystem::is_directory(ctx.directory))
-      throw Error(ErrorKind::usage, "-C " + ctx.directory + ": no such directory", "pass the folder that holds fastappkit.toml (or a plugin's source folder)");
+      throw Error(ErrorKind::usage, "-C " + ctx.directory + ": no such directory",
+                  "pass the folder that holds fastappkit.toml (or a plugin's source folder)");
 
     // The leading words name the command.
     std::vector<std::string> words;
@@ -266,8 +342,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       bool match = true;
       std::vector<std::string> params;
       for (std::size_t i = 0; i < c.path.size() && match; ++i) {
-        if (c.path[i] == "<name>") params.push_back(words[i]);
-        else match = c.path[i] == words[i];
+        if (c.path[i] == "<name>")
+          params.push_back(words[i]);
+        else
+          match = c.path[i] == words[i];
         if (match && i > 0 && c.path[i - 1] == "<name>") params.push_back(words[i]);
       }
       if (match && (!cmd || c.path.size() > cmd->path.size())) {
@@ -281,18 +359,22 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       for (const auto& w : words) {
         std::vector<std::string> next = prefix;
         next.push_back(w);
-        bool any = std::any_of(commands().begin(), commands().end(), [&](const Command& c) { return starts_with(c.path, next); });
+        bool any = std::any_of(commands().begin(), commands().end(),
+                               [&](const Command& c) { return starts_with(c.path, next); });
         if (!any) break;
         prefix = next;
       }
       if (prefix.size() == words.size() && (help || words.size() <= 1)) {
-        (help ? out : err) << "usage: fastappkit [global options] <command> [options]\n\n" << group_help(prefix) << "\n" << globals;
+        (help ? out : err) << "usage: fastappkit [global options] <command> [options]\n\n"
+                           << group_help(prefix) << "\n"
+                           << globals;
         return help ? 0 : 2;
       }
       std::vector<std::string> choices;
       for (const auto& c : commands()) {
         if (c.path.size() > prefix.size() && starts_with(c.path, prefix)) {
-          if (std::find(choices.begin(), choices.end(), c.path[prefix.size()]) == choices.end()) choices.push_back(c.path[prefix.size()]);
+          if (std::find(choices.begin(), choices.end(), c.path[prefix.size()]) == choices.end())
+            choices.push_back(c.path[prefix.size()]);
         }
       }
       std::string word = prefix.size() < words.size() ? words[prefix.size()] : std::string();
@@ -300,7 +382,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       std::string where = prefix.empty() ? "" : " '" + util::join(prefix, " ") + "'";
       throw Error(ErrorKind::usage,
                   word.empty() ? "missing command after" + where : "unknown command" + where + " '" + word + "'",
-                  near.empty() ? "commands: " + util::join(choices, ", ") + " (fastappkit --help)" : "did you mean '" + near + "'?");
+                  near.empty() ? "commands: " + util::join(choices, ", ") + " (fastappkit --help)"
+                               : "did you mean '" + near + "'?");
     }
 
     std::vector<std::string> tail(rest.begin() + static_cast<long>(cmd->path.size()), rest.end());
@@ -328,15 +411,18 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
           const bool long_name = tail[i].rfind("--", 0) == 0;
           const po::option_description* o = nullptr;
           for (const auto& d : own.options())
-            if (long_name ? d->long_name() == tail[i].substr(2) : d->canonical_display_name(po::command_line_style::allow_dash_for_short) == tail[i])
+            if (long_name ? d->long_name() == tail[i].substr(2)
+                          : d->canonical_display_name(po::command_line_style::allow_dash_for_short) == tail[i])
               o = d.get();
           if (o && o->semantic()->max_tokens() > 0) {
             opts.push_back("--" + o->long_name() + "=" + tail[++i]);
             continue;
           }
         }
-        if (is_relative_number(tail[i])) positionals.push_back(tail[i]);
-        else opts.push_back(tail[i]);
+        if (is_relative_number(tail[i]))
+          positionals.push_back(tail[i]);
+        else
+          opts.push_back(tail[i]);
       }
       po::parsed_options p = po::command_line_parser(opts).options(own).positional(pos).style(style).run();
       po::store(p, ctx.vm);
@@ -345,7 +431,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
           throw Error(ErrorKind::usage, "unexpected argument '" + positionals[0] + "'", "usage: " + usage);
         if (ctx.vm.count("revision")) throw Error(ErrorKind::usage, "the revision is given twice", "usage: " + usage);
         ctx.vm.emplace("revision", po::variable_value(positionals[0], false));
-        if (positionals.size() > 1) throw Error(ErrorKind::usage, "unexpected argument '" + positionals[1] + "'", "usage: " + usage);
+        if (positionals.size() > 1)
+          throw Error(ErrorKind::usage, "unexpected argument '" + positionals[1] + "'", "usage: " + usage);
       }
       po::notify(ctx.vm);
     } catch (po::error& e) {

@@ -56,8 +56,13 @@ void print_history(Context& ctx, const migration::RevisionGraph& g, const std::s
     json list = json::array();
     for (const auto& id : order) {
       const auto& m = g.get(id);
-      list.push_back({{"revision", m.revision}, {"down_revision", m.down_revisions}, {"depends_on", m.depends_on}, {"message", m.message},
-                      {"app", m.app.empty() ? default_app : m.app}, {"head", is_head(id)}, {"file", m.path}});
+      list.push_back({{"revision", m.revision},
+                      {"down_revision", m.down_revisions},
+                      {"depends_on", m.depends_on},
+                      {"message", m.message},
+                      {"app", m.app.empty() ? default_app : m.app},
+                      {"head", is_head(id)},
+                      {"file", m.path}});
     }
     ctx.print_json(list);
     return;
@@ -82,7 +87,8 @@ int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source)
     json apps = json::array();
     for (const auto& a : r.apps) {
       json j{{"app", a.name}, {"ok", a.ok()}};
-      if (a.error) j["error"] = error_json(*a.error);
+      if (a.error)
+        j["error"] = error_json(*a.error);
       else {
         j["current"] = a.current;
         j["heads"] = a.heads;
@@ -96,7 +102,8 @@ int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source)
     return code;
   }
   for (const auto& a : r.apps) {
-    const std::string who = a.name == "core" ? std::string("core") : (plugin_source ? a.name : "external app " + a.name);
+    const std::string who =
+        a.name == "core" ? std::string("core") : (plugin_source ? a.name : "external app " + a.name);
     if (a.error) {
       ctx.out << who << ": INVALID: " << a.error->what() << "\n";
       if (!a.error->hint().empty()) ctx.out << "  hint: " << a.error->hint() << "\n";
@@ -105,8 +112,9 @@ int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source)
     for (const auto& n : a.notes) ctx.out << "note: " << n << "\n";
     if (!a.models_vs_migrations.empty()) {
       ctx.out << who << ": models differ from the migrations' head (" << a.models_vs_migrations.size() << "); run "
-              << (a.name == "core" ? "'fastappkit migrate core -m MSG' or 'fastappkit migrate app <name> makemigrations -m MSG'"
-                                   : "'fastappkit plugin revision --autogenerate -m MSG' in its source folder")
+              << (a.name == "core"
+                      ? "'fastappkit migrate core -m MSG' or 'fastappkit migrate app <name> makemigrations -m MSG'"
+                      : "'fastappkit plugin revision --autogenerate -m MSG' in its source folder")
               << ":\n";
       for (const auto& d : a.models_vs_migrations) ctx.out << "  - " << d << "\n";
     }
@@ -161,10 +169,13 @@ int cmd_status(Context& ctx) {
     json apps = json::array();
     for (const auto& a : s.apps) {
       json j{{"app", a.name}, {"kind", a.kind}};
-      if (a.kind == "core") j["internal_apps"] = a.internal_apps;
-      else j["version"] = a.version;
+      if (a.kind == "core")
+        j["internal_apps"] = a.internal_apps;
+      else
+        j["version"] = a.version;
       j["version_table"] = a.version_table;
-      if (a.error) j["error"] = error_json(*a.error);
+      if (a.error)
+        j["error"] = error_json(*a.error);
       else {
         j["current"] = a.current;
         j["heads"] = a.heads;
@@ -179,7 +190,8 @@ int cmd_status(Context& ctx) {
   ctx.out << "database: " << s.database << (s.database_exists ? "" : " (does not exist yet)") << "\n";
   for (const auto& a : s.apps) {
     ctx.out << a.name;
-    if (a.kind == "core" && !a.internal_apps.empty()) ctx.out << " + internal apps: " << util::join(a.internal_apps, ", ");
+    if (a.kind == "core" && !a.internal_apps.empty())
+      ctx.out << " + internal apps: " << util::join(a.internal_apps, ", ");
     if (a.kind == "external") ctx.out << " (external app" << (a.error ? "" : ", plugin " + a.version) << ")";
     if (a.error) {
       ctx.out << "\n  INVALID: " << a.error->what() << "\n";
@@ -187,12 +199,14 @@ int cmd_status(Context& ctx) {
       continue;
     }
     const auto& g = *a.graph;
-    ctx.out << "\n  version table: " << a.version_table << "\n  current:       " << project::describe_revisions(g, a.current)
-            << "\n  heads:         " << (a.heads.empty() ? std::string("(no revisions)") : util::join(a.heads, ", ")) << "\n  pending:       "
-            << a.pending.size() << "\n";
+    ctx.out << "\n  version table: " << a.version_table
+            << "\n  current:       " << project::describe_revisions(g, a.current)
+            << "\n  heads:         " << (a.heads.empty() ? std::string("(no revisions)") : util::join(a.heads, ", "))
+            << "\n  pending:       " << a.pending.size() << "\n";
     for (const auto& id : a.pending) ctx.out << "    " << id << "  " << g.get(id).message << "\n";
     for (const auto& id : a.modified)
-      ctx.out << "  warning: " << id << " (" << g.get(id).path << ") changed after it was applied; see 'fastappkit migrate check'\n";
+      ctx.out << "  warning: " << id << " (" << g.get(id).path
+              << ") changed after it was applied; see 'fastappkit migrate check'\n";
   }
   return s.healthy() ? 0 : 2;
 }
@@ -235,7 +249,8 @@ int cmd_app_list(Context& ctx) {
   };
   std::vector<Row> rows;
   const auto& core = s.apps.front();
-  rows.push_back({"core", "core", "-", core.version_table, db_note.empty() ? state_text(core, conn != nullptr) : "unknown"});
+  rows.push_back(
+      {"core", "core", "-", core.version_table, db_note.empty() ? state_text(core, conn != nullptr) : "unknown"});
   std::size_t next_external = 1;
   for (const auto& a : w.config().ordered_apps()) {
     if (a.internal) {
@@ -248,7 +263,9 @@ int cmd_app_list(Context& ctx) {
   }
   if (ctx.json) {
     json list = json::array();
-    for (const auto& r : rows) list.push_back({{"app", r.name}, {"kind", r.kind}, {"version", r.version}, {"version_table", r.table}, {"state", r.state}});
+    for (const auto& r : rows)
+      list.push_back(
+          {{"app", r.name}, {"kind", r.kind}, {"version", r.version}, {"version_table", r.table}, {"state", r.state}});
     ctx.print_json(list);
     return s.healthy() ? 0 : 2;
   }
@@ -256,8 +273,8 @@ int cmd_app_list(Context& ctx) {
   std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", "APP", "KIND", "VERSION", "VERSION TABLE", "STATE");
   ctx.out << line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", r.name.c_str(), r.kind.c_str(), r.version.c_str(), r.table.c_str(),
-                  r.state.c_str());
+    std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", r.name.c_str(), r.kind.c_str(), r.version.c_str(),
+                  r.table.c_str(), r.state.c_str());
     ctx.out << line;
   }
   if (!db_note.empty() && ctx.verbosity > 0) ctx.out << "note: state unknown: " << db_note << "\n";
@@ -269,14 +286,16 @@ int cmd_app_validate(Context& ctx) {
   auto items = project::validate_app(ctx.load(false), name);
   bool ok = std::all_of(items.begin(), items.end(), [](const project::ValidationItem& c) { return c.ok; });
   auto cfg = config::load_project(ctx.directory);
-  bool internal = std::any_of(cfg.apps.begin(), cfg.apps.end(), [&](const config::AppEntry& a) { return a.name == name && a.internal; });
+  bool internal = std::any_of(cfg.apps.begin(), cfg.apps.end(),
+                              [&](const config::AppEntry& a) { return a.name == name && a.internal; });
   if (ctx.json) {
     json checks = json::array();
     for (const auto& c : items) checks.push_back({{"check", c.name}, {"ok", c.ok}, {"message", c.message}});
     ctx.print_json({{"app", name}, {"kind", internal ? "internal" : "external"}, {"ok", ok}, {"checks", checks}});
   } else {
     ctx.out << name << " (" << (internal ? "internal" : "external") << " app)\n";
-    for (const auto& c : items) ctx.out << "  " << (c.ok ? "ok      " : "FAILED  ") << c.name << ": " << c.message << "\n";
+    for (const auto& c : items)
+      ctx.out << "  " << (c.ok ? "ok      " : "FAILED  ") << c.name << ": " << c.message << "\n";
     ctx.out << (ok ? "all checks passed\n" : "some checks failed\n");
   }
   return ok ? 0 : 2;
@@ -285,16 +304,18 @@ int cmd_app_validate(Context& ctx) {
 int cmd_graph(Context& ctx) {
   const std::string format = ctx.opt("format", "dot");
   if (format != "dot" && format != "svg")
-    throw Error(ErrorKind::usage, "unknown --format '" + format + "'", "use fastappkit migrate graph --format dot, or --format svg");
+    throw Error(ErrorKind::usage, "unknown --format '" + format + "'",
+                "use fastappkit migrate graph --format dot, or --format svg");
   Workspace w = Workspace::open_project(ctx.load(false));
   const std::string dot = w.graph_dot();
   if (format == "dot") {
     ctx.out << dot;
     return 0;
   }
-  ctx.out << util::run_filter("dot", {"-Tsvg"}, dot,
-                              "Graphviz's dot is not installed (apt-get install graphviz); or print DOT and render it elsewhere: "
-                              "fastappkit migrate graph --format dot");
+  ctx.out << util::run_filter(
+      "dot", {"-Tsvg"}, dot,
+      "Graphviz's dot is not installed (apt-get install graphviz); or print DOT and render it elsewhere: "
+      "fastappkit migrate graph --format dot");
   return 0;
 }
 

@@ -24,10 +24,12 @@ class Progress : public project::Observer {
     if (ctx_.verbosity == 0) return;
     const auto& t = *p.target;
     if (p.steps.empty())
-      ctx_.out << t.name << ": nothing to do; " << t.version_table << " is at " << project::describe_revisions(*t.graph, p.current) << "\n";
+      ctx_.out << t.name << ": nothing to do; " << t.version_table << " is at "
+               << project::describe_revisions(*t.graph, p.current) << "\n";
     else
-      ctx_.out << t.name << ": " << (p.direction == Direction::upgrade ? "applying " : "reverting ") << p.steps.size() << " migration(s) on "
-               << database << " (" << (t.is_core() ? "internal apps are included in core" : t.version_table) << ")\n";
+      ctx_.out << t.name << ": " << (p.direction == Direction::upgrade ? "applying " : "reverting ") << p.steps.size()
+               << " migration(s) on " << database << " ("
+               << (t.is_core() ? "internal apps are included in core" : t.version_table) << ")\n";
   }
   void step_done(const project::TargetPlan& p, const run::StepReport& r) override {
     if (ctx_.verbosity == 0) return;
@@ -45,7 +47,8 @@ class Progress : public project::Observer {
   void part_done(const project::TargetPlan& p, const std::vector<std::string>& rows) override {
     if (ctx_.verbosity == 0) return;
     if (!p.steps.empty())
-      ctx_.out << p.target->name << ": " << p.target->version_table << " is now at " << project::describe_revisions(*p.target->graph, rows) << "\n";
+      ctx_.out << p.target->name << ": " << p.target->version_table << " is now at "
+               << project::describe_revisions(*p.target->graph, rows) << "\n";
     if (p.target->is_core() && !after_core_.empty()) ctx_.out << after_core_ << "\n";
   }
 
@@ -63,7 +66,8 @@ void warn_modified(const Context& ctx, const project::RunPlan& plan) {
 
 // Plans every request under the run lock, renders and checks it all, then applies it.
 int run(Context& ctx, const Workspace& w, const std::vector<project::Request>& requests, std::string after_core = {}) {
-  for (const auto& r : requests) migration::validate_target(*r.target->graph, r.revision);  // before a database is opened
+  for (const auto& r : requests)
+    migration::validate_target(*r.target->graph, r.revision);  // before a database is opened
   for (const auto& n : w.notes()) ctx.warn(n);
   // An SQLite file that does not exist yet is not created for a plan that cannot run.
   if (w.url().backend == config::Backend::sqlite && !w.url().is_memory() && !ctx.open_read_only(w.url()))
@@ -89,10 +93,12 @@ int cmd_upgrade(Context& ctx) {
 }
 
 int cmd_downgrade(Context& ctx) {
-  std::string target = required_revision(ctx, "migrate downgrade needs a target revision", "e.g. fastappkit migrate downgrade -1, or fastappkit migrate downgrade base");
+  std::string target = required_revision(ctx, "migrate downgrade needs a target revision",
+                                         "e.g. fastappkit migrate downgrade -1, or fastappkit migrate downgrade base");
   if (ctx.flag("all")) {
     if (target != "base")
-      throw Error(ErrorKind::usage, "migrate downgrade --all reverts every app to base; '" + target + "' names a revision of one graph",
+      throw Error(ErrorKind::usage,
+                  "migrate downgrade --all reverts every app to base; '" + target + "' names a revision of one graph",
                   "use 'fastappkit migrate downgrade base --all', or downgrade apps one by one");
     Workspace w = Workspace::open_project(ctx.load());
     return run(ctx, w, w.revert_all());
@@ -108,13 +114,17 @@ int cmd_all(Context& ctx) {
   const auto& internal = w.core().internal_apps;
   for (const auto& t : w.targets())
     if (t.graph->heads().size() > 1)
-      throw Error(ErrorKind::usage, (t.is_core() ? std::string("core") : "external app " + t.name) + " has several heads: " +
-                                        util::join(t.graph->heads(), ", "),
-                  t.is_core() ? "merge them first: fastappkit migrate merge -m \"merge heads\" (or apply every branch of core: "
-                                "fastappkit migrate upgrade --revision heads)"
-                              : "the plugin's revisions must be merged in its source folder; then rebuild it");
+      throw Error(ErrorKind::usage,
+                  (t.is_core() ? std::string("core") : "external app " + t.name) +
+                      " has several heads: " + util::join(t.graph->heads(), ", "),
+                  t.is_core()
+                      ? "merge them first: fastappkit migrate merge -m \"merge heads\" (or apply every branch of core: "
+                        "fastappkit migrate upgrade --revision heads)"
+                      : "the plugin's revisions must be merged in its source folder; then rebuild it");
   return run(ctx, w, requests,
-             internal.empty() ? "" : "internal apps (" + util::join(internal, ", ") + "): skipped, already included in core migrations");
+             internal.empty()
+                 ? ""
+                 : "internal apps (" + util::join(internal, ", ") + "): skipped, already included in core migrations");
 }
 
 int cmd_app_migrate(Context& ctx) {
@@ -125,7 +135,10 @@ int cmd_app_migrate(Context& ctx) {
   const project::Target& t = w.external(name);
   bool upgrade = verb == "upgrade";
   std::string target = upgrade ? ctx.opt("revision", "head")
-                               : required_revision(ctx, "migrate app " + name + " downgrade needs --revision", "e.g. fastappkit migrate app " + name + " downgrade --revision -1, or fastappkit migrate app " + name + " downgrade --revision base");
+                               : required_revision(ctx, "migrate app " + name + " downgrade needs --revision",
+                                                   "e.g. fastappkit migrate app " + name +
+                                                       " downgrade --revision -1, or fastappkit migrate app " + name +
+                                                       " downgrade --revision base");
   return run(ctx, w, {{&t, upgrade ? Direction::upgrade : Direction::downgrade, target}});
 }
 
@@ -133,8 +146,10 @@ int cmd_preview(Context& ctx) {
   const bool app = !ctx.params.empty();
   const bool down = ctx.flag("downgrade"), all = ctx.flag("all");
   if (down && !ctx.has("revision"))
-    throw Error(ErrorKind::usage, "preview --downgrade needs --revision", "e.g. fastappkit migrate preview --downgrade --revision -1");
-  if (all && ctx.has("revision")) throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
+    throw Error(ErrorKind::usage, "preview --downgrade needs --revision",
+                "e.g. fastappkit migrate preview --downgrade --revision -1");
+  if (all && ctx.has("revision"))
+    throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
   Workspace w = Workspace::open_project(ctx.load(true, true, !all && !app));
   std::string target = ctx.opt("revision", "head");
   std::vector<project::Request> requests;
@@ -144,7 +159,8 @@ int cmd_preview(Context& ctx) {
   } else {
     requests.push_back({&w.core(), dir, target});
     if (all)
-      for (std::size_t i = 1; i < w.targets().size(); ++i) requests.push_back({&w.targets()[i], Direction::upgrade, "head"});
+      for (std::size_t i = 1; i < w.targets().size(); ++i)
+        requests.push_back({&w.targets()[i], Direction::upgrade, "head"});
   }
   for (const auto& r : requests) migration::validate_target(*r.target->graph, r.revision);
   auto conn = ctx.open_read_only(w.url());
@@ -156,8 +172,9 @@ int cmd_preview(Context& ctx) {
     const auto& t = *part.target;
     std::ostringstream script;
     w.write_script(script, part);
-    ctx.out << (i > 0 ? "\n" : "") << "-- " << t.name << " (" << t.version_table << "): " << (part.direction == Direction::upgrade ? "upgrade" : "downgrade")
-            << " to " << part.revision << " from " << project::describe_revisions(*t.graph, part.current) << "; " << part.plan.steps.size()
+    ctx.out << (i > 0 ? "\n" : "") << "-- " << t.name << " (" << t.version_table
+            << "): " << (part.direction == Direction::upgrade ? "upgrade" : "downgrade") << " to " << part.revision
+            << " from " << project::describe_revisions(*t.graph, part.current) << "; " << part.plan.steps.size()
             << " migration(s)\n\n"
             << script.str();
   }
@@ -171,7 +188,8 @@ int cmd_stamp(Context& ctx) {
   migration::stamp_rows(*t.graph, {}, target, true);  // refuses a bad target before the database is opened
   auto conn = ctx.open_for_run(w.url());
   auto rows = w.stamp(*conn, t, target, ctx.flag("purge"));
-  if (ctx.verbosity > 0) ctx.out << "core: stamped " << conn->describe() << " at " << project::describe_revisions(*t.graph, rows) << "\n";
+  if (ctx.verbosity > 0)
+    ctx.out << "core: stamped " << conn->describe() << " at " << project::describe_revisions(*t.graph, rows) << "\n";
   return 0;
 }
 
@@ -179,8 +197,10 @@ namespace {
 
 int migrate_source(Context& ctx, bool upgrade) {
   Workspace w = Workspace::open_plugin_source(ctx.load());
-  std::string target = upgrade ? ctx.opt("revision", "head")
-                               : required_revision(ctx, "plugin downgrade needs a target revision", "e.g. fastappkit plugin downgrade -1, or fastappkit plugin downgrade base");
+  std::string target =
+      upgrade ? ctx.opt("revision", "head")
+              : required_revision(ctx, "plugin downgrade needs a target revision",
+                                  "e.g. fastappkit plugin downgrade -1, or fastappkit plugin downgrade base");
   return run(ctx, w, {{&w.core(), upgrade ? Direction::upgrade : Direction::downgrade, target}});
 }
 

@@ -20,7 +20,8 @@ std::string required_name(const Context& ctx, const std::string& usage) {
 int cmd_core_new(Context& ctx) {
   std::string name = required_name(ctx, "fastappkit core new <name>");
   auto dir = project::new_project(ctx.directory, name);
-  if (ctx.verbosity > 0) ctx.out << "Created project " << dir.string() << "\n  next: cd " << name << " && fastappkit app new <app>\n";
+  if (ctx.verbosity > 0)
+    ctx.out << "Created project " << dir.string() << "\n  next: cd " << name << " && fastappkit app new <app>\n";
   return 0;
 }
 
@@ -34,8 +35,9 @@ int cmd_app_new(Context& ctx) {
   auto dir = project::new_internal_app(ctx.directory, name);
   auto config = config::load_project(ctx.directory);
   if (ctx.verbosity > 0)
-    ctx.out << "Created internal app " << dir.string() << " and added \"apps." << name << "\" to " << config.config_path.string()
-            << "\n  next: edit its models.toml, then fastappkit migrate app " << name << " makemigrations -m \"...\"\n";
+    ctx.out << "Created internal app " << dir.string() << " and added \"apps." << name << "\" to "
+            << config.config_path.string() << "\n  next: edit its models.toml, then fastappkit migrate app " << name
+            << " makemigrations -m \"...\"\n";
   return 0;
 }
 

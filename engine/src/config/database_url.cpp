@@ -65,7 +65,6 @@ std::string conninfo_quote(std::string_view v) {
   return out + "'";
 }
 
-
 // libpq's messages quote the URI or a piece of it; only their kind is kept, never the text.
 std::string safe_parse_message(const std::string& libpq) {
   auto has = [&](const char* s) { return libpq.find(s) != std::string::npos; };
@@ -78,14 +77,17 @@ std::string safe_parse_message(const std::string& libpq) {
     std::string key = a != std::string::npos && b > a ? libpq.substr(a + 1, b - a - 1) : std::string();
     bool plain = !key.empty() && key.size() <= 64 &&
                  std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
-    return plain ? "unknown connection parameter '" + key + "' in the query" : std::string("unknown connection parameter in the query");
+    return plain ? "unknown connection parameter '" + key + "' in the query"
+                 : std::string("unknown connection parameter in the query");
   }
   if (has("unexpected character")) {
     auto at = libpq.find("at position ");
     std::string pos;
     if (at != std::string::npos)
-      for (std::size_t i = at + 12; i < libpq.size() && std::isdigit(static_cast<unsigned char>(libpq[i])); ++i) pos += libpq[i];
-    return "unexpected character" + (pos.empty() ? std::string() : " at position " + pos) + " (a ':' or '/' was expected there)";
+      for (std::size_t i = at + 12; i < libpq.size() && std::isdigit(static_cast<unsigned char>(libpq[i])); ++i)
+        pos += libpq[i];
+    return "unexpected character" + (pos.empty() ? std::string() : " at position " + pos) +
+           " (a ':' or '/' was expected there)";
   }
   return "it does not parse";
 }
@@ -97,9 +99,14 @@ void check_unencoded_userinfo(std::string_view rest) {
   std::size_t slash = before_query.find('/');
   std::string_view authority = before_query.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : before_query.substr(slash + 1);
-  const char* hint = "percent-encode special characters of the user and password: %40 for @, %2F for /, %3A for :, %3F for ?, %23 for #";
-  if (std::count(authority.begin(), authority.end(), '@') > 1 || path.find('@') != std::string_view::npos || rest.find('#') != std::string_view::npos)
-    throw Error(ErrorKind::input, "invalid PostgreSQL URL: an unencoded '@', '/' or '#' in the user or password (the URL is not shown: it holds a secret)",
+  const char* hint =
+      "percent-encode special characters of the user and password: %40 for @, %2F for /, %3A for :, %3F for ?, %23 for "
+      "#";
+  if (std::count(authority.begin(), authority.end(), '@') > 1 || path.find('@') != std::string_view::npos ||
+      rest.find('#') != std::string_view::npos)
+    throw Error(ErrorKind::input,
+                "invalid PostgreSQL URL: an unencoded '@', '/' or '#' in the user or password (the URL is not shown: "
+                "it holds a secret)",
                 hint);
 }
 
@@ -110,11 +117,13 @@ void check_ports(const std::string& ports) {
   while (start <= ports.size()) {
     std::size_t comma = ports.find(',', start);
     std::string p = ports.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    bool ok = p.empty() || (p.size() <= 5 && std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isdigit(c); }) && std::stoi(p) >= 1 &&
-                            std::stoi(p) <= 65535);
+    bool ok = p.empty() ||
+              (p.size() <= 5 && std::all_of(p.begin(), p.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+               std::stoi(p) >= 1 && std::stoi(p) <= 65535);
     if (!ok)
       throw Error(ErrorKind::input, "invalid port in the database URL (not shown: it may be part of a password)",
-                  "the port is a number from 1 to 65535, e.g. :5432; if the password holds '/', '@' or ':', percent-encode them (%2F, %40, %3A)");
+                  "the port is a number from 1 to 65535, e.g. :5432; if the password holds '/', '@' or ':', "
+                  "percent-encode them (%2F, %40, %3A)");
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
@@ -135,7 +144,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 
 // An error on a .env line, shown with its key but never its value: `shown` is the line as it
 // may be printed (the value replaced by ***).
-[[noreturn]] void dotenv_fail(const fs::path& file, int line, int col, const std::string& shown, const std::string& message, const std::string& hint) {
+[[noreturn]] void dotenv_fail(const fs::path& file, int line, int col, const std::string& shown,
+                              const std::string& message, const std::string& hint) {
   std::string source(static_cast<std::size_t>(line - 1), '\n');
   source += shown;
   throw Error(ErrorKind::input, SourceLocation{file.string(), line, col}, message, hint, source);
@@ -169,16 +179,21 @@ std::string DatabaseUrl::redacted() const {
     out += "@";
   }
   std::vector<std::string> hosts = split_commas(host), ports = split_commas(port);
-  bool sockets = std::any_of(hosts.begin(), hosts.end(), [](const std::string& h) { return !h.empty() && h[0] == '/'; });
+  bool sockets =
+      std::any_of(hosts.begin(), hosts.end(), [](const std::string& h) { return !h.empty() && h[0] == '/'; });
   bool in_authority = !sockets && (ports.size() <= 1 || ports.size() == hosts.size());
   std::string q;
-  auto add = [&](const std::string& k, const std::string& v) { q += (q.empty() ? "" : "&") + k + "=" + (is_secret_option(k) ? std::string("***") : v); };
+  auto add = [&](const std::string& k, const std::string& v) {
+    q += (q.empty() ? "" : "&") + k + "=" + (is_secret_option(k) ? std::string("***") : v);
+  };
   if (in_authority) {
     for (std::size_t i = 0; i < std::max<std::size_t>(hosts.size(), 1); ++i) {
       if (i) out += ",";
       std::string h = i < hosts.size() ? hosts[i] : std::string();
       out += h.find(':') != std::string::npos ? "[" + h + "]" : h;
-      std::string p = ports.size() == hosts.size() && i < ports.size() ? ports[i] : (ports.size() == 1 && i == 0 && hosts.size() <= 1 ? ports[0] : "");
+      std::string p = ports.size() == hosts.size() && i < ports.size()
+                          ? ports[i]
+                          : (ports.size() == 1 && i == 0 && hosts.size() <= 1 ? ports[0] : "");
       if (!p.empty()) out += ":" + p;
     }
     if (ports.size() == 1 && hosts.size() > 1) add("port", ports[0]);
@@ -221,8 +236,10 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
   if (auto plus = scheme.find('+'); plus != std::string::npos) {
     driver = scheme.substr(plus + 1);
     scheme = scheme.substr(0, plus);
-    if (!std::all_of(driver.begin(), driver.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; }) || driver.size() > 20)
-      throw Error(ErrorKind::input, "invalid driver suffix in the database URL's scheme", "write postgresql://... or sqlite:///...");
+    if (!std::all_of(driver.begin(), driver.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; }) ||
+        driver.size() > 20)
+      throw Error(ErrorKind::input, "invalid driver suffix in the database URL's scheme",
+                  "write postgresql://... or sqlite:///...");
   }
   std::string_view rest = url.substr(sep + 3);
   if (scheme == "sqlite") {
@@ -239,7 +256,8 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
     if (rest[0] != '/') {
       // Not echoed: whatever stands where a host would be may be credentials.
       throw Error(ErrorKind::input, "invalid SQLite URL: a host is not allowed after sqlite://",
-                  "use three slashes for a path relative to the project (sqlite:///app.db) or four for an absolute one (sqlite:////var/app.db)");
+                  "use three slashes for a path relative to the project (sqlite:///app.db) or four for an absolute one "
+                  "(sqlite:////var/app.db)");
     }
     std::string path = percent_decode(rest.substr(1), "path");
     fs::path p(path);
@@ -248,8 +266,9 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
   }
   if (scheme == "postgresql" || scheme == "postgres") {
     if (!driver.empty() && driver != "asyncpg" && driver != "psycopg2" && driver != "psycopg" && driver != "pg8000") {
-      throw Error(ErrorKind::input, "unknown PostgreSQL driver suffix '+" + driver + "' in the database URL",
-                  "write postgresql://... (the suffixes +asyncpg, +psycopg2, +psycopg and +pg8000 are accepted and ignored)");
+      throw Error(
+          ErrorKind::input, "unknown PostgreSQL driver suffix '+" + driver + "' in the database URL",
+          "write postgresql://... (the suffixes +asyncpg, +psycopg2, +psycopg and +pg8000 are accepted and ignored)");
     }
     out.backend = Backend::postgresql;
     check_unencoded_userinfo(rest);
@@ -262,27 +281,37 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
       std::string why = err ? err : "out of memory";
       if (err) PQfreemem(err);
       throw Error(ErrorKind::input, "invalid PostgreSQL URL: " + safe_parse_message(why),
-                  "write postgresql://user:password@host:5432/dbname?param=value, percent-encoding special characters (%40 for @, %2F for /)");
+                  "write postgresql://user:password@host:5432/dbname?param=value, percent-encoding special characters "
+                  "(%40 for @, %2F for /)");
     }
     for (PQconninfoOption* o = opts; o->keyword; ++o) {
       if (!o->val) continue;
       std::string k = o->keyword, v = o->val;
-      if (k == "host") out.host = v;
-      else if (k == "port") out.port = v;
-      else if (k == "user") out.user = v;
-      else if (k == "password") out.password = v;
-      else if (k == "dbname") out.database = v;
-      else out.params.emplace_back(k, v);
+      if (k == "host")
+        out.host = v;
+      else if (k == "port")
+        out.port = v;
+      else if (k == "user")
+        out.user = v;
+      else if (k == "password")
+        out.password = v;
+      else if (k == "dbname")
+        out.database = v;
+      else
+        out.params.emplace_back(k, v);
     }
     PQconninfoFree(opts);
     check_ports(out.port);
     return out;
   }
   // The scheme is echoed only when it looks like one: text before "://" may be anything.
-  bool plain = !scheme.empty() && scheme.size() <= 20 &&
-               std::all_of(scheme.begin(), scheme.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-'; });
-  throw Error(ErrorKind::input, plain ? "unsupported database URL scheme '" + scheme + "'" : std::string("unsupported database URL scheme"),
-              "fastappkit supports sqlite:/// and postgresql:// (postgres://) URLs");
+  bool plain = !scheme.empty() && scheme.size() <= 20 && std::all_of(scheme.begin(), scheme.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '-';
+  });
+  throw Error(
+      ErrorKind::input,
+      plain ? "unsupported database URL scheme '" + scheme + "'" : std::string("unsupported database URL scheme"),
+      "fastappkit supports sqlite:/// and postgresql:// (postgres://) URLs");
 }
 
 std::optional<std::string> read_dotenv(const fs::path& file, std::string_view key, int* line_out) {
@@ -305,7 +334,8 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
     if (eq == std::string_view::npos) {
       // Without '=' nothing tells a key from a value (a pasted token, "KEY value"): show none of it.
       dotenv_fail(file, n, static_cast<int>(i) + 1, line.substr(0, i) + "***",
-                  "expected KEY=VALUE (the line is not shown: it may hold a secret)", "fix or comment out this line of .env");
+                  "expected KEY=VALUE (the line is not shown: it may hold a secret)",
+                  "fix or comment out this line of .env");
     }
     std::string_view k = l.substr(0, eq);
     while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
@@ -318,7 +348,8 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
       if (close == std::string_view::npos) {
         const std::size_t col = line.size() - v.size();
         dotenv_fail(file, n, static_cast<int>(col) + 1, line.substr(0, col + 1) + "***",
-                    "unterminated quoted value of " + std::string(k) + " (the value is not shown)", std::string("close the value with ") + q);
+                    "unterminated quoted value of " + std::string(k) + " (the value is not shown)",
+                    std::string("close the value with ") + q);
       }
       value = std::string(v.substr(1, close - 1));
     } else {
@@ -356,7 +387,8 @@ DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, con
       throw Error(e.kind(), dotenv.string() + ":" + std::to_string(line) + ": " + e.what(), e.hint());
     }
   }
-  throw Error(ErrorKind::input, "no database URL: neither --database-url, DATABASE_URL nor " + dotenv.string() + " sets one",
+  throw Error(ErrorKind::input,
+              "no database URL: neither --database-url, DATABASE_URL nor " + dotenv.string() + " sets one",
               "add DATABASE_URL=sqlite:///app.db to .env at the project root, or pass --database-url");
 }
 

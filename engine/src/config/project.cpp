@@ -49,13 +49,16 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
                 "add a [tool.fastappkit] table with apps = [...] (see docs/configuration.md)");
   }
   for (const auto& [k, v] : doc) {
-    if (k.str() != "tool") src.fail(k.source(), "unknown top-level key '" + std::string(k.str()) + "'", "fastappkit reads only [tool.fastappkit]");
+    if (k.str() != "tool")
+      src.fail(k.source(), "unknown top-level key '" + std::string(k.str()) + "'",
+               "fastappkit reads only [tool.fastappkit]");
   }
   src.check_keys(*tool, {"apps", "plugin_paths", "migration", "plugins"}, "[tool.fastappkit]");
 
   if (auto apps = tool->get("apps")) {
     auto arr = apps->as_array();
-    if (!arr) src.fail(apps->source(), "apps must be an array of strings", "write apps = [\"apps.blog\", \"payments\"]");
+    if (!arr)
+      src.fail(apps->source(), "apps must be an array of strings", "write apps = [\"apps.blog\", \"payments\"]");
     std::set<std::string> seen;
     for (const auto& e : *arr) {
       std::string entry = src.str(e, "apps item");
@@ -70,7 +73,8 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
       }
       if (!util::is_valid_app_name(app.name)) {
         src.fail(e.source(), "invalid app name '" + app.name + "'",
-                 "app names match [a-z][a-z0-9_]* and have at most 48 characters; internal apps are written \"apps.<name>\"");
+                 "app names match [a-z][a-z0-9_]* and have at most 48 characters; internal apps are written "
+                 "\"apps.<name>\"");
       }
       if (!seen.insert(app.name).second) {
         src.fail(e.source(), "duplicate app '" + app.name + "'", "list each app once in apps");
@@ -88,13 +92,16 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
       fs::path norm = rel.lexically_normal();
       if (cfg.plugin_paths[i].empty() || rel.is_absolute() || norm.empty() || *norm.begin() == "..")
         src.fail((*arr)[i].source(), "plugin_paths entry '" + cfg.plugin_paths[i] + "' is outside the project root",
-                 "plugin paths are folders inside the project, relative to its root: move the plugins into the project (e.g. plugins/) and list that folder");
+                 "plugin paths are folders inside the project, relative to its root: move the plugins into the project "
+                 "(e.g. plugins/) and list that folder");
     }
   }
 
   if (auto plugins = tool->get("plugins")) {
     auto pt = plugins->as_table();
-    if (!pt) src.fail(plugins->source(), "[tool.fastappkit.plugins] must be a table of [tool.fastappkit.plugins.<app>] tables");
+    if (!pt)
+      src.fail(plugins->source(),
+               "[tool.fastappkit.plugins] must be a table of [tool.fastappkit.plugins.<app>] tables");
     for (const auto& [k, v] : *pt) {
       std::string name(k.str());
       auto app = std::find_if(cfg.apps.begin(), cfg.apps.end(), [&](const AppEntry& a) { return a.name == name; });
@@ -107,16 +114,22 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
                  near.empty() ? "pins are for external apps listed in apps" : "did you mean '" + near + "'?");
       }
       auto t = v.as_table();
-      if (!t) src.fail(v.source(), "[tool.fastappkit.plugins." + name + "] must be a table", "write sha256 = \"<64 hex digits>\" under it");
+      if (!t)
+        src.fail(v.source(), "[tool.fastappkit.plugins." + name + "] must be a table",
+                 "write sha256 = \"<64 hex digits>\" under it");
       src.check_keys(*t, {"sha256"}, "[tool.fastappkit.plugins." + name + "]");
       auto sha = t->get("sha256");
-      if (!sha) src.fail(v.source(), "[tool.fastappkit.plugins." + name + "] needs 'sha256'", "fastappkit app validate " + name + " prints it");
+      if (!sha)
+        src.fail(v.source(), "[tool.fastappkit.plugins." + name + "] needs 'sha256'",
+                 "fastappkit app validate " + name + " prints it");
       std::string hex = src.str(*sha, "sha256");
-      std::transform(hex.begin(), hex.end(), hex.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      std::transform(hex.begin(), hex.end(), hex.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
         src.fail(sha->source(), "sha256 of plugin '" + name + "' is not 64 hexadecimal digits",
                  "copy the value that 'fastappkit app validate " + name + "' prints");
-      cfg.plugin_pins[name] = {hex, static_cast<int>(sha->source().begin.line), static_cast<int>(sha->source().begin.column)};
+      cfg.plugin_pins[name] = {hex, static_cast<int>(sha->source().begin.line),
+                               static_cast<int>(sha->source().begin.column)};
     }
   }
 
@@ -135,8 +148,9 @@ ProjectConfig parse_project(std::string_view text, const std::string& path, cons
         if (name.rfind("apps.", 0) == 0) name = name.substr(5);
         if (std::find(names.begin(), names.end(), name) == names.end()) {
           std::string near = util::did_you_mean(name, names);
-          src.fail(e.source(), "migration.order names unknown app '" + name + "'",
-                   near.empty() ? "every name in migration.order must be listed in apps" : "did you mean '" + near + "'?");
+          src.fail(
+              e.source(), "migration.order names unknown app '" + name + "'",
+              near.empty() ? "every name in migration.order must be listed in apps" : "did you mean '" + near + "'?");
         }
         if (!seen.insert(name).second) src.fail(e.source(), "app '" + name + "' appears twice in migration.order");
         cfg.order.push_back(name);

@@ -53,10 +53,13 @@ Conn connect(const config::DatabaseUrl& url) {
   Conn c(PQconnectdb(conninfo.c_str()));
   if (!c || PQstatus(c.get()) != CONNECTION_OK) {
     std::string msg = c ? trim(PQerrorMessage(c.get())) : "out of memory";
-    throw DbError(Failure::connect, "cannot connect to PostgreSQL at " + where(url) + ": " + config::redact_text(msg), {}, {},
-                  "check that the server is running and that DATABASE_URL (from " + url.source + ") has the right host, port, user, password and database");
+    throw DbError(Failure::connect, "cannot connect to PostgreSQL at " + where(url) + ": " + config::redact_text(msg),
+                  {}, {},
+                  "check that the server is running and that DATABASE_URL (from " + url.source +
+                      ") has the right host, port, user, password and database");
   }
-  PQsetNoticeProcessor(c.get(), [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      c.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
 
@@ -85,7 +88,8 @@ class PostgresConnection final : public Connection {
       if (status == PGRES_FATAL_ERROR && !error) {
         error = to_error(r.get(), statements[std::min(index, statements.size() - 1)]);
       } else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
-        error = DbError(Failure::statement, "COPY is not supported in migrations", statements[std::min(index, statements.size() - 1)]);
+        error = DbError(Failure::statement, "COPY is not supported in migrations",
+                        statements[std::min(index, statements.size() - 1)]);
       }
       ++index;
     }
@@ -95,7 +99,8 @@ class PostgresConnection final : public Connection {
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {}) override {
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
-    Result r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr, 0));
+    Result r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
+                          nullptr, 0));
     if (!r) fail_connection(sql);
     auto status = PQresultStatus(r.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw to_error(r.get(), sql);
@@ -105,8 +110,10 @@ class PostgresConnection final : public Connection {
     for (int i = 0; i < n; ++i) {
       Row row;
       for (int j = 0; j < m; ++j) {
-        if (PQgetisnull(r.get(), i, j)) row.emplace_back(std::nullopt);
-        else row.emplace_back(std::string(PQgetvalue(r.get(), i, j), PQgetlength(r.get(), i, j)));
+        if (PQgetisnull(r.get(), i, j))
+          row.emplace_back(std::nullopt);
+        else
+          row.emplace_back(std::string(PQgetvalue(r.get(), i, j), PQgetlength(r.get(), i, j)));
       }
       rows.push_back(std::move(row));
     }
@@ -122,28 +129,36 @@ class PostgresConnection final : public Connection {
   }
 
   bool table_exists(const std::string& name) override {
-    return !query("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1", {name}).empty();
+    return !query("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1", {name})
+                .empty();
   }
 
   std::vector<std::string> tables() override {
     std::vector<std::string> out;
-    for (const auto& r : query("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename"))
+    for (const auto& r :
+         query("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename"))
       out.push_back(*r[0]);
     return out;
   }
 
   migration::Schema reflect(std::vector<std::string>* unmapped) override {
     migration::Schema schema;
-    const std::string own = "n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT LIKE 'alembic\\_version%' AND c.relname <> 'fastappkit_history'";
-    for (const auto& r : query("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity "
-                               "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
-                               "LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
-                               "WHERE " + own + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum")) {
+    const std::string own =
+        "n.nspname = current_schema() AND c.relkind = 'r' AND c.relname NOT LIKE 'alembic\\_version%' AND c.relname <> "
+        "'fastappkit_history'";
+    for (const auto& r : query(
+             "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, "
+             "d.adrelid), a.attidentity "
+             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid "
+             "LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum "
+             "WHERE " +
+             own + " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum")) {
       auto& t = schema.tables[*r[0]];
       t.name = *r[0];
       // Identity columns have no default; a serial's nextval() default is its sequence, not a model default.
       std::optional<std::string> def = r[4] && r[4]->rfind("nextval(", 0) != 0 ? r[4] : std::nullopt;
-      auto c = sql::reflected_column(t.name, *r[1], r[2].value_or(""), r[3].value_or("f") != "t", def, sql::Dialect::postgresql, unmapped);
+      auto c = sql::reflected_column(t.name, *r[1], r[2].value_or(""), r[3].value_or("f") != "t", def,
+                                     sql::Dialect::postgresql, unmapped);
       t.columns.push_back(c);
     }
     auto names = [](const std::string& arr) {
@@ -154,27 +169,39 @@ class PostgresConnection final : public Connection {
       for (std::size_t i = 1; i + 1 < arr.size(); ++i) {
         char ch = arr[i];
         if (quoted) {
-          if (ch == '\\' && i + 2 < arr.size()) cur += arr[++i];
-          else if (ch == '"') quoted = false;
-          else cur += ch;
-        } else if (ch == '"') quoted = true;
-        else if (ch == ',') { out.push_back(cur); cur.clear(); }
-        else cur += ch;
+          if (ch == '\\' && i + 2 < arr.size())
+            cur += arr[++i];
+          else if (ch == '"')
+            quoted = false;
+          else
+            cur += ch;
+        } else if (ch == '"')
+          quoted = true;
+        else if (ch == ',') {
+          out.push_back(cur);
+          cur.clear();
+        } else
+          cur += ch;
       }
       if (arr.size() > 2) out.push_back(cur);
       return out;
     };
-    const std::string cols = "(SELECT array_agg(a.attname ORDER BY k.i) FROM unnest(%s) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = %s AND a.attnum = k.n)";
+    const std::string cols =
+        "(SELECT array_agg(a.attname ORDER BY k.i) FROM unnest(%s) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON "
+        "a.attrelid = %s AND a.attnum = k.n)";
     auto agg = [&](const char* arr, const char* rel) {
       std::string s = cols;
       s.replace(s.find("%s"), 2, arr);
       s.replace(s.find("%s"), 2, rel);
       return s;
     };
-    for (const auto& r : query("SELECT c.relname, con.conname, con.contype, " + agg("con.conkey", "con.conrelid") + ", rc.relname, " +
-                               agg("con.confkey", "con.confrelid") + ", con.confdeltype, con.confupdtype "
-                               "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                               "LEFT JOIN pg_class rc ON rc.oid = con.confrelid WHERE " + own + " AND con.contype IN ('p', 'u', 'f') ORDER BY c.relname, con.conname")) {
+    for (const auto& r : query("SELECT c.relname, con.conname, con.contype, " + agg("con.conkey", "con.conrelid") +
+                               ", rc.relname, " + agg("con.confkey", "con.confrelid") +
+                               ", con.confdeltype, con.confupdtype "
+                               "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON "
+                               "n.oid = c.relnamespace "
+                               "LEFT JOIN pg_class rc ON rc.oid = con.confrelid WHERE " +
+                               own + " AND con.contype IN ('p', 'u', 'f') ORDER BY c.relname, con.conname")) {
       auto it = schema.tables.find(*r[0]);
       if (it == schema.tables.end()) continue;
       auto& t = it->second;
@@ -188,14 +215,22 @@ class PostgresConnection final : public Connection {
         if (c == "r") return "RESTRICT";
         return std::nullopt;
       };
-      if (type == "p") t.primary_key = columns;
-      else if (type == "u") t.uniques.push_back({*r[1], columns});
-      else t.foreign_keys.push_back({*r[1], columns, r[4].value_or(""), names(r[5].value_or("{}")), action(r[6]), action(r[7])});
+      if (type == "p")
+        t.primary_key = columns;
+      else if (type == "u")
+        t.uniques.push_back({*r[1], columns});
+      else
+        t.foreign_keys.push_back(
+            {*r[1], columns, r[4].value_or(""), names(r[5].value_or("{}")), action(r[6]), action(r[7])});
     }
-    for (const auto& r : query("SELECT c.relname, ic.relname, i.indisunique, " + agg("i.indkey::int2[]", "i.indrelid") +
-                               " FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                               "JOIN pg_class ic ON ic.oid = i.indexrelid WHERE " + own + " AND i.indexprs IS NULL "
-                               "AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid) ORDER BY c.relname, ic.relname")) {
+    for (const auto& r :
+         query("SELECT c.relname, ic.relname, i.indisunique, " + agg("i.indkey::int2[]", "i.indrelid") +
+               " FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "JOIN pg_class ic ON ic.oid = i.indexrelid WHERE " +
+               own +
+               " AND i.indexprs IS NULL "
+               "AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid) ORDER BY c.relname, "
+               "ic.relname")) {
       auto it = schema.tables.find(*r[0]);
       if (it == schema.tables.end()) continue;
       it->second.indexes.push_back({*r[1], names(r[3].value_or("{}")), r[2].value_or("f") == "t"});
@@ -210,9 +245,11 @@ class PostgresConnection final : public Connection {
       std::vector<std::string> cols;
       for (const auto& c : t.columns)
         if (c.default_value && !sql::is_identity(t, c))
-          cols.push_back(sql::quote_ident(c.name) + " " + sql::column_type(c, sql::Dialect::postgresql) + " DEFAULT " + sql::default_clause(*c.default_value));
+          cols.push_back(sql::quote_ident(c.name) + " " + sql::column_type(c, sql::Dialect::postgresql) + " DEFAULT " +
+                         sql::default_clause(*c.default_value));
       if (!cols.empty())
-        creates.emplace_back(name, "CREATE TEMPORARY TABLE " + sql::quote_ident("fastappkit_stored_" + std::to_string(creates.size())) + " (" +
+        creates.emplace_back(name, "CREATE TEMPORARY TABLE " +
+                                       sql::quote_ident("fastappkit_stored_" + std::to_string(creates.size())) + " (" +
                                        util::join(cols, ", ") + ")");
     }
     if (creates.empty()) return expected;
@@ -232,15 +269,18 @@ class PostgresConnection final : public Connection {
         execute("BEGIN READ WRITE");
         for (const auto& [t, create] : creates) {
           try {
-            execute(std::vector<std::string>{"SAVEPOINT fastappkit_stored", create, "RELEASE SAVEPOINT fastappkit_stored"});
+            execute(
+                std::vector<std::string>{"SAVEPOINT fastappkit_stored", create, "RELEASE SAVEPOINT fastappkit_stored"});
           } catch (const DbError&) {
             execute("ROLLBACK TO SAVEPOINT fastappkit_stored");
           }
         }
       }
-      rows = query("SELECT c.relname, a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_class c ON c.oid = d.adrelid "
-                   "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
-                   "WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'fastappkit\\_stored\\_%'");
+      rows = query(
+          "SELECT c.relname, a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_class c ON c.oid = "
+          "d.adrelid "
+          "JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
+          "WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'fastappkit\\_stored\\_%'");
     } catch (const DbError&) {
       rollback();
       return expected;  // a server that refuses (a hot standby): defaults stay as written
@@ -249,7 +289,8 @@ class PostgresConnection final : public Connection {
     for (const auto& r : rows) {
       std::size_t i = std::stoul(r[0].value_or("").substr(std::string("fastappkit_stored_").size()));
       if (i >= creates.size()) continue;
-      if (auto* c = expected.tables[creates[i].first].find_column(r[1].value_or("")); c && r[2]) c->default_value = *r[2];
+      if (auto* c = expected.tables[creates[i].first].find_column(r[1].value_or("")); c && r[2])
+        c->default_value = *r[2];
     }
     return expected;
   }
@@ -264,7 +305,8 @@ class PostgresConnection final : public Connection {
     bool waited = false;
     for (;;) {
       const char* values[] = {key.c_str()};
-      Result r(PQexecParams(lock.get(), "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr, values, nullptr, nullptr, 0));
+      Result r(
+          PQexecParams(lock.get(), "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr, values, nullptr, nullptr, 0));
       if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), "SELECT pg_try_advisory_lock(...)");
       if (std::string(PQgetvalue(r.get(), 0, 0)) == "t") break;
       if (std::chrono::steady_clock::now() >= deadline) {
@@ -281,7 +323,9 @@ class PostgresConnection final : public Connection {
 
  private:
   [[noreturn]] void fail_connection(const std::string& statement) {
-    throw DbError(Failure::connect, "lost the connection to PostgreSQL at " + where(url_) + ": " + config::redact_text(trim(PQerrorMessage(conn_.get()))),
+    throw DbError(Failure::connect,
+                  "lost the connection to PostgreSQL at " + where(url_) + ": " +
+                      config::redact_text(trim(PQerrorMessage(conn_.get()))),
                   statement, {}, "check that the server is still running");
   }
 

@@ -16,13 +16,17 @@ namespace {
 
 Failure failure_of(int code) {
   switch (code & 0xff) {
-    case SQLITE_CONSTRAINT: return Failure::constraint;
+    case SQLITE_CONSTRAINT:
+      return Failure::constraint;
     case SQLITE_BUSY:
-    case SQLITE_LOCKED: return Failure::busy;
+    case SQLITE_LOCKED:
+      return Failure::busy;
     case SQLITE_CANTOPEN:
     case SQLITE_NOTADB:
-    case SQLITE_PERM: return Failure::connect;
-    default: return Failure::statement;
+    case SQLITE_PERM:
+      return Failure::connect;
+    default:
+      return Failure::statement;
   }
 }
 
@@ -30,7 +34,8 @@ class SqliteConnection final : public Connection {
  public:
   SqliteConnection(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds timeout)
       : url_(url),
-        db_(url.sqlite_path, mode == OpenMode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
+        db_(url.sqlite_path,
+            mode == OpenMode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
             static_cast<int>(timeout.count())) {
     if (mode == OpenMode::read_write) db_.exec("PRAGMA foreign_keys = ON");
     // Without this, SQLite reads a double-quoted name that matches no column as a string, so
@@ -65,8 +70,10 @@ class SqliteConnection final : public Connection {
         Row row;
         for (int c = 0; c < st.getColumnCount(); ++c) {
           auto col = st.getColumn(c);
-          if (col.isNull()) row.emplace_back(std::nullopt);
-          else row.emplace_back(col.getString());
+          if (col.isNull())
+            row.emplace_back(std::nullopt);
+          else
+            row.emplace_back(col.getString());
         }
         rows.push_back(std::move(row));
       }
@@ -92,12 +99,15 @@ class SqliteConnection final : public Connection {
 
   std::vector<std::string> tables() override {
     std::vector<std::string> out;
-    for (const auto& r : query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))
+    for (const auto& r :
+         query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"))
       out.push_back(*r[0]);
     return out;
   }
 
-  void lock_for_run(std::chrono::milliseconds timeout) override { db_.setBusyTimeout(static_cast<int>(timeout.count())); }
+  void lock_for_run(std::chrono::milliseconds timeout) override {
+    db_.setBusyTimeout(static_cast<int>(timeout.count()));
+  }
 
   migration::Schema as_stored(migration::Schema expected) override {
     for (auto& [name, t] : expected.tables)
@@ -109,19 +119,25 @@ class SqliteConnection final : public Connection {
   migration::Schema reflect(std::vector<std::string>* unmapped) override {
     migration::Schema schema;
     for (const auto& name : tables()) {
-      if (name.rfind("alembic_version", 0) == 0 || name == "fastappkit_history" || name.rfind("_fastappkit_tmp_", 0) == 0) continue;
+      if (name.rfind("alembic_version", 0) == 0 || name == "fastappkit_history" ||
+          name.rfind("_fastappkit_tmp_", 0) == 0)
+        continue;
       migration::Table t;
       t.name = name;
       std::vector<std::pair<int, std::string>> pk;
-      for (const auto& r : query("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid", {name})) {
-        auto c = sql::reflected_column(name, *r[0], r[1].value_or(""), r[2].value_or("0") == "0", r[3], sql::Dialect::sqlite, unmapped);
+      for (const auto& r :
+           query("SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid", {name})) {
+        auto c = sql::reflected_column(name, *r[0], r[1].value_or(""), r[2].value_or("0") == "0", r[3],
+                                       sql::Dialect::sqlite, unmapped);
         if (r[4].value_or("0") != "0") pk.emplace_back(std::stoi(*r[4]), c.name);
         t.columns.push_back(c);
       }
       std::sort(pk.begin(), pk.end());
       for (const auto& [i, c] : pk) t.primary_key.push_back(c);
       std::map<std::string, migration::ForeignKey> fks;
-      for (const auto& r : query("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq", {name})) {
+      for (const auto& r : query("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM "
+                                 "pragma_foreign_key_list(?) ORDER BY id, seq",
+                                 {name})) {
         auto& fk = fks[*r[0]];
         fk.references_table = r[1].value_or("");
         fk.columns.push_back(r[2].value_or(""));
@@ -141,8 +157,10 @@ class SqliteConnection final : public Connection {
         // An index on an expression has no model form (PostgreSQL's reflect leaves it out too).
         if (expression) continue;
         const std::string origin = r[2].value_or("c");
-        if (origin == "u") t.uniques.push_back({"", cols});
-        else if (origin == "c") t.indexes.push_back({*r[0], cols, r[1].value_or("0") == "1"});
+        if (origin == "u")
+          t.uniques.push_back({"", cols});
+        else if (origin == "c")
+          t.indexes.push_back({*r[0], cols, r[1].value_or("0") == "1"});
       }
       schema.tables[name] = std::move(t);
     }
@@ -156,13 +174,16 @@ class SqliteConnection final : public Connection {
 
 }  // namespace
 
-std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds lock_timeout) {
+std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode,
+                                        std::chrono::milliseconds lock_timeout) {
   if (mode == OpenMode::read_only && !url.is_memory() && !std::filesystem::exists(url.sqlite_path)) return nullptr;
   if (!url.is_memory()) {
     auto parent = std::filesystem::path(url.sqlite_path).parent_path();
     if (!parent.empty() && !std::filesystem::is_directory(parent)) {
-      throw DbError(Failure::connect, "cannot open SQLite database " + url.sqlite_path + ": folder " + parent.string() + " does not exist", {}, {},
-                    "create the folder or fix DATABASE_URL (from " + url.source + ")");
+      throw DbError(
+          Failure::connect,
+          "cannot open SQLite database " + url.sqlite_path + ": folder " + parent.string() + " does not exist", {}, {},
+          "create the folder or fix DATABASE_URL (from " + url.source + ")");
     }
   }
   try {
@@ -170,13 +191,15 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
   } catch (const SQLite::Exception& e) {
     if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB)
       throw DbError(Failure::connect, url.sqlite_path + " is not an SQLite database (" + e.what() + ")", {}, {},
-                    "point DATABASE_URL (from " + url.source + ") at an SQLite file, or at a path that does not exist yet to create one");
+                    "point DATABASE_URL (from " + url.source +
+                        ") at an SQLite file, or at a path that does not exist yet to create one");
     throw DbError(Failure::connect, "cannot open SQLite database " + url.sqlite_path + ": " + e.what(), {}, {},
                   "check the path and its permissions in DATABASE_URL (from " + url.source + ")");
   }
 }
 
-std::unique_ptr<Connection> open(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds lock_timeout) {
+std::unique_ptr<Connection> open(const config::DatabaseUrl& url, OpenMode mode,
+                                 std::chrono::milliseconds lock_timeout) {
   if (url.backend == config::Backend::sqlite) return open_sqlite(url, mode, lock_timeout);
   return open_postgresql(url, mode, lock_timeout);
 }

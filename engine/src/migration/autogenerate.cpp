@@ -76,12 +76,18 @@ const T* by_name(const std::vector<T>& v, const std::string& name) {
 
 int type_rank(ColumnType t) {
   switch (t) {
-    case ColumnType::smallint: return 1;
-    case ColumnType::integer: return 2;
-    case ColumnType::bigint: return 3;
-    case ColumnType::float_: return 4;
-    case ColumnType::double_: return 5;
-    default: return 0;
+    case ColumnType::smallint:
+      return 1;
+    case ColumnType::integer:
+      return 2;
+    case ColumnType::bigint:
+      return 3;
+    case ColumnType::float_:
+      return 4;
+    case ColumnType::double_:
+      return 5;
+    default:
+      return 0;
   }
 }
 
@@ -89,22 +95,25 @@ int type_rank(ColumnType t) {
 std::string narrowing(const Column& a, const Column& b) {
   if (a.type == b.type) {
     if (a.type == ColumnType::string && b.length && (!a.length || *b.length < *a.length))
-      return "narrows " + a.name + " from " + (a.length ? "string(" + std::to_string(*a.length) + ")" : std::string("string")) + " to string(" +
+      return "narrows " + a.name + " from " +
+             (a.length ? "string(" + std::to_string(*a.length) + ")" : std::string("string")) + " to string(" +
              std::to_string(*b.length) + ")";
-    if (a.type == ColumnType::numeric && b.precision && (!a.precision || *b.precision < *a.precision || b.scale.value_or(0) < a.scale.value_or(0)))
+    if (a.type == ColumnType::numeric && b.precision &&
+        (!a.precision || *b.precision < *a.precision || b.scale.value_or(0) < a.scale.value_or(0)))
       return "narrows " + a.name + " numeric precision/scale";
     return {};
   }
   int ra = type_rank(a.type), rb = type_rank(b.type);
   if (ra && rb && rb > ra) return {};
   if (a.type == ColumnType::string && b.type == ColumnType::text) return {};
-  return "changes " + a.name + " from " + std::string(column_type_name(a.type)) + " to " + std::string(column_type_name(b.type)) +
-         "; existing values must convert";
+  return "changes " + a.name + " from " + std::string(column_type_name(a.type)) + " to " +
+         std::string(column_type_name(b.type)) + "; existing values must convert";
 }
 
 // Tables in an order where referenced tables come first; tables in a cycle are returned in
 // `cyclic` (their foreign keys are added afterwards).
-std::vector<std::string> creation_order(const Schema& s, const std::set<std::string>& names, std::set<std::string>& cyclic) {
+std::vector<std::string> creation_order(const Schema& s, const std::set<std::string>& names,
+                                        std::set<std::string>& cyclic) {
   std::map<std::string, std::set<std::string>> deps;
   for (const auto& n : names) {
     deps[n];
@@ -149,8 +158,8 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
     const Table& g = it->second;
     if (f.primary_key != g.primary_key) {
       throw Error(ErrorKind::input,
-                  "the primary key of table '" + name + "' changes from (" + util::join(f.primary_key, ", ") + ") to (" + util::join(g.primary_key, ", ") +
-                      "), which autogenerate cannot express",
+                  "the primary key of table '" + name + "' changes from (" + util::join(f.primary_key, ", ") +
+                      ") to (" + util::join(g.primary_key, ", ") + "), which autogenerate cannot express",
                   "write this revision by hand (e.g. create a new table, copy rows with execute, drop the old one)");
     }
     for (const auto& fk : f.foreign_keys) {
@@ -172,7 +181,8 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
         op.kind = OpKind::add_column;
         op.table = name;
         op.column = spec_of(c);
-        if (!c.nullable && !c.default_value) op.comment = "NOT NULL without a default: fails if '" + name + "' has rows; add a default if it may";
+        if (!c.nullable && !c.default_value)
+          op.comment = "NOT NULL without a default: fails if '" + name + "' has rows; add a default if it may";
         adds.push_back(op);
         continue;
       }
@@ -191,7 +201,8 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
       }
       if (old->nullable != c.nullable) {
         op.nullable = c.nullable;
-        if (!c.nullable && op.comment.empty()) op.comment = "NOT NULL: fails if " + name + "." + c.name + " holds NULLs";
+        if (!c.nullable && op.comment.empty())
+          op.comment = "NOT NULL: fails if " + name + "." + c.name + " holds NULLs";
       }
       if (old->default_value != c.default_value) op.new_default = c.default_value.value_or("");
       alters.push_back(op);
@@ -229,7 +240,9 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
     Table inline_part = t;
     if (cyclic.count(name)) {
       // Foreign keys inside a cycle are added once every table of the cycle exists.
-      std::erase_if(inline_part.foreign_keys, [&](const ForeignKey& fk) { return cyclic.count(fk.references_table) && fk.references_table != name; });
+      std::erase_if(inline_part.foreign_keys, [&](const ForeignKey& fk) {
+        return cyclic.count(fk.references_table) && fk.references_table != name;
+      });
       for (const auto& fk : t.foreign_keys)
         if (cyclic.count(fk.references_table) && fk.references_table != name) fk_creates.push_back(fk_op(name, fk));
     }
@@ -255,7 +268,8 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
   }
 
   std::vector<Operation> out;
-  for (auto* part : {&drops_first, &creates, &adds, &alters, &col_drops, &constraint_creates, &fk_creates, &table_drops})
+  for (auto* part :
+       {&drops_first, &creates, &adds, &alters, &col_drops, &constraint_creates, &fk_creates, &table_drops})
     out.insert(out.end(), part->begin(), part->end());
   return out;
 }
@@ -263,27 +277,43 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
 std::string describe(const Operation& op) {
   auto cols = [](const std::vector<std::string>& c) { return "(" + util::join(c, ", ") + ")"; };
   switch (op.kind) {
-    case OpKind::create_table: return "add table " + op.table;
-    case OpKind::drop_table: return "drop table " + op.table;
-    case OpKind::rename_table: return "rename table " + op.table + " to " + op.new_name;
-    case OpKind::add_column: return "add column " + op.table + "." + op.column->name + " (" + std::string(column_type_name(op.column->type)) + ")";
-    case OpKind::drop_column: return "drop column " + op.table + "." + op.column_name;
+    case OpKind::create_table:
+      return "add table " + op.table;
+    case OpKind::drop_table:
+      return "drop table " + op.table;
+    case OpKind::rename_table:
+      return "rename table " + op.table + " to " + op.new_name;
+    case OpKind::add_column:
+      return "add column " + op.table + "." + op.column->name + " (" + std::string(column_type_name(op.column->type)) +
+             ")";
+    case OpKind::drop_column:
+      return "drop column " + op.table + "." + op.column_name;
     case OpKind::alter_column: {
       std::vector<std::string> what;
-      if (op.new_type) what.push_back("type " + std::string(column_type_name(*op.new_type)) + (op.length ? "(" + std::to_string(*op.length) + ")" : ""));
+      if (op.new_type)
+        what.push_back("type " + std::string(column_type_name(*op.new_type)) +
+                       (op.length ? "(" + std::to_string(*op.length) + ")" : ""));
       if (op.nullable) what.push_back(*op.nullable ? "nullable" : "not null");
       if (op.new_default) what.push_back(op.new_default->empty() ? "no default" : "default " + *op.new_default);
       if (!op.new_name.empty()) what.push_back("renamed to " + op.new_name);
       return "alter column " + op.table + "." + op.column_name + ": " + util::join(what, ", ");
     }
-    case OpKind::create_index: return std::string(op.unique ? "add unique index " : "add index ") + op.name + " on " + op.table + cols(op.index_columns);
-    case OpKind::drop_index: return "drop index " + op.name + " on " + op.table;
-    case OpKind::create_unique: return "add unique constraint " + op.name + " on " + op.table + cols(op.index_columns);
+    case OpKind::create_index:
+      return std::string(op.unique ? "add unique index " : "add index ") + op.name + " on " + op.table +
+             cols(op.index_columns);
+    case OpKind::drop_index:
+      return "drop index " + op.name + " on " + op.table;
+    case OpKind::create_unique:
+      return "add unique constraint " + op.name + " on " + op.table + cols(op.index_columns);
     case OpKind::create_foreign_key:
-      return "add foreign key " + op.name + " on " + op.table + cols(op.index_columns) + " -> " + op.references_table + cols(op.references_columns);
-    case OpKind::drop_constraint: return "drop constraint " + op.name + " on " + op.table;
-    case OpKind::execute: return "execute SQL";
-    case OpKind::call: return "call " + op.function;
+      return "add foreign key " + op.name + " on " + op.table + cols(op.index_columns) + " -> " + op.references_table +
+             cols(op.references_columns);
+    case OpKind::drop_constraint:
+      return "drop constraint " + op.name + " on " + op.table;
+    case OpKind::execute:
+      return "execute SQL";
+    case OpKind::call:
+      return "call " + op.function;
   }
   return "?";
 }
@@ -327,7 +357,8 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       if (!op.foreign_keys.empty()) {
         out += "foreign_keys = [\n";
         for (const auto& fk : op.foreign_keys) {
-          out += "  { name = " + q(fk.name) + ", columns = " + list(fk.columns) + ", references_table = " + q(fk.references_table) +
+          out += "  { name = " + q(fk.name) + ", columns = " + list(fk.columns) +
+                 ", references_table = " + q(fk.references_table) +
                  ", references_columns = " + list(fk.references_columns);
           if (fk.on_delete) out += ", on_delete = " + q(*fk.on_delete);
           if (fk.on_update) out += ", on_update = " + q(*fk.on_update);
@@ -341,10 +372,21 @@ void write_op(std::string& out, const char* section, const Operation& op) {
         out += "]\n";
       }
       break;
-    case OpKind::drop_table: kv("table", q(op.table)); break;
-    case OpKind::rename_table: kv("table", q(op.table)); kv("new_name", q(op.new_name)); break;
-    case OpKind::add_column: kv("table", q(op.table)); kv("column", column_inline(*op.column)); break;
-    case OpKind::drop_column: kv("table", q(op.table)); kv("column", q(op.column_name)); break;
+    case OpKind::drop_table:
+      kv("table", q(op.table));
+      break;
+    case OpKind::rename_table:
+      kv("table", q(op.table));
+      kv("new_name", q(op.new_name));
+      break;
+    case OpKind::add_column:
+      kv("table", q(op.table));
+      kv("column", column_inline(*op.column));
+      break;
+    case OpKind::drop_column:
+      kv("table", q(op.table));
+      kv("column", q(op.column_name));
+      break;
     case OpKind::alter_column:
       kv("table", q(op.table));
       kv("column", q(op.column_name));
@@ -399,8 +441,10 @@ void write_op(std::string& out, const char* section, const Operation& op) {
 std::string write_migration(const Migration& m) {
   std::string out = "# Generated by fastappkit. Review it before applying; edit freely.\n";
   out += "revision = " + q(m.revision) + "\n";
-  if (m.down_revisions.size() == 1) out += "down_revision = " + q(m.down_revisions[0]) + "\n";
-  else if (m.down_revisions.size() > 1) out += "down_revision = " + list(m.down_revisions) + "\n";
+  if (m.down_revisions.size() == 1)
+    out += "down_revision = " + q(m.down_revisions[0]) + "\n";
+  else if (m.down_revisions.size() > 1)
+    out += "down_revision = " + list(m.down_revisions) + "\n";
   if (!m.depends_on.empty()) out += "depends_on = " + list(m.depends_on) + "\n";
   if (!m.branch_labels.empty()) out += "branch_labels = " + list(m.branch_labels) + "\n";
   out += "message = " + q(m.message) + "\n";
@@ -425,8 +469,10 @@ std::string slugify(const std::string& message) {
   std::string out;
   for (char c : message) {
     unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u)) out += static_cast<char>(std::tolower(u));
-    else if (!out.empty() && out.back() != '_') out += '_';
+    if (std::isalnum(u))
+      out += static_cast<char>(std::tolower(u));
+    else if (!out.empty() && out.back() != '_')
+      out += '_';
     if (out.size() >= 40) break;
   }
   while (!out.empty() && out.back() == '_') out.pop_back();

@@ -1,8 +1,8 @@
 #include "fastappkit/migration/graph.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 #include <optional>
 #include <queue>
@@ -32,9 +32,10 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
     const Migration& m = migrations_[i];
     auto [it, inserted] = by_id_.emplace(m.revision, i);
     if (!inserted) {
-      throw Error(ErrorKind::input,
-                  "duplicate revision '" + m.revision + "' in " + m.path + " and " + migrations_[it->second].path,
-                  "give one of them a new revision id (12 hex characters) and fix the down_revision that should point at it");
+      throw Error(
+          ErrorKind::input,
+          "duplicate revision '" + m.revision + "' in " + m.path + " and " + migrations_[it->second].path,
+          "give one of them a new revision id (12 hex characters) and fix the down_revision that should point at it");
     }
   }
   // Branch labels share one name space with revision ids (Alembic refuses the graph too).
@@ -43,21 +44,23 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
       if (label.empty() || label == "head" || label == "heads" || label == "base" ||
           label.find_first_of("@+-:, ") != std::string::npos) {
         throw in_file(m, 0, 0,
-                    "branch label '" + label + "' cannot be used: it is empty, a reserved word (head, heads, base) or contains one of @ + - : , or a space",
-                    "rename the label in branch_labels");
+                      "branch label '" + label +
+                          "' cannot be used: it is empty, a reserved word (head, heads, base) or contains one of @ + - "
+                          ": , or a space",
+                      "rename the label in branch_labels");
       }
       if (auto it = by_id_.find(label); it != by_id_.end()) {
         throw in_file(m, 0, 0,
-                    "branch label '" + label + "' of revision " + m.revision + " is the id of revision " + it->first + " (" +
-                        migrations_[it->second].path + ")",
-                    "rename the label in branch_labels: labels and revision ids share one name space");
+                      "branch label '" + label + "' of revision " + m.revision + " is the id of revision " + it->first +
+                          " (" + migrations_[it->second].path + ")",
+                      "rename the label in branch_labels: labels and revision ids share one name space");
       }
       auto [lt, fresh] = labels_.emplace(label, m.revision);
       if (!fresh) {
         throw in_file(m, 0, 0,
-                    "branch label '" + label + "' of revision " + m.revision + " is already used by revision " + lt->second + " (" +
-                        get(lt->second).path + ")",
-                    "give each branch its own label");
+                      "branch label '" + label + "' of revision " + m.revision + " is already used by revision " +
+                          lt->second + " (" + get(lt->second).path + ")",
+                      "give each branch its own label");
       }
     }
   }
@@ -65,7 +68,7 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
     for (const auto& d : m.down_revisions) {
       if (!by_id_.count(d)) {
         throw in_file(m, m.down_line, m.down_col, "Can't locate revision identified by '" + d + "'",
-                    "down_revision must name a revision in this migration directory");
+                      "down_revision must name a revision in this migration directory");
       }
       children_[d].push_back(m.revision);
       dependents_[d].push_back(m.revision);
@@ -76,19 +79,21 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
         auto lt = labels_.find(d);
         if (lt == labels_.end()) {
           throw in_file(m, m.depends_line, m.depends_col, "Can't locate revision identified by '" + d + "'",
-                      "depends_on must name a revision or a branch label in this migration directory");
+                        "depends_on must name a revision or a branch label in this migration directory");
         }
         d = lt->second;
       }
       if (d == m.revision) {
-        throw in_file(m, m.depends_line, m.depends_col, "depends_on names the file's own revision (through a branch label)",
-                    "a revision cannot depend on itself");
+        throw in_file(m, m.depends_line, m.depends_col,
+                      "depends_on names the file's own revision (through a branch label)",
+                      "a revision cannot depend on itself");
       }
     }
     std::sort(m.depends_on.begin(), m.depends_on.end());
     m.depends_on.erase(std::unique(m.depends_on.begin(), m.depends_on.end()), m.depends_on.end());
     for (const auto& d : m.depends_on)
-      if (std::find(m.down_revisions.begin(), m.down_revisions.end(), d) == m.down_revisions.end()) dependents_[d].push_back(m.revision);
+      if (std::find(m.down_revisions.begin(), m.down_revisions.end(), d) == m.down_revisions.end())
+        dependents_[d].push_back(m.revision);
   }
   for (auto& [k, v] : children_) std::sort(v.begin(), v.end());
   for (auto& [k, v] : dependents_) {
@@ -162,7 +167,8 @@ std::string RevisionGraph::resolve(std::string_view ref) const {
   }
   if (matches.size() == 1) return matches[0];
   if (matches.size() > 1) {
-    throw Error(ErrorKind::usage, "revision prefix '" + std::string(ref) + "' is ambiguous: it matches " + util::join(matches, ", "),
+    throw Error(ErrorKind::usage,
+                "revision prefix '" + std::string(ref) + "' is ambiguous: it matches " + util::join(matches, ", "),
                 "write more characters of the revision id");
   }
   std::vector<std::string> ids;
@@ -186,7 +192,9 @@ std::set<std::string> RevisionGraph::ancestors(const std::vector<std::string>& i
   return out;
 }
 
-std::set<std::string> RevisionGraph::descendants(std::string_view id) const { return descendants({std::string(id)}, true); }
+std::set<std::string> RevisionGraph::descendants(std::string_view id) const {
+  return descendants({std::string(id)}, true);
+}
 
 std::set<std::string> RevisionGraph::descendants(const std::vector<std::string>& ids, bool with_depends_on) const {
   std::set<std::string> out;
@@ -258,10 +266,11 @@ std::set<std::string> applied_set(const RevisionGraph& graph, const std::vector<
                                   const std::string& version_table) {
   for (const auto& id : current) {
     if (!graph.contains(id)) {
-      throw Error(ErrorKind::failed,
-                  "Can't locate revision identified by '" + id + "' (found in the database's " + version_table + " table)",
-                  "the database was migrated with a revision file that is not here: restore that file, or "
-                  "'fastappkit migrate stamp --purge' the database to a known revision");
+      throw Error(
+          ErrorKind::failed,
+          "Can't locate revision identified by '" + id + "' (found in the database's " + version_table + " table)",
+          "the database was migrated with a revision file that is not here: restore that file, or "
+          "'fastappkit migrate stamp --purge' the database to a known revision");
     }
   }
   return graph.ancestors(current);
@@ -271,7 +280,9 @@ namespace {
 
 using Ids = std::vector<std::string>;
 
-[[noreturn]] void refuse(const std::string& message, const std::string& hint) { throw Error(ErrorKind::usage, message, hint); }
+[[noreturn]] void refuse(const std::string& message, const std::string& hint) {
+  throw Error(ErrorKind::usage, message, hint);
+}
 
 // A position in Alembic's walk: before every base (`none`, Alembic's None), the symbol "base",
 // or a revision.
@@ -322,14 +333,16 @@ class Lookup {
       branch = id.substr(0, at);
       id = id.substr(at + 1);
     }
-    if (id == "heads") return {branch.empty() ? g_.real_heads() : filter_for_lineage(g_.heads(), branch, false), branch};
+    if (id == "heads")
+      return {branch.empty() ? g_.real_heads() : filter_for_lineage(g_.heads(), branch, false), branch};
     if (id == "head") {
       Ids hs = g_.heads();
       if (!branch.empty()) hs = filter_for_lineage(hs, branch, false);
       if (hs.size() > 1) {
         std::string what = branch.empty() ? "head" : branch + "@head";
         refuse("Multiple heads are present: " + util::join(hs, ", "),
-               branch.empty() ? "name one revision, use 'heads' to upgrade every branch, or merge them with 'fastappkit migrate merge'"
+               branch.empty() ? "name one revision, use 'heads' to upgrade every branch, or merge them with "
+                                "'fastappkit migrate merge'"
                               : "'" + what + "' names more than one revision: name one of them");
       }
       return {hs, branch};
@@ -345,19 +358,30 @@ class Lookup {
     if (!branch.empty()) branch_rev = resolve_branch(branch);
     if (ref.empty()) return std::nullopt;
     std::string found;
-    if (g_.contains(ref)) found = ref;
-    else if (const std::string* owner = g_.label_owner(ref)) found = *owner;
+    if (g_.contains(ref))
+      found = ref;
+    else if (const std::string* owner = g_.label_owner(ref))
+      found = *owner;
     else {
       Ids keys, revs;
       for (const auto& m : g_.migrations()) {
-        if (m.revision.size() > 3 && m.revision.rfind(ref, 0) == 0) { keys.push_back(m.revision); revs.push_back(m.revision); }
+        if (m.revision.size() > 3 && m.revision.rfind(ref, 0) == 0) {
+          keys.push_back(m.revision);
+          revs.push_back(m.revision);
+        }
         for (const auto& l : m.branch_labels)
-          if (l.size() > 3 && l.rfind(ref, 0) == 0) { keys.push_back(l); revs.push_back(m.revision); }
+          if (l.size() > 3 && l.rfind(ref, 0) == 0) {
+            keys.push_back(l);
+            revs.push_back(m.revision);
+          }
       }
       if (!branch.empty()) {
         Ids k2, r2;
         for (std::size_t i = 0; i < revs.size(); ++i)
-          if (shares_lineage(revs[i], lineage_of(branch), false)) { k2.push_back(keys[i]); r2.push_back(revs[i]); }
+          if (shares_lineage(revs[i], lineage_of(branch), false)) {
+            k2.push_back(keys[i]);
+            r2.push_back(revs[i]);
+          }
         keys = k2;
         revs = r2;
       }
@@ -369,12 +393,14 @@ class Lookup {
       }
       if (revs.size() > 1) {
         std::sort(keys.begin(), keys.end());
-        refuse("revision prefix '" + ref + "' is ambiguous: it matches " + util::join(keys, ", "), "write more characters of the revision id");
+        refuse("revision prefix '" + ref + "' is ambiguous: it matches " + util::join(keys, ", "),
+               "write more characters of the revision id");
       }
       found = revs[0];
     }
     if (!branch.empty() && !shares_lineage(found, {branch_rev}, false))
-      refuse("Revision " + found + " is not a member of branch '" + branch + "'", "name a revision of that branch, or leave out '" + branch + "@'");
+      refuse("Revision " + found + " is not a member of branch '" + branch + "'",
+             "name a revision of that branch, or leave out '" + branch + "@'");
     return found;
   }
 
@@ -385,7 +411,8 @@ class Lookup {
     try {
       return *ident(branch);
     } catch (const Error&) {
-      refuse("No such branch: '" + branch + "'", "name a branch label or a revision; 'fastappkit migrate history' lists them");
+      refuse("No such branch: '" + branch + "'",
+             "name a branch label or a revision; 'fastappkit migrate history' lists them");
     }
   }
 
@@ -427,7 +454,9 @@ class Lookup {
   // get_revision: at most one revision; nullopt is base.
   std::optional<std::string> revision(std::string_view text) const {
     auto [ids, branch] = resolve_number(text);
-    if (ids.size() > 1) refuse("Multiple heads are present: " + util::join(ids, ", "), "'" + std::string(text) + "' names more than one revision: name one of them");
+    if (ids.size() > 1)
+      refuse("Multiple heads are present: " + util::join(ids, ", "),
+             "'" + std::string(text) + "' names more than one revision: name one of them");
     return ident(ids.empty() ? std::string() : ids[0], branch);
   }
 
@@ -453,8 +482,9 @@ class Lookup {
       if (next.empty()) return std::nullopt;
       if (next.size() > 1) {
         refuse("relative target '" + std::string(target) + "' is ambiguous: the walk reaches " +
-                   (at.kind == Node::rev ? (steps > 0 ? "the branch point " : "the merge ") + at.id : std::string("several bases")) + " (" +
-                   util::join(next, ", ") + ")",
+                   (at.kind == Node::rev ? (steps > 0 ? "the branch point " : "the merge ") + at.id
+                                         : std::string("several bases")) +
+                   " (" + util::join(next, ", ") + ")",
                "name a revision instead (Alembic refuses this walk too: \"Ambiguous walk\")");
       }
       at = Node::of(next[0]);
@@ -494,8 +524,9 @@ void check_rows(const RevisionGraph& graph, const Ids& current, bool overlap) {
 }
 
 [[noreturn]] void didnt_produce(std::string_view target, int steps) {
-  refuse("Relative revision " + std::string(target) + " didn't produce " + std::to_string(std::abs(steps)) + " migrations",
-         "use a smaller step, or name a revision");
+  refuse(
+      "Relative revision " + std::string(target) + " didn't produce " + std::to_string(std::abs(steps)) + " migrations",
+      "use a smaller step, or name a revision");
 }
 
 }  // namespace
@@ -519,7 +550,8 @@ void validate_target(const RevisionGraph& graph, std::string_view target) {
     if (at != std::string::npos) {
       branch = t.substr(0, at);
       symbol = t.substr(at + 1);
-    } else symbol = t;
+    } else
+      symbol = t;
   }
   if (!branch.empty()) look.resolve_branch(branch);
   if (!symbol.empty() && symbol != "head" && symbol != "heads" && symbol != "base") look.ident(symbol, branch);
@@ -536,7 +568,8 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
     if (rel->steps > 0 && rel->symbol.empty()) {
       // _parse_upgrade_target: walk up from the one row on the branch (or from base).
       std::vector<Node> starts;
-      if (current.empty()) starts.push_back(Node{});
+      if (current.empty())
+        starts.push_back(Node{});
       else
         for (const auto& r : current) starts.push_back(Node::of(r));
       if (!rel->branch.empty()) {
@@ -554,7 +587,8 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
         }
       }
       if (starts.size() > 1) {
-        refuse("relative target '" + std::string(target) + "' is ambiguous: the database is at several heads (" + util::join(current, ", ") + ")",
+        refuse("relative target '" + std::string(target) + "' is ambiguous: the database is at several heads (" +
+                   util::join(current, ", ") + ")",
                "name a revision instead, or qualify the step with a branch (BRANCH@+N)");
       }
       auto to = look.walk(starts[0], rel->steps, rel->branch, target);
@@ -567,7 +601,8 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
       targets = {to->id};
     } else {
       if (rel->symbol.empty())
-        refuse("'" + std::string(target) + "' is a downgrade target", "use 'fastappkit migrate downgrade " + std::string(target) + "'");
+        refuse("'" + std::string(target) + "' is a downgrade target",
+               "use 'fastappkit migrate downgrade " + std::string(target) + "'");
       auto start = rel->branch.empty() ? look.revision(rel->symbol) : look.revision(rel->branch + "@" + rel->symbol);
       auto to = look.walk(start ? Node::of(*start) : Node{}, rel->steps, {}, target);
       if (!to || to->kind != Node::rev) didnt_produce(target, rel->steps);
@@ -597,7 +632,8 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
     branch = rel->branch;
     if (rel->steps >= 0) {
       if (rel->symbol.empty())
-        refuse("'" + std::string(target) + "' is an upgrade target", "use 'fastappkit migrate upgrade --revision " + std::string(target) + "'");
+        refuse("'" + std::string(target) + "' is an upgrade target",
+               "use 'fastappkit migrate upgrade --revision " + std::string(target) + "'");
       auto start = look.revision(rel->symbol);
       auto r = look.walk(start ? Node::of(*start) : Node{}, rel->steps, branch, target);
       if (!r) refuse("relative target '" + std::string(target) + "' walks past the head", "use a smaller step");
@@ -616,7 +652,8 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
         } else {
           if (current.empty()) didnt_produce(target, rel->steps);
           if (current.size() > 1)
-            refuse("relative target '" + std::string(target) + "' is ambiguous: the database has several heads (" + util::join(current, ", ") + ")",
+            refuse("relative target '" + std::string(target) + "' is ambiguous: the database has several heads (" +
+                       util::join(current, ", ") + ")",
                    "name the revision to go down to, or qualify the step with a branch (BRANCH@-N)");
           symbol = current[0];
           branch = symbol;
@@ -641,22 +678,26 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
       // that branch is almost surely a mistake, so we refuse it (docs/migrations.md).
       std::string on = look.resolve_branch(branch);
       if (r && !look.shares_lineage(*r, {on}, false))
-        refuse("Revision " + *r + " is not a member of branch '" + branch + "'", "name a revision of that branch, or leave out '" + branch + "@'");
+        refuse("Revision " + *r + " is not a member of branch '" + branch + "'",
+               "name a revision of that branch, or leave out '" + branch + "@'");
     }
   }
   if (to.kind == Node::base) to = Node{};
 
   // _collect_downgrade_revisions
   Ids roots;
-  if (to.kind == Node::none) roots = graph.bases();
-  else roots = graph.children(to.id);
+  if (to.kind == Node::none)
+    roots = graph.bases();
+  else
+    roots = graph.children(to.id);
   if (!branch.empty() && roots.size() > 1) {
     auto on_branch = graph.ancestors({look.resolve_branch(branch)}, false);
     Ids kept;
     for (const auto& r : roots)
       if (on_branch.count(r)) kept.push_back(r);
     if (kept.empty())
-      refuse("'" + std::string(target) + "' is not a valid downgrade target from the current heads", "name a revision of that branch");
+      refuse("'" + std::string(target) + "' is not a valid downgrade target from the current heads",
+             "name a revision of that branch");
     roots = kept;
   }
   auto active = graph.ancestors(current);
@@ -664,8 +705,10 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
   for (const auto& d : graph.descendants(roots, true))
     if (active.count(d)) remove.insert(d);
   if (to.kind == Node::rev && remove.empty() && std::find(current.begin(), current.end(), to.id) == current.end()) {
-    refuse("revision " + to.id + (active.count(to.id) ? " is applied only because another revision depends_on it, so it is not a downgrade target"
-                                                       : " is not applied, so it is not a downgrade target"),
+    refuse("revision " + to.id +
+               (active.count(to.id)
+                    ? " is applied only because another revision depends_on it, so it is not a downgrade target"
+                    : " is not applied, so it is not a downgrade target"),
            "run 'fastappkit migrate current' to see where the database is; use 'upgrade' to go forward");
   }
   auto order = graph.topological(remove);
@@ -674,11 +717,12 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
   return plan;
 }
 
-std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target,
-                                    bool purge) {
+std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vector<std::string>& current,
+                                    std::string_view target, bool purge) {
   Lookup look(graph);
   if (parse_relative(target))
-    refuse("stamp needs a revision, not a relative step like '" + std::string(target) + "'", "name the revision to stamp");
+    refuse("stamp needs a revision, not a relative step like '" + std::string(target) + "'",
+           "name the revision to stamp");
   Ids rows = purge ? Ids{} : current;
   if (!purge) check_rows(graph, rows, false);
   // _stamp_revs: the rows on the target's lineage (through depends_on too) move to it.
@@ -694,7 +738,8 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
   Ids dests = look.revisions(target);
   std::set<std::string> heads(rows.begin(), rows.end());
   auto remove = [&](const std::string& r) {
-    if (!heads.erase(r)) refuse("stamp would remove row " + r + ", which the version table does not hold", "stamp with --purge");
+    if (!heads.erase(r))
+      refuse("stamp would remove row " + r + ", which the version table does not hold", "stamp with --purge");
   };
   auto insert = [&](const std::string& r) {
     if (!heads.insert(r).second) refuse("stamp would add row " + r + " twice", "stamp with --purge");
@@ -716,7 +761,8 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
       remove(from[0]);
       insert(to);
     } else {
-      refuse("stamp '" + std::string(target) + "' cannot place " + to + " among the rows " + util::join(rows, ", "), "stamp with --purge");
+      refuse("stamp '" + std::string(target) + "' cannot place " + to + " among the rows " + util::join(rows, ", "),
+             "stamp with --purge");
     }
   };
   for (const auto& dest : dests) {
@@ -729,7 +775,10 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
       up = up || above.count(h);
     }
     if (down) {
-      if (up) refuse("stamp '" + std::string(target) + "': the rows " + util::join(filtered, ", ") + " are both above and below " + dest, "stamp with --purge");
+      if (up)
+        refuse("stamp '" + std::string(target) + "': the rows " + util::join(filtered, ", ") +
+                   " are both above and below " + dest,
+               "stamp with --purge");
       step(filtered, dest, false, false);
     } else if (up) {
       step(filtered, dest, true, false);
@@ -741,15 +790,16 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
   return out;
 }
 
-std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::vector<std::string>& rows, const std::string& revision,
-                                         Direction direction) {
+std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::vector<std::string>& rows,
+                                         const std::string& revision, Direction direction) {
   std::set<std::string> heads(rows.begin(), rows.end());
   auto fail = [&](const std::string& what) -> Error {
-    return Error(ErrorKind::failed,
-                 "cannot record " + std::string(direction == Direction::upgrade ? "upgrade" : "downgrade") + " of " + revision +
-                     " in the version table (rows: " + util::join(rows, ", ") + "): " + what,
-                 "the version table does not match the revision graph: check it with 'fastappkit migrate current', then "
-                 "'fastappkit migrate stamp --purge' it to where the database really is");
+    return Error(
+        ErrorKind::failed,
+        "cannot record " + std::string(direction == Direction::upgrade ? "upgrade" : "downgrade") + " of " + revision +
+            " in the version table (rows: " + util::join(rows, ", ") + "): " + what,
+        "the version table does not match the revision graph: check it with 'fastappkit migrate current', then "
+        "'fastappkit migrate stamp --purge' it to where the database really is");
   };
   auto remove = [&](const std::string& r) {
     if (!heads.erase(r)) throw fail("row " + r + " is missing");

@@ -10,7 +10,8 @@ namespace fs = std::filesystem;
 using util::TomlSource;
 
 bool is_revision_id(std::string_view s) {
-  return s.size() == 12 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 12 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 namespace detail {
@@ -36,7 +37,8 @@ ColumnType column_type(const TomlSource& src, const toml::node& n) {
            near.empty() ? "types: " + util::join(column_type_names(), ", ") : "did you mean '" + near + "'?");
 }
 
-void check_type_params(const TomlSource& src, const toml::table& t, std::optional<ColumnType> type, const std::string& what) {
+void check_type_params(const TomlSource& src, const toml::table& t, std::optional<ColumnType> type,
+                       const std::string& what) {
   if (auto n = t.get("length"); n && type != ColumnType::string)
     src.fail(n->source(), what + ": length applies only to type \"string\"");
   for (const char* k : {"precision", "scale"}) {
@@ -50,8 +52,9 @@ void check_type_params(const TomlSource& src, const toml::table& t, std::optiona
 ColumnSpec column_spec(const TomlSource& src, const toml::node& node, const std::string& what) {
   auto t = node.as_table();
   if (!t) src.fail(node.source(), what + " must be an inline table such as { name = \"id\", type = \"integer\" }");
-  src.check_keys(*t, {"name", "type", "length", "precision", "scale", "primary_key", "nullable", "default", "unique",
-                      "foreign_key", "on_delete", "on_update"},
+  src.check_keys(*t,
+                 {"name", "type", "length", "precision", "scale", "primary_key", "nullable", "default", "unique",
+                  "foreign_key", "on_delete", "on_update"},
                  what);
   ColumnSpec c;
   c.name = src.req_str(*t, "name", what, node.source());
@@ -97,9 +100,11 @@ std::vector<std::string> name_list(const TomlSource& src, const toml::table& t, 
 ForeignKey foreign_key_entry(const TomlSource& src, const toml::node& node, bool name_required) {
   auto t = node.as_table();
   if (!t) src.fail(node.source(), "foreign_keys entries must be inline tables");
-  src.check_keys(*t, {"name", "columns", "references_table", "references_columns", "on_delete", "on_update"}, "foreign key");
+  src.check_keys(*t, {"name", "columns", "references_table", "references_columns", "on_delete", "on_update"},
+                 "foreign key");
   ForeignKey fk;
-  fk.name = name_required ? src.req_str(*t, "name", "foreign key", node.source()) : src.opt_str(*t, "name", "foreign key").value_or("");
+  fk.name = name_required ? src.req_str(*t, "name", "foreign key", node.source())
+                          : src.opt_str(*t, "name", "foreign key").value_or("");
   fk.columns = name_list(src, *t, "columns", "foreign key", node.source());
   fk.references_table = src.req_str(*t, "references_table", "foreign key", node.source());
   fk.references_columns = name_list(src, *t, "references_columns", "foreign key", node.source());
@@ -112,10 +117,12 @@ ForeignKey foreign_key_entry(const TomlSource& src, const toml::node& node, bool
 
 UniqueConstraint unique_entry(const TomlSource& src, const toml::node& node, bool name_required) {
   auto t = node.as_table();
-  if (!t) src.fail(node.source(), "unique entries must be inline tables such as { name = \"uq_x\", columns = [\"a\"] }");
+  if (!t)
+    src.fail(node.source(), "unique entries must be inline tables such as { name = \"uq_x\", columns = [\"a\"] }");
   src.check_keys(*t, {"name", "columns"}, "unique constraint");
   UniqueConstraint u;
-  u.name = name_required ? src.req_str(*t, "name", "unique constraint", node.source()) : src.opt_str(*t, "name", "unique constraint").value_or("");
+  u.name = name_required ? src.req_str(*t, "name", "unique constraint", node.source())
+                         : src.opt_str(*t, "name", "unique constraint").value_or("");
   u.columns = name_list(src, *t, "columns", "unique constraint", node.source());
   return u;
 }
@@ -134,10 +141,11 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
   auto opn = t->get("op");
   if (!opn) src.fail(node.source(), "operation needs 'op'", "e.g. op = \"create_table\"");
   std::string kind = src.str(*opn, "op");
-  static const OpKind kinds[] = {OpKind::create_table, OpKind::drop_table, OpKind::rename_table, OpKind::add_column,
-                                 OpKind::drop_column, OpKind::alter_column, OpKind::create_index, OpKind::drop_index,
-                                 OpKind::create_unique, OpKind::create_foreign_key, OpKind::drop_constraint,
-                                 OpKind::execute, OpKind::call};
+  static const OpKind kinds[] = {
+      OpKind::create_table,  OpKind::drop_table,         OpKind::rename_table,    OpKind::add_column,
+      OpKind::drop_column,   OpKind::alter_column,       OpKind::create_index,    OpKind::drop_index,
+      OpKind::create_unique, OpKind::create_foreign_key, OpKind::drop_constraint, OpKind::execute,
+      OpKind::call};
   bool known = false;
   std::vector<std::string> names;
   for (OpKind k : kinds) {
@@ -160,15 +168,19 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       op.table = req("table");
       auto cols = t->get("columns");
       if (!cols || !cols->as_array() || cols->as_array()->empty())
-        src.fail(cols ? cols->source() : node.source(), "create_table '" + op.table + "' needs a non-empty columns array");
+        src.fail(cols ? cols->source() : node.source(),
+                 "create_table '" + op.table + "' needs a non-empty columns array");
       for (const auto& c : *cols->as_array()) {
         op.columns.push_back(column_spec(src, c, "column of " + op.table));
         for (std::size_t i = 0; i + 1 < op.columns.size(); ++i)
-          if (op.columns[i].name == op.columns.back().name) src.fail(c.source(), "duplicate column '" + op.columns.back().name + "'");
+          if (op.columns[i].name == op.columns.back().name)
+            src.fail(c.source(), "duplicate column '" + op.columns.back().name + "'");
       }
       op.primary_key = src.opt_str_list(*t, "primary_key", what);
-      if (!op.primary_key.empty() && std::any_of(op.columns.begin(), op.columns.end(), [](const ColumnSpec& c) { return c.primary_key; }))
-        src.fail(t->get("primary_key")->source(), "primary key given both on columns and as primary_key", "use one of the two");
+      if (!op.primary_key.empty() &&
+          std::any_of(op.columns.begin(), op.columns.end(), [](const ColumnSpec& c) { return c.primary_key; }))
+        src.fail(t->get("primary_key")->source(), "primary key given both on columns and as primary_key",
+                 "use one of the two");
       auto check_cols = [&](const std::vector<std::string>& cs, const toml::node& where) {
         for (const auto& c : cs) {
           if (std::none_of(op.columns.begin(), op.columns.end(), [&](const ColumnSpec& s) { return s.name == c; }))
@@ -192,7 +204,9 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
           check_cols(op.uniques.back().columns, e);
         }
       }
-      if (auto dup = duplicate_unique(table_from_specs(op.table, op.columns, op.primary_key, op.foreign_keys, op.uniques)); !dup.empty())
+      if (auto dup =
+              duplicate_unique(table_from_specs(op.table, op.columns, op.primary_key, op.foreign_keys, op.uniques));
+          !dup.empty())
         src.fail(node.source(), dup, "keep one of them (a column's unique = true is a unique constraint too)");
       break;
     }
@@ -209,7 +223,8 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       src.check_keys(*t, {"op", "table", "column"}, what);
       op.table = req("table");
       auto c = t->get("column");
-      if (!c) src.fail(node.source(), "add_column needs 'column', a column spec such as { name = \"x\", type = \"text\" }");
+      if (!c)
+        src.fail(node.source(), "add_column needs 'column', a column spec such as { name = \"x\", type = \"text\" }");
       op.column = column_spec(src, *c, "column");
       break;
     }
@@ -219,13 +234,16 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       op.column_name = req("column");
       break;
     case OpKind::alter_column: {
-      src.check_keys(*t, {"op", "table", "column", "new_name", "type", "length", "precision", "scale", "nullable", "default"}, what);
+      src.check_keys(
+          *t, {"op", "table", "column", "new_name", "type", "length", "precision", "scale", "nullable", "default"},
+          what);
       op.table = req("table");
       op.column_name = req("column");
       if (auto n = src.opt_str(*t, "new_name", what)) op.new_name = *n;
       if (auto n = t->get("type")) op.new_type = column_type(src, *n);
       if ((t->get("length") || t->get("precision") || t->get("scale")) && !op.new_type)
-        src.fail(node.source(), "alter_column: length/precision/scale need 'type' as well", "write the full new type, e.g. type = \"string\", length = 300");
+        src.fail(node.source(), "alter_column: length/precision/scale need 'type' as well",
+                 "write the full new type, e.g. type = \"string\", length = 300");
       if (op.new_type) check_type_params(src, *t, op.new_type, "alter_column");
       op.length = src.opt_int(*t, "length", what);
       op.precision = src.opt_int(*t, "precision", what);
@@ -256,7 +274,9 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       op.index_columns = name_list(src, *t, "columns", what, node.source());
       break;
     case OpKind::create_foreign_key:
-      src.check_keys(*t, {"op", "name", "table", "columns", "references_table", "references_columns", "on_delete", "on_update"}, what);
+      src.check_keys(
+          *t, {"op", "name", "table", "columns", "references_table", "references_columns", "on_delete", "on_update"},
+          what);
       op.name = req("name");
       op.table = req("table");
       op.index_columns = name_list(src, *t, "columns", what, node.source());
@@ -274,7 +294,8 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       }
       if (op.sql.empty()) src.fail(node.source(), "execute needs 'sql', or 'sqlite' and/or 'postgresql'");
       if (op.sql.count("") && op.sql.size() > 1)
-        src.fail(node.source(), "execute has both 'sql' and a per-dialect key", "use 'sql' for every dialect, or 'sqlite' and 'postgresql'");
+        src.fail(node.source(), "execute has both 'sql' and a per-dialect key",
+                 "use 'sql' for every dialect, or 'sqlite' and 'postgresql'");
       break;
     case OpKind::call:
       src.check_keys(*t, {"op", "function", "args"}, what);
@@ -290,7 +311,8 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
   return op;
 }
 
-std::vector<Operation> operations(const TomlSource& src, const toml::table& doc, std::string_view key, const ParseOptions& options) {
+std::vector<Operation> operations(const TomlSource& src, const toml::table& doc, std::string_view key,
+                                  const ParseOptions& options) {
   std::vector<Operation> out;
   auto n = doc.get(key);
   if (!n) return out;
@@ -307,8 +329,9 @@ Migration parse_migration(std::string_view text, const std::string& path, const 
   toml::table doc = src.parse();
   toml::source_region top;
   top.begin = {1, 1};
-  src.check_keys(doc, {"revision", "down_revision", "depends_on", "branch_labels", "message", "create_date", "app",
-                       "transactional", "upgrade", "downgrade"},
+  src.check_keys(doc,
+                 {"revision", "down_revision", "depends_on", "branch_labels", "message", "create_date", "app",
+                  "transactional", "upgrade", "downgrade"},
                  "migration file");
   Migration m;
   m.path = path;
@@ -317,7 +340,8 @@ Migration parse_migration(std::string_view text, const std::string& path, const 
   if (!rev) src.fail(top, "migration file has no 'revision'", "add revision = \"<12 hex characters>\" at the top");
   m.revision = src.str(*rev, "revision");
   if (!is_revision_id(m.revision))
-    src.fail(rev->source(), "revision '" + m.revision + "' is not 12 lowercase hex characters", "e.g. revision = \"3f2a9c1b7d4e\"");
+    src.fail(rev->source(), "revision '" + m.revision + "' is not 12 lowercase hex characters",
+             "e.g. revision = \"3f2a9c1b7d4e\"");
   auto check_refs = [&](const toml::node& n, const std::vector<std::string>& ids, const char* what) {
     for (const auto& id : ids) {
       if (id.empty()) src.fail(n.source(), std::string(what) + " contains an empty revision");
@@ -348,8 +372,10 @@ Migration parse_migration(std::string_view text, const std::string& path, const 
 
   std::string stem = fs::path(path).stem().string();
   if (stem.rfind(m.revision, 0) != 0) {
-    src.fail(rev->source(), "file name '" + fs::path(path).filename().string() + "' does not start with its revision '" + m.revision + "'",
-             "name revision files <revision>_<slug>.toml");
+    src.fail(
+        rev->source(),
+        "file name '" + fs::path(path).filename().string() + "' does not start with its revision '" + m.revision + "'",
+        "name revision files <revision>_<slug>.toml");
   }
   return m;
 }
@@ -361,8 +387,9 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
     if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path());
   }
   if (ec) {
-    throw Error(ErrorKind::input, "Core migrations directory not found: " + dir.string(),
-                "check the project structure: core/db/migrations/versions/ must exist (fastappkit core new creates it)");
+    throw Error(
+        ErrorKind::input, "Core migrations directory not found: " + dir.string(),
+        "check the project structure: core/db/migrations/versions/ must exist (fastappkit core new creates it)");
   }
   std::sort(files.begin(), files.end());
   std::vector<Migration> out;
@@ -376,8 +403,9 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
     }
   }
   if (!errors.empty()) {
-    throw Error(ErrorKind::input, util::join(errors, "\n"),
-                std::to_string(errors.size()) + " migration file(s) are invalid; nothing was run. Fix them and run again");
+    throw Error(
+        ErrorKind::input, util::join(errors, "\n"),
+        std::to_string(errors.size()) + " migration file(s) are invalid; nothing was run. Fix them and run again");
   }
   return out;
 }

@@ -18,7 +18,9 @@ SourceLocation where(const TomlSource& src, const toml::source_region& r) {
   return {src.path, static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
 }
 
-std::string text(const SourceLocation& l) { return l.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.column); }
+std::string text(const SourceLocation& l) {
+  return l.file + ":" + std::to_string(l.line) + ":" + std::to_string(l.column);
+}
 
 }  // namespace
 
@@ -38,8 +40,10 @@ ModelSet parse_models(std::string_view text, const std::string& path, const std:
     std::string name = src.req_str(*t, "name", "[[tables]]", node.source());
     if (name.empty()) src.fail(node.source(), "table name is empty");
     if (name.rfind("alembic_version", 0) == 0 || name == "fastappkit_history")
-      src.fail(t->get("name")->source(), "table name '" + name + "' is reserved for fastappkit's bookkeeping", "choose another name");
-    if (out.schema.tables.count(name)) src.fail(t->get("name")->source(), "table '" + name + "' is declared twice in this file");
+      src.fail(t->get("name")->source(), "table name '" + name + "' is reserved for fastappkit's bookkeeping",
+               "choose another name");
+    if (out.schema.tables.count(name))
+      src.fail(t->get("name")->source(), "table '" + name + "' is declared twice in this file");
     auto cols = t->get("columns");
     if (!cols || !cols->as_array() || cols->as_array()->empty())
       src.fail(cols ? cols->source() : node.source(), "table '" + name + "' needs a non-empty columns array");
@@ -47,9 +51,12 @@ ModelSet parse_models(std::string_view text, const std::string& path, const std:
     for (const auto& c : *cols->as_array()) {
       specs.push_back(column_spec(src, c, "column of " + name));
       for (std::size_t i = 0; i + 1 < specs.size(); ++i)
-        if (specs[i].name == specs.back().name) src.fail(c.source(), "duplicate column '" + specs.back().name + "' in table '" + name + "'");
+        if (specs[i].name == specs.back().name)
+          src.fail(c.source(), "duplicate column '" + specs.back().name + "' in table '" + name + "'");
     }
-    auto has_col = [&](const std::string& c) { return std::any_of(specs.begin(), specs.end(), [&](const ColumnSpec& s) { return s.name == c; }); };
+    auto has_col = [&](const std::string& c) {
+      return std::any_of(specs.begin(), specs.end(), [&](const ColumnSpec& s) { return s.name == c; });
+    };
     auto check_cols = [&](const std::vector<std::string>& cs, const toml::node& at) {
       for (const auto& c : cs)
         if (!has_col(c)) src.fail(at.source(), "'" + c + "' is not a column of table '" + name + "'");
@@ -82,7 +89,9 @@ ModelSet parse_models(std::string_view text, const std::string& path, const std:
     }
     Table table = table_from_specs(name, specs, pk, fks, uniques);
     if (auto n = t->get("indexes")) {
-      if (!n->as_array()) src.fail(n->source(), "indexes must be an array of inline tables such as { name = \"ix_x\", columns = [\"a\"] }");
+      if (!n->as_array())
+        src.fail(n->source(),
+                 "indexes must be an array of inline tables such as { name = \"ix_x\", columns = [\"a\"] }");
       for (const auto& e : *n->as_array()) {
         auto it = e.as_table();
         if (!it) src.fail(e.source(), "indexes entries must be inline tables");
@@ -100,9 +109,11 @@ ModelSet parse_models(std::string_view text, const std::string& path, const std:
     // Names must be unique within the table (and indexes within the database, checked on merge).
     std::set<std::string> names;
     for (const auto& fk : table.foreign_keys)
-      if (!names.insert(fk.name).second) src.fail(node.source(), "constraint name '" + fk.name + "' is used twice in table '" + name + "'");
+      if (!names.insert(fk.name).second)
+        src.fail(node.source(), "constraint name '" + fk.name + "' is used twice in table '" + name + "'");
     for (const auto& u : table.uniques)
-      if (!names.insert(u.name).second) src.fail(node.source(), "constraint name '" + u.name + "' is used twice in table '" + name + "'");
+      if (!names.insert(u.name).second)
+        src.fail(node.source(), "constraint name '" + u.name + "' is used twice in table '" + name + "'");
     out.schema.tables[name] = std::move(table);
     out.owner[name] = app;
     out.origin[name] = where(src, node.source());
@@ -114,8 +125,8 @@ void merge_models(ModelSet& into, const ModelSet& part) {
   for (const auto& [name, table] : part.schema.tables) {
     if (into.schema.tables.count(name)) {
       throw Error(ErrorKind::input, part.origin.at(name),
-                  "table '" + name + "' is declared by two apps: " + into.owner.at(name) + " (" + text(into.origin.at(name)) + ") and " +
-                      part.owner.at(name) + " (here)",
+                  "table '" + name + "' is declared by two apps: " + into.owner.at(name) + " (" +
+                      text(into.origin.at(name)) + ") and " + part.owner.at(name) + " (here)",
                   "each table belongs to one app: remove or rename one of them");
     }
     into.schema.tables[name] = table;
@@ -127,7 +138,8 @@ void merge_models(ModelSet& into, const ModelSet& part) {
     for (const auto& ix : table.indexes) {
       auto [it, inserted] = index_owner.emplace(ix.name, name);
       if (!inserted)
-        throw Error(ErrorKind::input, into.origin.at(name), "index name '" + ix.name + "' is used by tables '" + it->second + "' and '" + name + "'",
+        throw Error(ErrorKind::input, into.origin.at(name),
+                    "index name '" + ix.name + "' is used by tables '" + it->second + "' and '" + name + "'",
                     "index names are unique per database: rename one");
     }
   }
@@ -142,13 +154,16 @@ void check_references(const ModelSet& models) {
       if (!ref) {
         std::string near = util::did_you_mean(fk.references_table, names);
         throw Error(ErrorKind::input, models.origin.at(name),
-                    "foreign key " + fk.name + " of table '" + name + "' references unknown table '" + fk.references_table + "'",
-                    near.empty() ? "declare that table in core/models.toml or an internal app's models.toml" : "did you mean '" + near + "'?");
+                    "foreign key " + fk.name + " of table '" + name + "' references unknown table '" +
+                        fk.references_table + "'",
+                    near.empty() ? "declare that table in core/models.toml or an internal app's models.toml"
+                                 : "did you mean '" + near + "'?");
       }
       for (const auto& c : fk.references_columns) {
         if (!ref->find_column(c))
           throw Error(ErrorKind::input, models.origin.at(name),
-                      "foreign key " + fk.name + " of table '" + name + "' references unknown column '" + fk.references_table + "." + c + "'",
+                      "foreign key " + fk.name + " of table '" + name + "' references unknown column '" +
+                          fk.references_table + "." + c + "'",
                       "reference a column that table declares");
       }
     }

@@ -10,11 +10,11 @@ struct TypeName {
   std::string_view name;
 };
 constexpr TypeName kTypes[] = {
-    {ColumnType::integer, "integer"}, {ColumnType::bigint, "bigint"},   {ColumnType::smallint, "smallint"},
-    {ColumnType::string, "string"},   {ColumnType::text, "text"},       {ColumnType::boolean, "boolean"},
-    {ColumnType::float_, "float"},    {ColumnType::double_, "double"},  {ColumnType::numeric, "numeric"},
+    {ColumnType::integer, "integer"}, {ColumnType::bigint, "bigint"},     {ColumnType::smallint, "smallint"},
+    {ColumnType::string, "string"},   {ColumnType::text, "text"},         {ColumnType::boolean, "boolean"},
+    {ColumnType::float_, "float"},    {ColumnType::double_, "double"},    {ColumnType::numeric, "numeric"},
     {ColumnType::date, "date"},       {ColumnType::datetime, "datetime"}, {ColumnType::time, "time"},
-    {ColumnType::json, "json"},       {ColumnType::uuid, "uuid"},       {ColumnType::binary, "binary"},
+    {ColumnType::json, "json"},       {ColumnType::uuid, "uuid"},         {ColumnType::binary, "binary"},
 };
 
 template <class T>
@@ -52,19 +52,32 @@ std::vector<std::string> column_type_names() {
 
 std::string_view op_kind_name(OpKind k) {
   switch (k) {
-    case OpKind::create_table: return "create_table";
-    case OpKind::drop_table: return "drop_table";
-    case OpKind::rename_table: return "rename_table";
-    case OpKind::add_column: return "add_column";
-    case OpKind::drop_column: return "drop_column";
-    case OpKind::alter_column: return "alter_column";
-    case OpKind::create_index: return "create_index";
-    case OpKind::drop_index: return "drop_index";
-    case OpKind::create_unique: return "create_unique";
-    case OpKind::create_foreign_key: return "create_foreign_key";
-    case OpKind::drop_constraint: return "drop_constraint";
-    case OpKind::execute: return "execute";
-    case OpKind::call: return "call";
+    case OpKind::create_table:
+      return "create_table";
+    case OpKind::drop_table:
+      return "drop_table";
+    case OpKind::rename_table:
+      return "rename_table";
+    case OpKind::add_column:
+      return "add_column";
+    case OpKind::drop_column:
+      return "drop_column";
+    case OpKind::alter_column:
+      return "alter_column";
+    case OpKind::create_index:
+      return "create_index";
+    case OpKind::drop_index:
+      return "drop_index";
+    case OpKind::create_unique:
+      return "create_unique";
+    case OpKind::create_foreign_key:
+      return "create_foreign_key";
+    case OpKind::drop_constraint:
+      return "drop_constraint";
+    case OpKind::execute:
+      return "execute";
+    case OpKind::call:
+      return "call";
   }
   return "?";
 }
@@ -142,7 +155,8 @@ std::string duplicate_unique(const Table& t) {
       if (a == b) {
         std::string cols;
         for (const auto& c : t.uniques[i].columns) cols += (cols.empty() ? "" : ", ") + c;
-        return "unique constraints " + t.uniques[i].name + " and " + t.uniques[j].name + " of table '" + t.name + "' cover the same columns (" + cols + ")";
+        return "unique constraints " + t.uniques[i].name + " and " + t.uniques[j].name + " of table '" + t.name +
+               "' cover the same columns (" + cols + ")";
       }
     }
   return {};
@@ -199,8 +213,10 @@ void apply(Schema& schema, const Operation& op) {
         }
         if (op.nullable) c->nullable = *op.nullable;
         if (op.new_default) {
-          if (op.new_default->empty()) c->default_value.reset();
-          else c->default_value = *op.new_default;
+          if (op.new_default->empty())
+            c->default_value.reset();
+          else
+            c->default_value = *op.new_default;
         }
         if (!op.new_name.empty()) {
           std::string from = c->name;
@@ -226,7 +242,8 @@ void apply(Schema& schema, const Operation& op) {
       break;
     case OpKind::create_foreign_key:
       if (t) {
-        ForeignKey fk{op.name, op.index_columns, op.references_table, op.references_columns, op.on_delete, op.on_update};
+        ForeignKey fk{op.name,      op.index_columns, op.references_table, op.references_columns,
+                      op.on_delete, op.on_update};
         t->foreign_keys.push_back(fk);
       }
       break;

@@ -70,12 +70,15 @@ void mention_sql(State& st, const std::string& sql) {
     }
     statements.back() += c;
   }
-  static const std::set<std::string> harmless = {"view", "trigger", "function", "procedure", "sequence", "type", "extension", "schema",
-                                                 "materialized", "rule", "policy", "role", "user", "database"};
-  static const std::set<std::string> data = {"insert", "update", "delete", "select", "with", "pragma", "analyze", "vacuum", "comment",
-                                             "grant", "revoke", "set", "reindex", "values", "begin", "end", "return", "refresh"};
-  static const std::set<std::string> modifiers = {"unique", "or", "replace", "temp", "temporary", "if", "not", "exists", "concurrently", "global",
-                                                  "local", "unlogged"};
+  static const std::set<std::string> harmless = {"view",   "trigger",   "function", "procedure",    "sequence",
+                                                 "type",   "extension", "schema",   "materialized", "rule",
+                                                 "policy", "role",      "user",     "database"};
+  static const std::set<std::string> data = {"insert",  "update", "delete",  "select", "with",   "pragma",
+                                             "analyze", "vacuum", "comment", "grant",  "revoke", "set",
+                                             "reindex", "values", "begin",   "end",    "return", "refresh"};
+  static const std::set<std::string> modifiers = {"unique",       "or",     "replace", "temp",
+                                                  "temporary",    "if",     "not",     "exists",
+                                                  "concurrently", "global", "local",   "unlogged"};
   for (const auto& stmt : statements) {
     auto w = words_of(stmt);
     if (w.empty() || data.count(w[0])) continue;
@@ -106,8 +109,11 @@ class Checker {
   void run() {
     if (st_.called) return;
     switch (op_.kind) {
-      case OpKind::create_table: return create_table();
-      case OpKind::drop_table: table(op_.table); return;
+      case OpKind::create_table:
+        return create_table();
+      case OpKind::drop_table:
+        table(op_.table);
+        return;
       case OpKind::rename_table:
         if (table(op_.table)) table_free(op_.new_name);
         return;
@@ -121,7 +127,8 @@ class Checker {
         if (const Table* t = table(op_.table)) column(*t, op_.column_name);
         return;
       case OpKind::alter_column:
-        if (const Table* t = table(op_.table); t && column(*t, op_.column_name) && !op_.new_name.empty()) column_free(*t, op_.new_name);
+        if (const Table* t = table(op_.table); t && column(*t, op_.column_name) && !op_.new_name.empty())
+          column_free(*t, op_.new_name);
         return;
       case OpKind::create_index:
         if (const Table* t = table(op_.table)) {
@@ -130,10 +137,11 @@ class Checker {
         }
         return;
       case OpKind::drop_index:
-        if (const Table* t = table(op_.table); t && !raw_index(t->name) && !raw_index(op_.name) &&
+        if (const Table* t = table(op_.table);
+            t && !raw_index(t->name) && !raw_index(op_.name) &&
             std::none_of(t->indexes.begin(), t->indexes.end(), [&](const Index& i) { return i.name == op_.name; }))
-          fail("table '" + t->name + "' has no index '" + op_.name + "' at this revision", "its indexes: " + list_of(t->indexes) +
-                                                                                             "; name one of them");
+          fail("table '" + t->name + "' has no index '" + op_.name + "' at this revision",
+               "its indexes: " + list_of(t->indexes) + "; name one of them");
         return;
       case OpKind::create_unique:
         if (const Table* t = table(op_.table)) {
@@ -150,14 +158,19 @@ class Checker {
         }
         return;
       case OpKind::drop_constraint:
-        if (const Table* t = table(op_.table); t && !opaque(t->name) &&
-            std::none_of(t->foreign_keys.begin(), t->foreign_keys.end(), [&](const ForeignKey& f) { return f.name == op_.name; }) &&
-            std::none_of(t->uniques.begin(), t->uniques.end(), [&](const UniqueConstraint& u) { return u.name == op_.name; }))
-          fail("table '" + t->name + "' has no constraint '" + op_.name + "' at this revision",
-               "its unique and foreign-key constraints: " + list_of(t->uniques, t->foreign_keys) + "; name one of them");
+        if (const Table* t = table(op_.table);
+            t && !opaque(t->name) &&
+            std::none_of(t->foreign_keys.begin(), t->foreign_keys.end(),
+                         [&](const ForeignKey& f) { return f.name == op_.name; }) &&
+            std::none_of(t->uniques.begin(), t->uniques.end(),
+                         [&](const UniqueConstraint& u) { return u.name == op_.name; }))
+          fail(
+              "table '" + t->name + "' has no constraint '" + op_.name + "' at this revision",
+              "its unique and foreign-key constraints: " + list_of(t->uniques, t->foreign_keys) + "; name one of them");
         return;
       case OpKind::execute:
-      case OpKind::call: return;
+      case OpKind::call:
+        return;
     }
   }
 
@@ -190,13 +203,15 @@ class Checker {
     for (const auto& [n, t] : st_.schema.tables) names.push_back(n);
     std::string near = util::did_you_mean(name, names);
     fail("table '" + name + "' does not exist at this revision",
-         near.empty() ? "the revisions it comes after do not create it: fix the name, or create the table in an earlier revision"
-                      : "did you mean '" + near + "'?");
+         near.empty()
+             ? "the revisions it comes after do not create it: fix the name, or create the table in an earlier revision"
+             : "did you mean '" + near + "'?");
   }
 
   void table_free(const std::string& name) const {
     if (st_.schema.find(name) && !opaque(name))
-      fail("table '" + name + "' already exists at this revision", "choose another name, or drop or rename that table first");
+      fail("table '" + name + "' already exists at this revision",
+           "choose another name, or drop or rename that table first");
   }
 
   bool column(const Table& t, const std::string& name) const {
@@ -214,30 +229,39 @@ class Checker {
 
   void column_free(const Table& t, const std::string& name) const {
     if (t.find_column(name) && !opaque(t.name))
-      fail("table '" + t.name + "' already has a column '" + name + "'", "choose another name, or drop or rename that column first");
+      fail("table '" + t.name + "' already has a column '" + name + "'",
+           "choose another name, or drop or rename that column first");
   }
 
   void index_name_free(const std::string& name) const {
     for (const auto& [n, t] : st_.schema.tables) {
-      bool used = std::any_of(t.indexes.begin(), t.indexes.end(), [&](const Index& i) { return lower(i.name) == lower(name); }) ||
-                  std::any_of(t.uniques.begin(), t.uniques.end(), [&](const UniqueConstraint& u) { return lower(u.name) == lower(name); });
+      bool used = std::any_of(t.indexes.begin(), t.indexes.end(),
+                              [&](const Index& i) { return lower(i.name) == lower(name); }) ||
+                  std::any_of(t.uniques.begin(), t.uniques.end(),
+                              [&](const UniqueConstraint& u) { return lower(u.name) == lower(name); });
       if (used && !raw_index(name))
         fail("the name '" + name + "' is already used by an index or unique constraint of table '" + t.name + "'",
              "index names are shared by the whole schema: choose another name");
     }
-    if (st_.schema.find(name) && !raw_index(name)) fail("the name '" + name + "' is already a table's", "choose another name");
+    if (st_.schema.find(name) && !raw_index(name))
+      fail("the name '" + name + "' is already a table's", "choose another name");
   }
 
   void constraint_free(const Table& t, const std::string& name) const {
-    bool used = std::any_of(t.foreign_keys.begin(), t.foreign_keys.end(), [&](const ForeignKey& f) { return f.name == name; }) ||
-                std::any_of(t.uniques.begin(), t.uniques.end(), [&](const UniqueConstraint& u) { return u.name == name; });
-    if (used && !opaque(name)) fail("table '" + t.name + "' already has a constraint '" + name + "'", "choose another name");
+    bool used =
+        std::any_of(t.foreign_keys.begin(), t.foreign_keys.end(),
+                    [&](const ForeignKey& f) { return f.name == name; }) ||
+        std::any_of(t.uniques.begin(), t.uniques.end(), [&](const UniqueConstraint& u) { return u.name == name; });
+    if (used && !opaque(name))
+      fail("table '" + t.name + "' already has a constraint '" + name + "'", "choose another name");
   }
 
   // `self` is the table being made (a foreign key may reference its own table).
-  void reference(const Table* self, const std::string& table_name, const std::vector<std::string>& cols, std::size_t count) const {
+  void reference(const Table* self, const std::string& table_name, const std::vector<std::string>& cols,
+                 std::size_t count) const {
     if (cols.size() != count)
-      fail("foreign key to '" + table_name + "' has " + std::to_string(count) + " column(s) but references " + std::to_string(cols.size()),
+      fail("foreign key to '" + table_name + "' has " + std::to_string(count) + " column(s) but references " +
+               std::to_string(cols.size()),
            "list as many references_columns as columns");
     const Table* target = self && self->name == table_name ? self : st_.schema.find(table_name);
     if (!target) {
@@ -259,7 +283,9 @@ class Checker {
     Table made = table_from_specs(op_.table, op_.columns, op_.primary_key, op_.foreign_keys, op_.uniques);
     auto own = [&](const std::vector<std::string>& cols, const std::string& what) {
       for (const auto& n : cols)
-        if (!made.find_column(n)) fail(what + " names column '" + n + "', which this table does not declare", "its columns are the ones in `columns`");
+        if (!made.find_column(n))
+          fail(what + " names column '" + n + "', which this table does not declare",
+               "its columns are the ones in `columns`");
     };
     own(op_.primary_key, "primary_key");
     for (const auto& u : op_.uniques) own(u.columns, "unique constraint '" + u.name + "'");

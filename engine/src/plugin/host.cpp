@@ -2,7 +2,6 @@
 #include "fastappkit/plugin/host.hpp"
 
 #include <fastappkit/plugin_abi.h>
-
 #include <openssl/evp.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -14,9 +13,9 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdio>
-#include <stdexcept>
 #include <fstream>
 #include <set>
+#include <stdexcept>
 
 #include "../util/toml_support.hpp"
 #include "fastappkit/migration/validate.hpp"
@@ -27,7 +26,8 @@ namespace fs = std::filesystem;
 
 class Library {
  public:
-  explicit Library(const fs::path& path) : lib(boost::dll::fs::path(path.string()), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local) {}
+  explicit Library(const fs::path& path)
+      : lib(boost::dll::fs::path(path.string()), boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local) {}
   boost::dll::shared_library lib;
   std::map<std::string, fak_step_fn> steps;
 };
@@ -49,7 +49,9 @@ namespace {
   throw Error(ErrorKind::input, "plugin folder " + folder.string() + ": " + what, hint);
 }
 
-bool ident_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80; }
+bool ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
 
 }  // namespace
 
@@ -78,20 +80,25 @@ std::string number_placeholders(std::string_view sql, std::size_t param_count) {
       std::size_t j = i + 2;
       int depth = 1;
       while (j < size && depth > 0) {
-        if (sql[j] == '/' && j + 1 < size && sql[j + 1] == '*') depth++, j += 2;
-        else if (sql[j] == '*' && j + 1 < size && sql[j + 1] == '/') depth--, j += 2;
-        else ++j;
+        if (sql[j] == '/' && j + 1 < size && sql[j + 1] == '*')
+          depth++, j += 2;
+        else if (sql[j] == '*' && j + 1 < size && sql[j + 1] == '/')
+          depth--, j += 2;
+        else
+          ++j;
       }
       copy_to(j);
     } else if (c == '\'' || c == '"') {
       // E'...' takes backslash escapes; elsewhere a doubled quote is the quote itself.
-      const bool backslash = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident_char(sql[i - 2]));
+      const bool backslash =
+          c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e') && (i < 2 || !ident_char(sql[i - 2]));
       std::size_t j = i + 1;
       while (j < size) {
         if (backslash && sql[j] == '\\') {
           j += 2;
         } else if (sql[j] == c) {
-          if (j + 1 < size && sql[j + 1] == c) j += 2;
+          if (j + 1 < size && sql[j + 1] == c)
+            j += 2;
           else {
             ++j;
             break;
@@ -124,7 +131,8 @@ std::string number_placeholders(std::string_view sql, std::size_t param_count) {
     }
   }
   if (n != param_count)
-    throw std::invalid_argument("the statement has " + std::to_string(n) + " ? placeholder(s) but " + std::to_string(param_count) +
+    throw std::invalid_argument("the statement has " + std::to_string(n) + " ? placeholder(s) but " +
+                                std::to_string(param_count) +
                                 " parameter(s) were given (write ?? for PostgreSQL's JSONB ? operator)");
   return out;
 }
@@ -134,7 +142,8 @@ namespace {
 std::string text(fak_string s) { return s.data ? std::string(s.data, s.size) : std::string(); }
 
 // Host functions: no exception may cross into the plugin.
-int32_t host_query(fak_host* host, fak_string sql, const fak_string* params, uint64_t count, fak_row_fn on_row, void* user) noexcept {
+int32_t host_query(fak_host* host, fak_string sql, const fak_string* params, uint64_t count, fak_row_fn on_row,
+                   void* user) noexcept {
   try {
     if (!host->conn) {
       host->error = "no database during the plugin's entry";
@@ -196,9 +205,8 @@ fak_string host_server_version(fak_host* host) noexcept {
   return {host->scratch.data(), host->scratch.size()};
 }
 
-const fak_host_api kHostApi = {sizeof(fak_host_api), FAK_ABI_MAJOR, FAK_ABI_MINOR, host_execute,
+const fak_host_api kHostApi = {sizeof(fak_host_api), FAK_ABI_MAJOR,     FAK_ABI_MINOR, host_execute,
                                host_query,           host_report_error, host_dialect,  host_server_version};
-
 
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == "fastappkit_history"; }
 
@@ -206,7 +214,8 @@ std::string user_name(uid_t uid) {
   struct passwd pw {};
   struct passwd* found = nullptr;
   char buf[1024];
-  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found)
+    return std::string(found->pw_name) + " (uid " + std::to_string(uid) + ")";
   return "uid " + std::to_string(uid);
 }
 
@@ -226,20 +235,24 @@ bool within(const fs::path& inner, const fs::path& outer) {
 void check_owner_and_mode(const fs::path& folder, const fs::path& path, const std::string& what) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    refuse(folder, "cannot read the permissions of " + what + " " + path.string(), "check that it exists and that fastappkit may read it");
+    refuse(folder, "cannot read the permissions of " + what + " " + path.string(),
+           "check that it exists and that fastappkit may read it");
   if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-    std::string who = (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "its group and by others" : (st.st_mode & S_IWGRP) ? "its group" : "others";
+    std::string who = (st.st_mode & S_IWGRP) && (st.st_mode & S_IWOTH) ? "its group and by others"
+                      : (st.st_mode & S_IWGRP)                         ? "its group"
+                                                                       : "others";
     refuse(folder,
-           "refusing to load: " + what + " " + path.string() + " is writable by " + who + " (mode " + octal_mode(st.st_mode) +
-               "), so someone else could replace the code fastappkit would run",
+           "refusing to load: " + what + " " + path.string() + " is writable by " + who + " (mode " +
+               octal_mode(st.st_mode) + "), so someone else could replace the code fastappkit would run",
            "chmod go-w " + path.string());
   }
   const uid_t me = ::geteuid();
   if (st.st_uid != 0 && st.st_uid != me)
     refuse(folder,
-           "refusing to load: " + what + " " + path.string() + " is owned by " + user_name(st.st_uid) + ", neither root nor the user running fastappkit (" +
-               user_name(me) + ")",
-           "if you trust it, take it over: chown -R " + std::to_string(me) + " " + path.string() + "; otherwise remove it");
+           "refusing to load: " + what + " " + path.string() + " is owned by " + user_name(st.st_uid) +
+               ", neither root nor the user running fastappkit (" + user_name(me) + ")",
+           "if you trust it, take it over: chown -R " + std::to_string(me) + " " + path.string() +
+               "; otherwise remove it");
 }
 
 }  // namespace
@@ -269,9 +282,12 @@ void Plugin::call(const migration::Operation& op, db::Connection& conn) const {
 
 std::string sha256_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(ErrorKind::input, "cannot read " + file.string() + " to compute its SHA-256", "check that it exists and is readable");
+  if (!in)
+    throw Error(ErrorKind::input, "cannot read " + file.string() + " to compute its SHA-256",
+                "check that it exists and is readable");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
   std::vector<char> buf(1 << 16);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
@@ -281,7 +297,8 @@ std::string sha256_file(const fs::path& file) {
   if (in.bad()) throw Error(ErrorKind::input, "error while reading " + file.string());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1)
+    throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
   std::string hex;
   for (unsigned int i = 0; i < len; ++i) {
     char b[3];
@@ -295,31 +312,38 @@ void check_trust(const Manifest& m) {
   std::error_code ec;
   const fs::path container_written = m.container.empty() ? m.folder.parent_path() : m.container;
   const fs::path container = fs::canonical(container_written, ec);
-  if (ec) refuse(m.folder, "cannot resolve its plugin_paths folder " + container_written.string() + ": " + ec.message(), "check that the folder exists");
+  if (ec)
+    refuse(m.folder, "cannot resolve its plugin_paths folder " + container_written.string() + ": " + ec.message(),
+           "check that the folder exists");
   check_owner_and_mode(m.folder, container, "the plugin_paths folder");
 
   const fs::path folder = fs::canonical(m.folder, ec);
   if (ec) refuse(m.folder, "cannot resolve the plugin folder: " + ec.message(), "check that the folder exists");
   if (folder == container || !within(folder, container))
     refuse(m.folder,
-           "refusing to load: the plugin folder resolves to " + folder.string() + ", outside its plugin_paths folder " + container.string() +
-               " (through a symlink or ..)",
+           "refusing to load: the plugin folder resolves to " + folder.string() + ", outside its plugin_paths folder " +
+               container.string() + " (through a symlink or ..)",
            "move the plugin folder itself inside " + container.string() + " (copy it there instead of linking to it)");
   check_owner_and_mode(m.folder, folder, "the plugin folder");
   check_owner_and_mode(m.folder, folder / "plugin.toml", "the manifest");
 
   const fs::path lib = m.folder / m.library;
   if (!fs::exists(lib, ec))
-    refuse(m.folder, "library " + m.library + " named in plugin.toml does not exist", "rebuild the plugin, or fix library in plugin.toml");
+    refuse(m.folder, "library " + m.library + " named in plugin.toml does not exist",
+           "rebuild the plugin, or fix library in plugin.toml");
   const fs::path real_lib = fs::canonical(lib, ec);
-  if (ec) refuse(m.folder, "cannot resolve library " + lib.string() + ": " + ec.message(), "check the library and the links to it");
+  if (ec)
+    refuse(m.folder, "cannot resolve library " + lib.string() + ": " + ec.message(),
+           "check the library and the links to it");
   if (!within(real_lib, container))
     refuse(m.folder,
-           "refusing to load: library " + lib.string() + " resolves to " + real_lib.string() + ", outside the plugin_paths folder " +
-               container.string() + " (through a symlink or ..)",
-           "move the library itself inside the plugin folder " + m.folder.string() + " (copy it instead of linking to it)");
+           "refusing to load: library " + lib.string() + " resolves to " + real_lib.string() +
+               ", outside the plugin_paths folder " + container.string() + " (through a symlink or ..)",
+           "move the library itself inside the plugin folder " + m.folder.string() +
+               " (copy it instead of linking to it)");
   if (!fs::is_regular_file(real_lib, ec))
-    refuse(m.folder, "library " + m.library + " named in plugin.toml is not a regular file", "rebuild the plugin, or fix library in plugin.toml");
+    refuse(m.folder, "library " + m.library + " named in plugin.toml is not a regular file",
+           "rebuild the plugin, or fix library in plugin.toml");
   check_owner_and_mode(m.folder, real_lib, "the library");
   if (real_lib.parent_path() != folder) check_owner_and_mode(m.folder, real_lib.parent_path(), "the library's folder");
 
@@ -328,9 +352,10 @@ void check_trust(const Manifest& m) {
     if (actual != m.pin->sha256) {
       std::string where = m.config_path.string() + ":" + std::to_string(m.pin->line) + ":" + std::to_string(m.pin->col);
       refuse(m.folder,
-             "refusing to load: library " + lib.string() + " has SHA-256 " + actual + ", but " + where + " pins " + m.pin->sha256,
-             "if this build is the one you mean to trust, update the pin: [tool.fastappkit.plugins." + m.name + "] sha256 = \"" + actual +
-                 "\"; otherwise put back the pinned build");
+             "refusing to load: library " + lib.string() + " has SHA-256 " + actual + ", but " + where + " pins " +
+                 m.pin->sha256,
+             "if this build is the one you mean to trust, update the pin: [tool.fastappkit.plugins." + m.name +
+                 "] sha256 = \"" + actual + "\"; otherwise put back the pinned build");
     }
   }
 }
@@ -338,11 +363,15 @@ void check_trust(const Manifest& m) {
 std::string pin_status(const Manifest& m) {
   std::string actual = sha256_file(m.folder / m.library);
   std::string out = "sha256 " + actual;
-  if (!m.pin) return out + " (not pinned; to pin it, add [tool.fastappkit.plugins." + m.name + "] sha256 = \"" + actual + "\" to fastappkit.toml)";
+  if (!m.pin)
+    return out + " (not pinned; to pin it, add [tool.fastappkit.plugins." + m.name + "] sha256 = \"" + actual +
+           "\" to fastappkit.toml)";
   std::string where = m.config_path.string() + ":" + std::to_string(m.pin->line) + ":" + std::to_string(m.pin->col);
   if (actual == m.pin->sha256) return out + " (matches the pin at " + where + ")";
-  throw Error(ErrorKind::input, "library " + (m.folder / m.library).string() + " has " + out + ", but " + where + " pins " + m.pin->sha256,
-              "if this build is the one you mean to trust, update the pin to " + actual);
+  throw Error(
+      ErrorKind::input,
+      "library " + (m.folder / m.library).string() + " has " + out + ", but " + where + " pins " + m.pin->sha256,
+      "if this build is the one you mean to trust, update the pin to " + actual);
 }
 
 Manifest read_manifest(const fs::path& folder) {
@@ -357,11 +386,13 @@ Manifest read_manifest(const fs::path& folder) {
   m.folder = folder;
   m.name = src.req_str(doc, "name", "plugin.toml", top);
   if (!util::is_valid_app_name(m.name))
-    src.fail(doc.get("name")->source(), "plugin name '" + m.name + "' is not a valid app name", "names match [a-z][a-z0-9_]*, at most 48 characters");
+    src.fail(doc.get("name")->source(), "plugin name '" + m.name + "' is not a valid app name",
+             "names match [a-z][a-z0-9_]*, at most 48 characters");
   m.version = src.req_str(doc, "version", "plugin.toml", top);
   m.library = src.req_str(doc, "library", "plugin.toml", top);
   if (m.library.empty() || m.library.find('/') != std::string::npos)
-    src.fail(doc.get("library")->source(), "library must be a file name in the plugin folder", "e.g. library = \"libpayments.so\"");
+    src.fail(doc.get("library")->source(), "library must be a file name in the plugin folder",
+             "e.g. library = \"libpayments.so\"");
   std::string abi = src.req_str(doc, "abi", "plugin.toml", top);
   auto dot = abi.find('.');
   try {
@@ -385,9 +416,11 @@ std::vector<Found> discover_folders(const config::ProjectConfig& config) {
     fs::path real = fs::canonical(dir, ec);
     if (ec || root.empty() || !within(real, root))
       throw Error(ErrorKind::input,
-                  "plugin_paths folder " + dir.string() + " resolves to " + real.string() + ", outside the project root " + config.root.string() +
-                      "; no plugin is loaded from it",
-                  "plugin paths are folders inside the project: replace the link with the folder itself (move the plugins into " + dir.string() + ")");
+                  "plugin_paths folder " + dir.string() + " resolves to " + real.string() +
+                      ", outside the project root " + config.root.string() + "; no plugin is loaded from it",
+                  "plugin paths are folders inside the project: replace the link with the folder itself (move the "
+                  "plugins into " +
+                      dir.string() + ")");
     check_owner_and_mode(dir, real, "the plugin_paths folder");
     std::vector<fs::path> folders;
     for (const auto& e : fs::directory_iterator(dir, ec))
@@ -421,25 +454,33 @@ void check_library(const Manifest& m) {
   check_trust(m);
   fs::path lib = m.folder / m.library;
   if (m.abi_major != FAK_ABI_MAJOR)
-    refuse(m.folder, "plugin.toml says abi = \"" + std::to_string(m.abi_major) + "." + std::to_string(m.abi_minor) + "\"; this fastappkit speaks ABI " +
-                         std::to_string(FAK_ABI_MAJOR) + ".x",
-           m.abi_major > FAK_ABI_MAJOR ? "upgrade fastappkit, or use a build of the plugin for ABI " + std::to_string(FAK_ABI_MAJOR)
-                                       : "rebuild the plugin against this fastappkit's SDK");
+    refuse(m.folder,
+           "plugin.toml says abi = \"" + std::to_string(m.abi_major) + "." + std::to_string(m.abi_minor) +
+               "\"; this fastappkit speaks ABI " + std::to_string(FAK_ABI_MAJOR) + ".x",
+           m.abi_major > FAK_ABI_MAJOR
+               ? "upgrade fastappkit, or use a build of the plugin for ABI " + std::to_string(FAK_ABI_MAJOR)
+               : "rebuild the plugin against this fastappkit's SDK");
   if (m.abi_minor > FAK_ABI_MINOR)
-    refuse(m.folder, "the plugin needs ABI 1." + std::to_string(m.abi_minor) + ", newer than this fastappkit's 1." + std::to_string(FAK_ABI_MINOR),
-           "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
+    refuse(
+        m.folder,
+        "the plugin needs ABI 1." + std::to_string(m.abi_minor) + ", newer than this fastappkit's 1." +
+            std::to_string(FAK_ABI_MINOR),
+        "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
   std::vector<std::string> symbols;
   try {
     boost::dll::library_info info(boost::dll::fs::path(lib.string()));
     symbols = info.symbols();
   } catch (const std::exception& e) {
-    refuse(m.folder, m.library + " is not a shared library this system can load (" + std::string(e.what()) + ")", "rebuild the plugin for this platform");
+    refuse(m.folder, m.library + " is not a shared library this system can load (" + std::string(e.what()) + ")",
+           "rebuild the plugin for this platform");
   }
   if (std::find(symbols.begin(), symbols.end(), FAK_ENTRY_SYMBOL) != symbols.end()) return;
   for (const auto& s : symbols) {
     if (s.rfind("fastappkit_plugin_v", 0) == 0)
-      refuse(m.folder, m.library + " exports " + s + ", the entry of another ABI major; this fastappkit needs " + FAK_ENTRY_SYMBOL,
-             "rebuild the plugin against this fastappkit's SDK");
+      refuse(
+          m.folder,
+          m.library + " exports " + s + ", the entry of another ABI major; this fastappkit needs " + FAK_ENTRY_SYMBOL,
+          "rebuild the plugin against this fastappkit's SDK");
   }
   refuse(m.folder, m.library + " does not export the entry symbol " + std::string(FAK_ENTRY_SYMBOL),
          "build the plugin with fastappkit_add_plugin() from the SDK (it generates the entry)");
@@ -453,28 +494,37 @@ Plugin load(const Manifest& m) {
     // The path check_trust() resolved, so no link is followed anew between check and load.
     p.library = std::make_shared<Library>(fs::canonical(m.folder / m.library));
   } catch (const std::exception& e) {
-    refuse(m.folder, "cannot load " + m.library + ": " + e.what(), "check the library's dependencies (ldd) and rebuild the plugin");
+    refuse(m.folder, "cannot load " + m.library + ": " + e.what(),
+           "check the library's dependencies (ldd) and rebuild the plugin");
   }
   auto entry = p.library->lib.get<const fak_plugin_descriptor*(const fak_host_api*, fak_host*)>(FAK_ENTRY_SYMBOL);
   fak_host host;
   const fak_plugin_descriptor* d = entry(&kHostApi, &host);
   if (!d)
-    refuse(m.folder, "the plugin's entry failed: " + (host.error.empty() ? std::string("it returned no descriptor and no message") : host.error),
+    refuse(m.folder,
+           "the plugin's entry failed: " +
+               (host.error.empty() ? std::string("it returned no descriptor and no message") : host.error),
            "fix the plugin's initialisation and rebuild it");
-  if (d->magic != FAK_PLUGIN_MAGIC) refuse(m.folder, "the entry returned a descriptor with a wrong magic number", "rebuild the plugin with the SDK");
+  if (d->magic != FAK_PLUGIN_MAGIC)
+    refuse(m.folder, "the entry returned a descriptor with a wrong magic number", "rebuild the plugin with the SDK");
   if (d->abi_major != FAK_ABI_MAJOR)
-    refuse(m.folder, "the plugin was built for ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) + "; this fastappkit speaks ABI " +
-                         std::to_string(FAK_ABI_MAJOR) + ".x",
+    refuse(m.folder,
+           "the plugin was built for ABI " + std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor) +
+               "; this fastappkit speaks ABI " + std::to_string(FAK_ABI_MAJOR) + ".x",
            "rebuild the plugin against this fastappkit's SDK");
   // No field beyond the header is read before the plugin's struct_size says it is there.
   constexpr std::size_t v1_0_size = offsetof(fak_plugin_descriptor, step_count) + sizeof(uint64_t);
   if (d->struct_size < v1_0_size)
-    refuse(m.folder, "the plugin's descriptor is " + std::to_string(d->struct_size) + " bytes, smaller than ABI 1.0's " + std::to_string(v1_0_size),
+    refuse(m.folder,
+           "the plugin's descriptor is " + std::to_string(d->struct_size) + " bytes, smaller than ABI 1.0's " +
+               std::to_string(v1_0_size),
            "rebuild the plugin with the SDK");
   if (d->abi_minor > FAK_ABI_MINOR)
-    refuse(m.folder, "the plugin's descriptor says it needs ABI 1." + std::to_string(d->abi_minor) + ", newer than this fastappkit's 1." +
-                         std::to_string(FAK_ABI_MINOR),
-           "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
+    refuse(
+        m.folder,
+        "the plugin's descriptor says it needs ABI 1." + std::to_string(d->abi_minor) +
+            ", newer than this fastappkit's 1." + std::to_string(FAK_ABI_MINOR),
+        "upgrade fastappkit, or use a build of the plugin that needs at most ABI 1." + std::to_string(FAK_ABI_MINOR));
   if (text(d->name) != m.name)
     refuse(m.folder, "the library says its name is '" + text(d->name) + "' but plugin.toml says '" + m.name + "'",
            "the manifest and the library must come from the same build: rebuild the plugin");
@@ -495,12 +545,14 @@ Plugin load(const Manifest& m) {
     std::vector<std::string> errors;
     for (uint64_t i = 0; i < d->migration_count; ++i) {
       try {
-        migrations.push_back(migration::parse_migration(text(d->migrations[i].text), where + text(d->migrations[i].name), {.allow_call = true}));
+        migrations.push_back(migration::parse_migration(text(d->migrations[i].text),
+                                                        where + text(d->migrations[i].name), {.allow_call = true}));
       } catch (const Error& e) {
         errors.push_back(std::string(e.what()) + (e.hint().empty() ? "" : "\n  hint: " + e.hint()));
       }
     }
-    if (!errors.empty()) throw Error(ErrorKind::input, util::join(errors, "\n"), "fix the plugin's revision files and rebuild it");
+    if (!errors.empty())
+      throw Error(ErrorKind::input, util::join(errors, "\n"), "fix the plugin's revision files and rebuild it");
     p.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
     migration::validate_operations(*p.graph, {.foreign_tables_allowed = true});
   } catch (const Error& e) {
@@ -510,13 +562,18 @@ Plugin load(const Manifest& m) {
     for (const auto* ops : {&mig.upgrade, &mig.downgrade})
       for (const auto& op : *ops) {
         if (op.kind == migration::OpKind::call && !p.library->steps.count(op.function))
-          refuse(m.folder, mig.path + ":" + std::to_string(op.line) + ": call names C++ step '" + op.function + "', which the plugin does not register",
-                 p.step_names.empty() ? "the plugin registers no steps (FASTAPPKIT_STEP)" : "its steps: " + util::join(p.step_names, ", "));
+          refuse(m.folder,
+                 mig.path + ":" + std::to_string(op.line) + ": call names C++ step '" + op.function +
+                     "', which the plugin does not register",
+                 p.step_names.empty() ? "the plugin registers no steps (FASTAPPKIT_STEP)"
+                                      : "its steps: " + util::join(p.step_names, ", "));
         if (op.kind == migration::OpKind::execute)
           for (const auto& [dialect, sql] : op.sql) {
             std::string lower = sql;
-            std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-            if (lower.find("alembic_version") != std::string::npos || lower.find("fastappkit_history") != std::string::npos)
+            std::transform(lower.begin(), lower.end(), lower.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (lower.find("alembic_version") != std::string::npos ||
+                lower.find("fastappkit_history") != std::string::npos)
               refuse(m.folder, mig.path + ":" + std::to_string(op.line) + ": SQL touches a version table",
                      "a plugin's version table (" + p.version_table() + ") is managed by fastappkit; remove that SQL");
           }

@@ -21,7 +21,9 @@ namespace {
 // The tables of fastappkit's own bookkeeping, which no app may name.
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == run::kHistoryTable; }
 
-SourceLocation op_location(const migration::Migration& m, const migration::Operation& op) { return {m.path, op.line, op.col}; }
+SourceLocation op_location(const migration::Migration& m, const migration::Operation& op) {
+  return {m.path, op.line, op.col};
+}
 
 std::vector<std::string> pending_of(const migration::RevisionGraph& g, const std::set<std::string>& applied) {
   std::vector<std::string> out;
@@ -42,7 +44,8 @@ std::string utc_now() {
 std::vector<std::string> single_parent(const migration::RevisionGraph& g) {
   auto heads = g.heads();
   if (heads.size() > 1)
-    throw Error(ErrorKind::input, "Multiple heads are present: " + util::join(heads, ", ") + "; a new revision needs one parent",
+    throw Error(ErrorKind::input,
+                "Multiple heads are present: " + util::join(heads, ", ") + "; a new revision needs one parent",
                 "merge them first: fastappkit migrate merge -m \"merge heads\"");
   return heads;
 }
@@ -54,7 +57,8 @@ migration::Schema comparable(migration::Schema s, bool names_kept) {
     for (auto& c : t.columns)
       if (c.default_value) c.default_value = sql::normalize_default(*c.default_value);
     if (names_kept) continue;
-    for (auto& fk : t.foreign_keys) fk.name = "foreign key (" + util::join(fk.columns, ", ") + ") -> " + fk.references_table;
+    for (auto& fk : t.foreign_keys)
+      fk.name = "foreign key (" + util::join(fk.columns, ", ") + ") -> " + fk.references_table;
     for (auto& u : t.uniques) u.name = "unique (" + util::join(u.columns, ", ") + ")";
   }
   return s;
@@ -72,12 +76,15 @@ std::vector<std::string> differences(const migration::Schema& expected, const mi
 
 // A plugin's own tables checked against the tables core and earlier plugins own; a foreign key
 // may reference only its own tables and core's.
-void check_plugin_tables(const Target& t, std::map<std::string, std::string>& owner, const migration::Schema& core_tables) {
+void check_plugin_tables(const Target& t, std::map<std::string, std::string>& owner,
+                         const migration::Schema& core_tables) {
   for (const auto& table : t.tables) {
     auto [o, inserted] = owner.emplace(table, "external app " + t.name);
     if (!inserted && o->second != "external app " + t.name)
-      throw Error(ErrorKind::input, "plugin folder " + t.folder.string() + ": table '" + table + "' collides with a table of " + o->second,
-                  "rename the plugin's table (prefix it with the app name)");
+      throw Error(
+          ErrorKind::input,
+          "plugin folder " + t.folder.string() + ": table '" + table + "' collides with a table of " + o->second,
+          "rename the plugin's table (prefix it with the app name)");
   }
   for (const auto& [name, tab] : t.models.schema.tables)
     for (const auto& fk : tab.foreign_keys)
@@ -118,7 +125,8 @@ std::string describe_revisions(const migration::RevisionGraph& g, const std::vec
   if (rows.empty()) return "base (nothing applied)";
   auto heads = g.heads();
   std::vector<std::string> parts;
-  for (const auto& id : rows) parts.push_back(id + (std::find(heads.begin(), heads.end(), id) != heads.end() ? " (head)" : ""));
+  for (const auto& id : rows)
+    parts.push_back(id + (std::find(heads.begin(), heads.end(), id) != heads.end() ? " (head)" : ""));
   return util::join(parts, ", ");
 }
 
@@ -133,9 +141,10 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   const auto& cfg = w.config_;
   for (const auto& app : cfg.apps) {
     if (app.internal && !fs::is_directory(cfg.root / "apps" / app.name))
-      throw Error(ErrorKind::input, SourceLocation{cfg.config_path.string(), app.line, app.col},
-                  "internal app '" + app.name + "' has no folder " + (cfg.root / "apps" / app.name).string(),
-                  "create it with 'fastappkit app new " + app.name + "', or remove \"apps." + app.name + "\" from apps");
+      throw Error(
+          ErrorKind::input, SourceLocation{cfg.config_path.string(), app.line, app.col},
+          "internal app '" + app.name + "' has no folder " + (cfg.root / "apps" / app.name).string(),
+          "create it with 'fastappkit app new " + app.name + "', or remove \"apps." + app.name + "\" from apps");
   }
   if (!fs::is_directory(cfg.versions_dir()))
     throw Error(ErrorKind::input, "Core migrations directory not found: " + cfg.versions_dir().string(),
@@ -149,7 +158,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
     for (const auto* ops : {&m.upgrade, &m.downgrade})
       for (const auto& op : *ops)
         if (is_bookkeeping(op.table))
-          throw Error(ErrorKind::input, op_location(m, op), "table '" + op.table + "' belongs to fastappkit's bookkeeping",
+          throw Error(ErrorKind::input, op_location(m, op),
+                      "table '" + op.table + "' belongs to fastappkit's bookkeeping",
                       "the version tables and fastappkit_history are managed by fastappkit");
   }
   Target core;
@@ -177,7 +187,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   migration::Schema core_tables = core_head;
   for (const auto& [t, tab] : w.targets_.front().models.schema.tables) core_tables.tables.emplace(t, tab);
   std::map<std::string, std::string> owner;  // what plugins may not take: core's migrations and earlier plugins
-  for (const auto& t : migration::tables_named(*w.targets_.front().graph)) owner.emplace(t, w.owner_.count(t) ? w.owner_[t] : "core");
+  for (const auto& t : migration::tables_named(*w.targets_.front().graph))
+    owner.emplace(t, w.owner_.count(t) ? w.owner_[t] : "core");
 
   // Discovery folder by folder, so that one unreadable plugin.toml marks only its own app.
   std::map<std::string, plugin::Manifest> manifests;
@@ -192,8 +203,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
       auto [it, inserted] = manifests.emplace(f.manifest->name, *f.manifest);
       if (!inserted)
         discovery_errors.emplace(f.manifest->name, Error(ErrorKind::input,
-                                                         "two plugin folders hold app '" + f.manifest->name + "': " + it->second.folder.string() +
-                                                             " and " + f.folder.string(),
+                                                         "two plugin folders hold app '" + f.manifest->name + "': " +
+                                                             it->second.folder.string() + " and " + f.folder.string(),
                                                          "remove one of them from the plugin paths"));
     }
   } catch (const Error& e) {
@@ -201,8 +212,9 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   }
   for (const auto& [name, m] : manifests)
     if (std::find(external.begin(), external.end(), name) == external.end())
-      w.notes_.push_back("plugin folder " + m.folder.string() + " holds app '" + name + "', which " + cfg.config_path.filename().string() +
-                         " does not list: it is not migrated (add \"" + name + "\" to apps to migrate it)");
+      w.notes_.push_back("plugin folder " + m.folder.string() + " holds app '" + name + "', which " +
+                         cfg.config_path.filename().string() + " does not list: it is not migrated (add \"" + name +
+                         "\" to apps to migrate it)");
   for (const auto& name : external) {
     try {
       if (untrusted) throw *untrusted;
@@ -214,9 +226,11 @@ Workspace Workspace::open_project(const LoadOptions& o) {
         std::string near = util::did_you_mean(name, names), paths;
         for (const auto& p : cfg.plugin_paths) paths += (paths.empty() ? "" : ", ") + (cfg.root / p).string();
         throw Error(ErrorKind::input,
-                    "external app '" + name + "' is listed in " + cfg.config_path.string() + " but no plugin folder in " +
-                        (paths.empty() ? std::string("(no plugin_paths)") : paths) + " holds it",
-                    near.empty() ? "drop the plugin's folder (plugin.toml + library) into " + (paths.empty() ? std::string("plugins/") : paths)
+                    "external app '" + name + "' is listed in " + cfg.config_path.string() +
+                        " but no plugin folder in " + (paths.empty() ? std::string("(no plugin_paths)") : paths) +
+                        " holds it",
+                    near.empty() ? "drop the plugin's folder (plugin.toml + library) into " +
+                                       (paths.empty() ? std::string("plugins/") : paths)
                                  : "did you mean '" + near + "'?");
       }
       auto loaded = std::make_shared<plugin::Plugin>(plugin::load(it->second));
@@ -250,8 +264,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
     if (o2 == w.owner_.end() || o2->second.rfind("external app ", 0) != 0) continue;
     const std::string declared_by = app == "core" ? "core" : "internal app '" + app + "'";
     throw Error(ErrorKind::input, models.origin.at(table),
-                "table '" + table + "' is declared by " + declared_by + " but belongs to " + o2->second.substr(0, 13) + "'" +
-                    o2->second.substr(13) + "'",
+                "table '" + table + "' is declared by " + declared_by + " but belongs to " + o2->second.substr(0, 13) +
+                    "'" + o2->second.substr(13) + "'",
                 "an external app's tables are its own: rename this table, or remove it from the models");
   }
   return w;
@@ -274,22 +288,26 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
   t.folder = folder;
   t.versions_dir = folder / "migrations" / "versions";
   if (!fs::is_directory(t.versions_dir))
-    throw Error(ErrorKind::input, "migrations directory not found: " + t.versions_dir.string(), "create migrations/versions/ in the plugin folder");
+    throw Error(ErrorKind::input, "migrations directory not found: " + t.versions_dir.string(),
+                "create migrations/versions/ in the plugin folder");
   auto migrations = migration::load_migrations(t.versions_dir, {.allow_call = true});
   for (const auto& m : migrations)
     for (const auto* ops : {&m.upgrade, &m.downgrade})
       for (const auto& op : *ops)
         if (is_bookkeeping(op.table))
-          throw Error(ErrorKind::input, op_location(m, op), "table '" + op.table + "' belongs to fastappkit's bookkeeping",
+          throw Error(ErrorKind::input, op_location(m, op),
+                      "table '" + op.table + "' belongs to fastappkit's bookkeeping",
                       "the app's version table (" + t.version_table + ") is managed by fastappkit");
   t.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
   migration::validate_operations(*t.graph, {.foreign_tables_allowed = true});  // a plugin's tables may reference core's
   fs::path models = folder / "models.toml";
-  if (fs::is_regular_file(models)) t.models = migration::parse_models(util::read_file(models.string()), models.string(), manifest.name);
+  if (fs::is_regular_file(models))
+    t.models = migration::parse_models(util::read_file(models.string()), models.string(), manifest.name);
   t.tables = migration::tables_named(*t.graph);
   for (const auto& [name, tab] : t.models.schema.tables) t.tables.insert(name);
   fs::path built = folder / "build" / "plugins" / manifest.name;
-  t.steps_hint = "build the plugin: cmake -S . -B build && cmake --build build (fastappkit loads build/plugins/" + manifest.name + ")";
+  t.steps_hint = "build the plugin: cmake -S . -B build && cmake --build build (fastappkit loads build/plugins/" +
+                 manifest.name + ")";
   if (fs::is_regular_file(built / "plugin.toml")) {
     auto loaded = std::make_shared<plugin::Plugin>(plugin::load(plugin::read_manifest(built)));
     t.steps = std::set<std::string>(loaded->step_names.begin(), loaded->step_names.end());
@@ -308,8 +326,10 @@ void require_external_app(const config::ProjectConfig& config, std::string_view 
     if (a.name != name) continue;
     if (a.internal)
       throw Error(ErrorKind::usage,
-                  "per-app upgrade/downgrade/preview is not supported for internal app '" + a.name + "': its migrations are part of core",
-                  "use the unified commands: fastappkit migrate upgrade, fastappkit migrate downgrade <rev>, fastappkit migrate preview");
+                  "per-app upgrade/downgrade/preview is not supported for internal app '" + a.name +
+                      "': its migrations are part of core",
+                  "use the unified commands: fastappkit migrate upgrade, fastappkit migrate downgrade <rev>, "
+                  "fastappkit migrate preview");
     return;
   }
   std::string near = util::did_you_mean(name, names);
@@ -323,7 +343,8 @@ const Target& Workspace::external(std::string_view name) const {
     if (!t.is_core() && t.name == name) return t;
   for (const auto& b : broken_)
     if (b.name == name) throw b.error;
-  throw Error(ErrorKind::usage, "external app '" + std::string(name) + "' was not loaded", "run 'fastappkit app validate " + std::string(name) + "'");
+  throw Error(ErrorKind::usage, "external app '" + std::string(name) + "' was not loaded",
+              "run 'fastappkit app validate " + std::string(name) + "'");
 }
 
 void Workspace::require_healthy() const {
@@ -350,13 +371,15 @@ void resolve_calls(const Target& t, const TargetPlan& part) {
     for (const auto& [index, op] : step.calls) {
       if (!t.steps)
         throw Error(ErrorKind::input, op_location(*step.migration, *op),
-                    "revision " + step.migration->revision + " calls C++ step '" + op->function + "', which runs from the plugin's library",
+                    "revision " + step.migration->revision + " calls C++ step '" + op->function +
+                        "', which runs from the plugin's library",
                     t.steps_hint);
       if (!t.steps->count(op->function)) {
         std::vector<std::string> have(t.steps->begin(), t.steps->end());
         throw Error(ErrorKind::input, op_location(*step.migration, *op),
-                    "revision " + step.migration->revision + " calls C++ step '" + op->function + "', which the library of " + t.name +
-                        " does not register (" + (have.empty() ? std::string("it registers none") : "its steps: " + util::join(have, ", ")) +
+                    "revision " + step.migration->revision + " calls C++ step '" + op->function +
+                        "', which the library of " + t.name + " does not register (" +
+                        (have.empty() ? std::string("it registers none") : "its steps: " + util::join(have, ", ")) +
                         ")",
                     t.steps_hint);
       }
@@ -372,7 +395,8 @@ struct Touch {
 // Tables and columns a core plan drops, renames or retypes: from its operations (a table
 // dropped and made again inside the plan still lost its rows) and from the schema before and
 // after the plan.
-std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration::Schema& before, const migration::Schema& after) {
+std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration::Schema& before,
+                                        const migration::Schema& after) {
   std::map<std::string, Touch> out;
   auto whole = [&](const std::string& table, const std::string& rev, const std::string& what) {
     auto& x = out[table];
@@ -405,7 +429,8 @@ std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration:
           column(op.table, op.column_name, m.revision, "drops column '" + op.table + "." + op.column_name + "'");
           break;
         case migration::OpKind::alter_column:
-          if (!op.new_name.empty() || op.new_type) column(op.table, op.column_name, m.revision, "alters column '" + op.table + "." + op.column_name + "'");
+          if (!op.new_name.empty() || op.new_type)
+            column(op.table, op.column_name, m.revision, "alters column '" + op.table + "." + op.column_name + "'");
           break;
         case migration::OpKind::create_table:
         case migration::OpKind::add_column:
@@ -463,12 +488,15 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
     }
     std::set<std::string> later = applied;
     for (const auto& id : part.plan.steps) {
-      if (req.direction == Direction::upgrade) later.insert(id);
-      else later.erase(id);
+      if (req.direction == Direction::upgrade)
+        later.insert(id);
+      else
+        later.erase(id);
     }
     after[&t] = later;
     if (t.is_core() && conn && !part.steps.empty()) {
-      const migration::Schema core_before = migration::state_at(*t.graph, applied), core_after = migration::state_at(*t.graph, later);
+      const migration::Schema core_before = migration::state_at(*t.graph, applied),
+                              core_after = migration::state_at(*t.graph, later);
       auto touched = touched_by(part, core_before, core_after);
       if (!touched.empty()) {
         // The truth is in the database: every foreign key into a touched table, from a table
@@ -481,17 +509,20 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
           for (const auto& fk : table.foreign_keys) {
             auto it = touched.find(fk.references_table);
             if (it == touched.end()) continue;
-            bool hit = it->second.whole || std::any_of(fk.references_columns.begin(), fk.references_columns.end(),
-                                                       [&](const std::string& c) { return it->second.columns.count(c) != 0; });
+            bool hit =
+                it->second.whole || std::any_of(fk.references_columns.begin(), fk.references_columns.end(),
+                                                [&](const std::string& c) { return it->second.columns.count(c) != 0; });
             if (!hit) continue;
             std::string owner = owner_of(name);
             // A table an earlier part of this run removes is no longer in the way.
             bool gone = false;
             for (const auto& [target, set] : after)
-              if (!target->is_core() && target->tables.count(name) && !migration::state_at(*target->graph, set).tables.count(name)) gone = true;
+              if (!target->is_core() && target->tables.count(name) &&
+                  !migration::state_at(*target->graph, set).tables.count(name))
+                gone = true;
             if (gone) continue;
-            by_owner[owner].push_back(name + " (" + util::join(fk.columns, ", ") + ") -> " + fk.references_table + " (" +
-                                      util::join(fk.references_columns, ", ") + ")");
+            by_owner[owner].push_back(name + " (" + util::join(fk.columns, ", ") + ") -> " + fk.references_table +
+                                      " (" + util::join(fk.references_columns, ", ") + ")");
             std::string reason = "revision " + it->second.revision + " " + it->second.what;
             if (std::find(reasons.begin(), reasons.end(), reason) == reasons.end()) reasons.push_back(reason);
           }
@@ -499,15 +530,19 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
         if (!by_owner.empty()) {
           std::vector<std::string> who, commands;
           for (const auto& [owner, refs] : by_owner)
-            who.push_back((owner.empty() ? std::string("tables no app of this project owns") : owner) + ": " + util::join(refs, "; "));
+            who.push_back((owner.empty() ? std::string("tables no app of this project owns") : owner) + ": " +
+                          util::join(refs, "; "));
           for (auto it = targets_.rbegin(); it != targets_.rend(); ++it)
             if (!it->is_core() && by_owner.count("external app " + it->name))
               commands.push_back("fastappkit migrate app " + it->name + " downgrade --revision base");
           std::string verb = req.direction == Direction::upgrade ? "upgrade" : "downgrade";
-          std::string hint = commands.empty() ? "drop or change those foreign keys first; a migration never reaches into data it does not own"
-                                              : "revert them first: " + util::join(commands, ", then ");
+          std::string hint =
+              commands.empty()
+                  ? "drop or change those foreign keys first; a migration never reaches into data it does not own"
+                  : "revert them first: " + util::join(commands, ", then ");
           if (req.direction == Direction::downgrade)
-            hint += (commands.empty() ? "" : "; ") + std::string("or revert the whole project in order: fastappkit migrate downgrade base --all");
+            hint += (commands.empty() ? "" : "; ") +
+                    std::string("or revert the whole project in order: fastappkit migrate downgrade base --all");
           throw Error(ErrorKind::input,
                       "refusing to " + verb + " core to '" + req.revision + "': " + util::join(reasons, ", ") +
                           ", which applied tables of other apps reference (" + util::join(who, " | ") +
@@ -541,7 +576,8 @@ void Workspace::write_script(std::ostream& out, const TargetPlan& part) const {
 template <class Healthy, class Broken>
 void Workspace::for_each_external(Healthy&& healthy, Broken&& broken) const {
   for (const auto& name : config_.external_apps()) {
-    auto t = std::find_if(targets_.begin(), targets_.end(), [&](const Target& x) { return !x.is_core() && x.name == name; });
+    auto t =
+        std::find_if(targets_.begin(), targets_.end(), [&](const Target& x) { return !x.is_core() && x.name == name; });
     if (t != targets_.end()) healthy(*t);
     for (const auto& b : broken_)
       if (b.name == name) broken(b);
@@ -571,7 +607,9 @@ Status Workspace::status(db::Connection* conn) const {
     try {
       auto applied = migration::applied_set(*t.graph, a.current, t.version_table);
       a.pending = pending_of(*t.graph, applied);
-      if (conn) a.modified = run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).modified_since_applied(*conn, applied);
+      if (conn)
+        a.modified =
+            run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).modified_since_applied(*conn, applied);
     } catch (const Error& e) {
       a.error = e;
     }
@@ -607,17 +645,19 @@ CheckResult Workspace::check(db::Connection* conn) const {
     a.name = t.name;
     const auto& g = *t.graph;
     a.heads = g.heads();
-    const bool has_models = t.is_core() || !t.models.schema.tables.empty() || (t.plugin && !t.plugin->models_text.empty()) ||
+    const bool has_models = t.is_core() || !t.models.schema.tables.empty() ||
+                            (t.plugin && !t.plugin->models_text.empty()) ||
                             (plugin_source_ && fs::is_regular_file(t.folder / "models.toml"));
     if (has_models) {
       migration::Schema head = migration::state_at(g, g.ancestors(a.heads));
       a.models_vs_migrations = differences(comparable(head, true), comparable(t.models.schema, true));
     }
     if (!conn) {
-      a.notes.push_back("database " + url_.redacted() + " does not exist yet; run fastappkit migrate " + (t.is_core() ? "upgrade" : "all"));
+      a.notes.push_back("database " + url_.redacted() + " does not exist yet; run fastappkit migrate " +
+                        (t.is_core() ? "upgrade" : "all"));
       if (!a.heads.empty())
-        a.database_vs_migrations.push_back("database is behind: it does not exist, " + std::to_string(g.migrations().size()) +
-                                           " migration(s) pending");
+        a.database_vs_migrations.push_back("database is behind: it does not exist, " +
+                                           std::to_string(g.migrations().size()) + " migration(s) pending");
       return a;
     }
     a.current = current(conn, t);
@@ -630,20 +670,24 @@ CheckResult Workspace::check(db::Connection* conn) const {
     }
     auto pending = pending_of(g, applied);
     if (!pending.empty())
-      a.database_vs_migrations.push_back("database is behind: at " + (a.current.empty() ? std::string("base") : util::join(a.current, ", ")) +
-                                         ", " + std::to_string(pending.size()) + " migration(s) pending (" + util::join(pending, ", ") + ")");
+      a.database_vs_migrations.push_back(
+          "database is behind: at " + (a.current.empty() ? std::string("base") : util::join(a.current, ", ")) + ", " +
+          std::to_string(pending.size()) + " migration(s) pending (" + util::join(pending, ", ") + ")");
     run::Migrator m(g, t.name, t.version_table, conn->dialect());
     for (const auto& id : m.modified_since_applied(*conn, applied))
-      a.database_vs_migrations.push_back("revision " + id + " (" + g.get(id).path + ") was edited after it was applied");
+      a.database_vs_migrations.push_back("revision " + id + " (" + g.get(id).path +
+                                         ") was edited after it was applied");
     migration::Schema mine = *live;
     std::erase_if(mine.tables, [&](const auto& kv) {
       return t.is_core() ? external_tables.count(kv.first) != 0 : t.tables.count(kv.first) == 0;
     });
     // What the server stores for the expected schema (PostgreSQL normalises default expressions).
-    for (const auto& d : differences(comparable(conn->as_stored(migration::state_at(g, applied)), names_kept), comparable(mine, names_kept)))
+    for (const auto& d : differences(comparable(conn->as_stored(migration::state_at(g, applied)), names_kept),
+                                     comparable(mine, names_kept)))
       a.database_vs_migrations.push_back("database differs from its revision: " + d);
     for (const auto& u : unmapped)
-      if (mine.tables.count(u.substr(0, u.find('.')))) a.database_vs_migrations.push_back("column type with no model type: " + u);
+      if (mine.tables.count(u.substr(0, u.find('.'))))
+        a.database_vs_migrations.push_back("column type with no model type: " + u);
     return a;
   };
   r.apps.push_back(check_target(core()));
@@ -656,7 +700,8 @@ CheckResult Workspace::check(db::Connection* conn) const {
                       r.apps.push_back(std::move(a));
                     });
   if (!broken_.empty() && !r.apps.empty())
-    r.apps.front().notes.push_back("the tables of broken external apps are not known: core's differences may include them");
+    r.apps.front().notes.push_back(
+        "the tables of broken external apps are not known: core's differences may include them");
   return r;
 }
 
@@ -688,21 +733,29 @@ std::string creator_of(const migration::RevisionGraph& g, const std::string& tab
 }  // namespace
 
 std::string Workspace::graph_dot() const {
-  std::string out = "digraph fastappkit {\n  rankdir=BT;\n  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];\n";
+  std::string out =
+      "digraph fastappkit {\n  rankdir=BT;\n  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=10];\n";
   for (const auto& t : targets_) {
     const auto& g = *t.graph;
     auto heads = g.heads();
-    out += "  subgraph \"cluster_" + t.name + "\" {\n    label=\"" + dot_label(t.name + (t.is_core() && !t.internal_apps.empty() ? " + " + util::join(t.internal_apps, ", ") : "") +
-           " (" + t.version_table + ")") + "\";\n";
+    out +=
+        "  subgraph \"cluster_" + t.name + "\" {\n    label=\"" +
+        dot_label(t.name + (t.is_core() && !t.internal_apps.empty() ? " + " + util::join(t.internal_apps, ", ") : "") +
+                  " (" + t.version_table + ")") +
+        "\";\n";
     for (const auto& m : g.migrations()) {
       bool head = std::find(heads.begin(), heads.end(), m.revision) != heads.end();
-      std::string label = m.revision + "\\n" + dot_label(m.message) + (m.app.empty() ? "" : "\\n[" + dot_label(m.app) + "]");
+      std::string label =
+          m.revision + "\\n" + dot_label(m.message) + (m.app.empty() ? "" : "\\n[" + dot_label(m.app) + "]");
       out += "    " + dot_id(t.name, m.revision) + " [label=\"" + label + "\"" + (head ? ", penwidth=2" : "") + "];\n";
     }
     for (const auto& m : g.migrations()) {
-      for (const auto& d : m.down_revisions) out += "    " + dot_id(t.name, m.revision) + " -> " + dot_id(t.name, d) + ";\n";
+      for (const auto& d : m.down_revisions)
+        out += "    " + dot_id(t.name, m.revision) + " -> " + dot_id(t.name, d) + ";\n";
       for (const auto& d : m.depends_on)
-        if (g.contains(d)) out += "    " + dot_id(t.name, m.revision) + " -> " + dot_id(t.name, d) + " [style=dashed, label=\"depends_on\"];\n";
+        if (g.contains(d))
+          out += "    " + dot_id(t.name, m.revision) + " -> " + dot_id(t.name, d) +
+                 " [style=dashed, label=\"depends_on\"];\n";
     }
     out += "  }\n";
   }
@@ -716,20 +769,24 @@ std::string Workspace::graph_dot() const {
         if (!c.tables.count(fk.references_table)) continue;
         std::string from = creator_of(*t.graph, name), to = creator_of(*c.graph, fk.references_table);
         if (from.empty() || to.empty()) continue;
-        out += "  " + dot_id(t.name, from) + " -> " + dot_id(c.name, to) + " [style=dotted, color=\"#b03030\", fontcolor=\"#b03030\", label=\"" +
-               dot_label(name + "." + util::join(fk.columns, ",") + " -> " + fk.references_table + "." + util::join(fk.references_columns, ",")) +
+        out += "  " + dot_id(t.name, from) + " -> " + dot_id(c.name, to) +
+               " [style=dotted, color=\"#b03030\", fontcolor=\"#b03030\", label=\"" +
+               dot_label(name + "." + util::join(fk.columns, ",") + " -> " + fk.references_table + "." +
+                         util::join(fk.references_columns, ",")) +
                "\"];\n";
       }
   }
   return out + "}\n";
 }
 
-std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge) const {
+std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision,
+                                          bool purge) const {
   run::Migrator m(*t.graph, t.name, t.version_table, conn.dialect());
   return m.stamp(conn, revision, purge);
 }
 
-std::optional<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app, const std::string& message) const {
+std::optional<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app,
+                                                            const std::string& message) const {
   auto parents = single_parent(*t.graph);
   migration::Schema head = migration::state_at(*t.graph, t.graph->ancestors(parents));
   migration::Migration m;
@@ -761,8 +818,10 @@ migration::Migration Workspace::empty_revision(const Target& t, const std::strin
 
 fs::path Workspace::write_revision(const Target& t, migration::Migration m) const {
   if (t.versions_dir.empty())
-    throw Error(ErrorKind::usage, "external app " + t.name + " is installed as a built plugin; its revisions are written in its source folder",
-                "cd to its source folder and run 'fastappkit plugin revision -m MSG'");
+    throw Error(
+        ErrorKind::usage,
+        "external app " + t.name + " is installed as a built plugin; its revisions are written in its source folder",
+        "cd to its source folder and run 'fastappkit plugin revision -m MSG'");
   std::string id;
   do id = migration::new_revision_id();
   while (t.graph->contains(id));
@@ -771,7 +830,8 @@ fs::path Workspace::write_revision(const Target& t, migration::Migration m) cons
   std::string text = migration::write_migration(m);
   fs::path file = t.versions_dir / (id + "_" + migration::slugify(m.message) + ".toml");
   migration::parse_migration(text, file.string(), {.allow_call = !t.is_core()});  // what is written must read back
-  if (fs::exists(file)) throw Error(ErrorKind::failed, "refusing to overwrite " + file.string(), "run the command again");
+  if (fs::exists(file))
+    throw Error(ErrorKind::failed, "refusing to overwrite " + file.string(), "run the command again");
   std::ofstream out(file, std::ios::binary);
   out << text;
   if (!out) throw Error(ErrorKind::failed, "cannot write " + file.string(), "check the folder's permissions");
@@ -785,8 +845,11 @@ std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::
       items.push_back({what, true, f()});
       return true;
     } catch (const Error& e) {
-      items.push_back({what, false, e.message() + (e.location() ? " (" + e.location()->file + ":" + std::to_string(e.location()->line) + ")" : "") +
-                                        (e.hint().empty() ? "" : " (" + e.hint() + ")")});
+      items.push_back(
+          {what, false,
+           e.message() +
+               (e.location() ? " (" + e.location()->file + ":" + std::to_string(e.location()->line) + ")" : "") +
+               (e.hint().empty() ? "" : " (" + e.hint() + ")")});
       return false;
     }
   };
@@ -818,7 +881,8 @@ std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::
   if (app->internal) {
     check("app folder", [&] {
       fs::path dir = cfg.root / "apps" / name;
-      if (!fs::is_directory(dir)) throw Error(ErrorKind::input, "no folder " + dir.string(), "create it with 'fastappkit app new " + name + "'");
+      if (!fs::is_directory(dir))
+        throw Error(ErrorKind::input, "no folder " + dir.string(), "create it with 'fastappkit app new " + name + "'");
       return dir.string();
     });
     if (core_ok)
@@ -836,7 +900,8 @@ std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::
       seen.push_back(m.name);
       if (m.name != name) continue;
       if (!manifest.name.empty())
-        throw Error(ErrorKind::input, "two plugin folders hold '" + name + "': " + manifest.folder.string() + " and " + m.folder.string());
+        throw Error(ErrorKind::input, "two plugin folders hold '" + name + "': " + manifest.folder.string() + " and " +
+                                          m.folder.string());
       manifest = m;
     }
     if (manifest.name.empty()) {
@@ -844,19 +909,20 @@ std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::
       throw Error(ErrorKind::input, "no plugin folder under plugin_paths holds '" + name + "'",
                   near.empty() ? "drop the plugin's folder into plugins/" : "did you mean '" + near + "'?");
     }
-    return manifest.folder.string() + " (plugin.toml: version " + manifest.version + ", abi " + std::to_string(manifest.abi_major) + "." +
-           std::to_string(manifest.abi_minor) + ")";
+    return manifest.folder.string() + " (plugin.toml: version " + manifest.version + ", abi " +
+           std::to_string(manifest.abi_major) + "." + std::to_string(manifest.abi_minor) + ")";
   });
   if (found) check("library SHA-256", [&] { return plugin::pin_status(manifest); });
   bool lib_ok = found && check("library and entry symbol", [&] {
-    plugin::check_library(manifest);
-    return manifest.library + " exports the entry symbol";
-  });
+                  plugin::check_library(manifest);
+                  return manifest.library + " exports the entry symbol";
+                });
   bool loaded_ok = lib_ok && check("load, descriptor and embedded files", [&] {
-    plugin::Plugin p = plugin::load(manifest);
-    return std::to_string(p.graph->migrations().size()) + " revision(s), " + std::to_string(p.models.schema.tables.size()) + " model table(s), " +
-           std::to_string(p.step_names.size()) + " C++ step(s)";
-  });
+                     plugin::Plugin p = plugin::load(manifest);
+                     return std::to_string(p.graph->migrations().size()) + " revision(s), " +
+                            std::to_string(p.models.schema.tables.size()) + " model table(s), " +
+                            std::to_string(p.step_names.size()) + " C++ step(s)";
+                   });
   if (loaded_ok && core_ok)
     check("tables do not collide with core, internal apps or other plugins", [&] {
       LoadOptions all = options;

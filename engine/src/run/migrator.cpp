@@ -20,12 +20,17 @@ std::string history_table_ddl(sql::Dialect d) {
   const std::string id(sql::traits(d).identity_key), ts(sql::traits(d).timestamp_type);
   return std::string("CREATE TABLE ") + kHistoryTable + " (\n\t" + id +
          ",\n\tapp VARCHAR(64) NOT NULL,\n\trevision VARCHAR(32) NOT NULL,\n\tdirection VARCHAR(10) NOT NULL,\n\t"
-         "checksum VARCHAR(64) NOT NULL,\n\tapplied_at " + ts + " NOT NULL DEFAULT CURRENT_TIMESTAMP,\n\tduration_ms INTEGER NOT NULL\n)";
+         "checksum VARCHAR(64) NOT NULL,\n\tapplied_at " +
+         ts + " NOT NULL DEFAULT CURRENT_TIMESTAMP,\n\tduration_ms INTEGER NOT NULL\n)";
 }
 
-Migrator::Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table, sql::Dialect dialect,
-                   CallHandler calls)
-    : graph_(graph), label_(std::move(label)), version_table_(std::move(version_table)), dialect_(dialect), calls_(std::move(calls)) {}
+Migrator::Migrator(const migration::RevisionGraph& graph, std::string label, std::string version_table,
+                   sql::Dialect dialect, CallHandler calls)
+    : graph_(graph),
+      label_(std::move(label)),
+      version_table_(std::move(version_table)),
+      dialect_(dialect),
+      calls_(std::move(calls)) {}
 
 namespace {
 
@@ -33,8 +38,9 @@ void check_foreign_keys(db::Connection& conn) {
   auto bad = conn.query("PRAGMA foreign_key_check");
   if (!bad.empty()) {
     throw db::DbError(db::Failure::constraint,
-                      "foreign key check failed after rebuilding tables: " + std::to_string(bad.size()) + " row(s) in table '" +
-                          bad[0][0].value_or("?") + "' reference missing rows in '" + bad[0][2].value_or("?") + "'",
+                      "foreign key check failed after rebuilding tables: " + std::to_string(bad.size()) +
+                          " row(s) in table '" + bad[0][0].value_or("?") + "' reference missing rows in '" +
+                          bad[0][2].value_or("?") + "'",
                       "PRAGMA foreign_key_check", {}, "fix or delete those rows, then run again");
   }
 }
@@ -53,12 +59,16 @@ void run_rebuild(db::Connection& conn, const sql::SqliteRebuild& r, bool own_tra
       conn.execute(s.sql);
     } catch (const db::DbError& e) {
       if (s.object.empty()) throw;
-      const std::string hint = "it names something this migration removes or changes: drop or rewrite it earlier in the same migration "
-                               "(op = \"execute\"), then run again";
+      const std::string hint =
+          "it names something this migration removes or changes: drop or rewrite it earlier in the same migration "
+          "(op = \"execute\"), then run again";
       if (s.object == "*check*")
-        throw db::DbError(e.failure(), "a trigger or view cannot be recreated after rebuilding table '" + r.table + "': " + e.what(), {}, {}, hint);
-      throw db::DbError(e.failure(), "cannot recreate " + s.object + " after rebuilding table '" + r.table + "': " + e.what(), e.statement(), {},
-                        hint);
+        throw db::DbError(e.failure(),
+                          "a trigger or view cannot be recreated after rebuilding table '" + r.table + "': " + e.what(),
+                          {}, {}, hint);
+      throw db::DbError(e.failure(),
+                        "cannot recreate " + s.object + " after rebuilding table '" + r.table + "': " + e.what(),
+                        e.statement(), {}, hint);
     }
   }
   if (own_transaction) {
@@ -71,17 +81,23 @@ void run_rebuild(db::Connection& conn, const sql::SqliteRebuild& r, bool own_tra
 // rebuilds had a transaction of their own in transactional = false files); running on would
 // fail on it or, worse, lose the rows it holds.
 void refuse_leftover_rebuild(db::Connection& conn) {
-  auto rows = conn.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_fastappkit\\_tmp\\_%' ESCAPE '\\' ORDER BY name");
+  auto rows = conn.query(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_fastappkit\\_tmp\\_%' ESCAPE '\\' ORDER "
+      "BY name");
   if (rows.empty()) return;
   const std::string tmp = rows[0][0].value_or("");
   const std::string table = tmp.substr(std::string("_fastappkit_tmp_").size());
-  const std::string what = "table " + tmp + " in " + conn.describe() + " is left over from a rebuild of table '" + table + "' that did not finish; ";
+  const std::string what = "table " + tmp + " in " + conn.describe() + " is left over from a rebuild of table '" +
+                           table + "' that did not finish; ";
   if (conn.table_exists(table))
-    throw Error(ErrorKind::input, what + "'" + table + "' is still there, so " + tmp + " holds a copy of its rows from then",
-                "check that '" + table + "' holds your rows, then drop the copy (DROP TABLE " + sql::quote_ident(tmp) + ") and run again");
-  throw Error(ErrorKind::input, what + "'" + table + "' is gone and its rows are in " + tmp,
-              "put the table back (ALTER TABLE " + sql::quote_ident(tmp) + " RENAME TO " + sql::quote_ident(table) +
-                  "), recreate its indexes, triggers and views, check it with 'fastappkit migrate check', then run again");
+    throw Error(ErrorKind::input,
+                what + "'" + table + "' is still there, so " + tmp + " holds a copy of its rows from then",
+                "check that '" + table + "' holds your rows, then drop the copy (DROP TABLE " + sql::quote_ident(tmp) +
+                    ") and run again");
+  throw Error(
+      ErrorKind::input, what + "'" + table + "' is gone and its rows are in " + tmp,
+      "put the table back (ALTER TABLE " + sql::quote_ident(tmp) + " RENAME TO " + sql::quote_ident(table) +
+          "), recreate its indexes, triggers and views, check it with 'fastappkit migrate check', then run again");
 }
 
 }  // namespace
@@ -90,7 +106,8 @@ void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_
   std::size_t next = 0;
   auto run_until = [&](std::size_t end) {
     if (end <= next) return;
-    std::vector<std::string> batch(step.statements.begin() + static_cast<long>(next), step.statements.begin() + static_cast<long>(end));
+    std::vector<std::string> batch(step.statements.begin() + static_cast<long>(next),
+                                   step.statements.begin() + static_cast<long>(end));
     if (one_by_one)
       for (const auto& s : batch) conn.execute(s);
     else
@@ -104,7 +121,8 @@ void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_
       run_until(step.calls[call].first);
       const auto* op = step.calls[call].second;
       if (!calls_)
-        throw db::DbError(db::Failure::other, "'call " + op->function + "' needs a plugin's C++ step, and this migration is not a plugin's");
+        throw db::DbError(db::Failure::other, "'call " + op->function +
+                                                  "' needs a plugin's C++ step, and this migration is not a plugin's");
       calls_(*op, conn);
     }
   };
@@ -126,7 +144,9 @@ std::vector<std::string> Migrator::current(db::Connection* conn) const {
   return out;
 }
 
-migration::Schema Migrator::state_of(const std::set<std::string>& applied) const { return migration::state_at(graph_, applied); }
+migration::Schema Migrator::state_of(const std::set<std::string>& applied) const {
+  return migration::state_at(graph_, applied);
+}
 
 std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vector<std::string>& current) const {
   std::set<std::string> applied = migration::applied_set(graph_, current, version_table_);
@@ -164,7 +184,8 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
   return steps;
 }
 
-std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows, const std::string& revision, Direction d) const {
+std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows, const std::string& revision,
+                                                  Direction d) const {
   migration::applied_set(graph_, rows, version_table_);  // refuses rows the graph does not know
   std::vector<std::string> after = migration::rows_after_step(graph_, rows, revision, d);
   std::vector<std::string> removed, added;
@@ -176,9 +197,12 @@ std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows
   const std::string& t = version_table_;
   std::size_t i = 0;
   for (; i < removed.size() && i < added.size(); ++i)
-    out.push_back("UPDATE " + t + " SET version_num='" + added[i] + "' WHERE " + t + ".version_num = '" + removed[i] + "'");
-  for (std::size_t j = i; j < removed.size(); ++j) out.push_back("DELETE FROM " + t + " WHERE " + t + ".version_num = '" + removed[j] + "'");
-  for (std::size_t j = i; j < added.size(); ++j) out.push_back("INSERT INTO " + t + " (version_num) VALUES ('" + added[j] + "')");
+    out.push_back("UPDATE " + t + " SET version_num='" + added[i] + "' WHERE " + t + ".version_num = '" + removed[i] +
+                  "'");
+  for (std::size_t j = i; j < removed.size(); ++j)
+    out.push_back("DELETE FROM " + t + " WHERE " + t + ".version_num = '" + removed[j] + "'");
+  for (std::size_t j = i; j < added.size(); ++j)
+    out.push_back("INSERT INTO " + t + " (version_num) VALUES ('" + added[j] + "')");
   rows = after;
   return out;
 }
@@ -191,8 +215,10 @@ void Migrator::write_script(std::ostream& out, const migration::Plan& plan, cons
   for (const auto& step : steps) {
     const auto& m = *step.migration;
     std::string from = util::join(m.down_revisions, ", ");
-    if (step.direction == Direction::upgrade) out << "-- Running upgrade " << from << " -> " << m.revision;
-    else out << "-- Running downgrade " << m.revision << " -> " << from;
+    if (step.direction == Direction::upgrade)
+      out << "-- Running upgrade " << from << " -> " << m.revision;
+    else
+      out << "-- Running downgrade " << m.revision << " -> " << from;
     out << ", " << m.message << "\n-- file: " << m.path << "\n";
     if (step.sqlite_rebuild) out << "PRAGMA foreign_keys = OFF;\n";
     if (m.transactional) out << "BEGIN;\n";
@@ -200,14 +226,17 @@ void Migrator::write_script(std::ostream& out, const migration::Plan& plan, cons
     for (std::size_t i = 0; i <= step.statements.size(); ++i) {
       for (; call < step.calls.size() && step.calls[call].first == i; ++call) {
         const auto* op = step.calls[call].second;
-        out << "-- call C++ step " << op->function << "(" << util::join(op->args, ", ") << ") of plugin " << label_ << "\n";
+        out << "-- call C++ step " << op->function << "(" << util::join(op->args, ", ") << ") of plugin " << label_
+            << "\n";
       }
       const Step::Rebuild* rb = rebuild < step.rebuilds.size() ? &step.rebuilds[rebuild] : nullptr;
       if (rb && rb->first == i) {
         out << "-- SQLite rebuild of table " << sql::quote_ident(rb->rebuild.table)
             << " (https://www.sqlite.org/lang_altertable.html section 7). Read from sqlite_master at run time:\n"
-               "-- every trigger and view is dropped before the statements below and recreated after them from its stored SQL,\n"
-               "-- so are the table's indexes made by execute; then a rename rolled back to a savepoint checks them all.\n";
+               "-- every trigger and view is dropped before the statements below and recreated after them from its "
+               "stored SQL,\n"
+               "-- so are the table's indexes made by execute; then a rename rolled back to a savepoint checks them "
+               "all.\n";
         if (!m.transactional) out << "BEGIN;\n";
       }
       if (i < step.statements.size()) out << step.statements[i] << ";\n";
@@ -235,7 +264,8 @@ void Migrator::ensure_tables(db::Connection& conn) const {
   tx.commit();
 }
 
-void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const std::function<void(const StepReport&)>& report) const {
+void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
+                   const std::function<void(const StepReport&)>& report) const {
   const bool sqlite = dialect_ == sql::Dialect::sqlite;
   if (sqlite && !steps.empty()) refuse_leftover_rebuild(conn);
   for (const auto& step : steps) {
@@ -272,7 +302,8 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
       if (fk_off && m.transactional) check_foreign_keys(conn);
       conn.execute(version_change(rows, m.revision, step.direction));
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      conn.query(std::string("INSERT INTO ") + kHistoryTable + " (app, revision, direction, checksum, duration_ms) VALUES (" +
+      conn.query(std::string("INSERT INTO ") + kHistoryTable +
+                     " (app, revision, direction, checksum, duration_ms) VALUES (" +
                      sql::traits(dialect_).placeholders(5) + ")",
                  {label_, m.revision, step.direction == Direction::upgrade ? "upgrade" : "downgrade", m.checksum,
                   std::to_string(static_cast<long long>(ms))});
@@ -288,12 +319,14 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps, const s
         }
       }
       std::string verb = step.direction == Direction::upgrade ? "upgrade" : "downgrade";
-      std::string msg = verb + " of " + app + " revision " + m.revision + " (\"" + m.message + "\") failed\n  file: " + m.path;
+      std::string msg =
+          verb + " of " + app + " revision " + m.revision + " (\"" + m.message + "\") failed\n  file: " + m.path;
       if (!e.statement().empty()) msg += "\n  statement: " + e.statement();
       msg += "\n  " + std::string(sql::dialect_name(dialect_)) + " said: " + e.what();
-      msg += m.transactional ? "\n  this migration was rolled back; migrations before it stay applied"
-                             : "\n  this migration is transactional = false: statements before the failing one stay committed"
-                               " (a table rebuild among them commits whole or not at all)";
+      msg += m.transactional
+                 ? "\n  this migration was rolled back; migrations before it stay applied"
+                 : "\n  this migration is transactional = false: statements before the failing one stay committed"
+                   " (a table rebuild among them commits whole or not at all)";
       throw db::DbError(e.failure(), msg, e.statement(), e.sqlstate(),
                         e.hint().empty() ? "fix the migration or the data, then run the command again" : e.hint());
     }
@@ -318,11 +351,12 @@ std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view 
   return rows;
 }
 
-std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const {
+std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn,
+                                                          const std::set<std::string>& applied) const {
   std::vector<std::string> out;
   if (!conn.table_exists(kHistoryTable)) return out;
-  auto rows = conn.query(std::string("SELECT revision, checksum FROM ") + kHistoryTable + " WHERE app = " + sql::traits(dialect_).placeholder(1) +
-                             " AND direction = 'upgrade' ORDER BY id",
+  auto rows = conn.query(std::string("SELECT revision, checksum FROM ") + kHistoryTable + " WHERE app = " +
+                             sql::traits(dialect_).placeholder(1) + " AND direction = 'upgrade' ORDER BY id",
                          {label_});
   std::map<std::string, std::string> last;
   for (const auto& r : rows) last[r[0].value_or("")] = r[1].value_or("");

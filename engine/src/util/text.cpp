@@ -80,7 +80,8 @@ static std::size_t edit_distance(std::string_view a, std::string_view b) {
   for (std::size_t i = 1; i <= a.size(); ++i) {
     for (std::size_t j = 1; j <= b.size(); ++j) {
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.size()][b.size()];
@@ -105,11 +106,21 @@ std::string json_escape(std::string_view s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -200,7 +211,9 @@ std::string run_filter(const std::string& program, const std::vector<std::string
   std::string message((std::istreambuf_iterator<char>(e)), std::istreambuf_iterator<char>());
   std::error_code ec;
   fs::remove_all(dir, ec);
-  if (status != 0) throw Error(ErrorKind::failed, program + " failed: " + (message.empty() ? "exit status " + std::to_string(status) : message));
+  if (status != 0)
+    throw Error(ErrorKind::failed,
+                program + " failed: " + (message.empty() ? "exit status " + std::to_string(status) : message));
   return out;
 }
 

@@ -40,7 +40,8 @@ struct TomlSource {
     return diagnostic(path, text, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column), message);
   }
   [[noreturn]] void fail(const toml::source_region& where, const std::string& message, std::string hint = {}) const {
-    throw Error(ErrorKind::input, SourceLocation{path, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)}, message,
+    throw Error(ErrorKind::input,
+                SourceLocation{path, static_cast<int>(where.begin.line), static_cast<int>(where.begin.column)}, message,
                 std::move(hint), text);
   }
 
@@ -53,7 +54,8 @@ struct TomlSource {
   }
 
   // Refuses keys outside `allowed`, so a typo never passes silently.
-  void check_keys(const toml::table& t, std::initializer_list<std::string_view> allowed, const std::string& what) const {
+  void check_keys(const toml::table& t, std::initializer_list<std::string_view> allowed,
+                  const std::string& what) const {
     for (const auto& [k, v] : t) {
       if (std::find(allowed.begin(), allowed.end(), k.str()) != allowed.end()) continue;
       std::vector<std::string> names(allowed.begin(), allowed.end());
@@ -98,7 +100,9 @@ struct TomlSource {
       return out;
     }
     auto arr = n.as_array();
-    if (!arr) fail(n.source(), what + (allow_single ? " must be a string or an array of strings" : " must be an array of strings"));
+    if (!arr)
+      fail(n.source(),
+           what + (allow_single ? " must be a string or an array of strings" : " must be an array of strings"));
     for (const auto& e : *arr) out.push_back(str(e, what + " item"));
     return out;
   }

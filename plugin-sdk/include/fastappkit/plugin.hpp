@@ -70,8 +70,10 @@ class Host {
       auto* out = static_cast<std::vector<Row>*>(user);
       Row row;
       for (uint64_t i = 0; i < count; ++i) {
-        if (is_null[i]) row.emplace_back(std::nullopt);
-        else row.emplace_back(std::string(values[i].data, values[i].size));
+        if (is_null[i])
+          row.emplace_back(std::nullopt);
+        else
+          row.emplace_back(std::string(values[i].data, values[i].size));
       }
       out->push_back(std::move(row));
       return 0;
@@ -101,8 +103,9 @@ class Host {
  private:
   static void require(bool present, const char* what, int minor) {
     if (!present)
-      throw std::runtime_error(std::string("the host's fastappkit has no ") + what + "() (it needs ABI 1." + std::to_string(minor) +
-                               "); upgrade fastappkit, or declare ABI_MINOR " + std::to_string(minor) + " so older hosts refuse the plugin");
+      throw std::runtime_error(std::string("the host's fastappkit has no ") + what + "() (it needs ABI 1." +
+                               std::to_string(minor) + "); upgrade fastappkit, or declare ABI_MINOR " +
+                               std::to_string(minor) + " so older hosts refuse the plugin");
   }
   static fak_string str(std::string_view s) { return fak_string{s.data(), static_cast<uint64_t>(s.size())}; }
   static std::vector<fak_string> to_params(std::initializer_list<std::string_view> params) {
@@ -119,7 +122,8 @@ using StepFn = void (*)(Host&, const Args&);
 namespace detail {
 
 inline void report(const fak_host_api* api, fak_host* host, const std::string& message) {
-  if (FAK_HAS_SLOT(api, fak_host_api, report_error)) api->report_error(host, fak_string{message.data(), static_cast<uint64_t>(message.size())});
+  if (FAK_HAS_SLOT(api, fak_host_api, report_error))
+    api->report_error(host, fak_string{message.data(), static_cast<uint64_t>(message.size())});
 }
 
 // The boundary: no exception leaves a step.
@@ -157,8 +161,8 @@ struct Registrar {
 };
 
 // Builds the descriptor once; the arrays it points to live as long as the library.
-inline const fak_plugin_descriptor* describe(const char* name, const char* version, fak_string models, const fak_file* files,
-                                             uint64_t file_count) {
+inline const fak_plugin_descriptor* describe(const char* name, const char* version, fak_string models,
+                                             const fak_file* files, uint64_t file_count) {
   static std::vector<fak_step> steps;
   static fak_plugin_descriptor d{};
   if (d.magic == FAK_PLUGIN_MAGIC) return &d;
@@ -179,11 +183,14 @@ inline const fak_plugin_descriptor* describe(const char* name, const char* versi
 }
 
 // The generated entry: checks the host's table before using it, then describes the plugin.
-inline const fak_plugin_descriptor* entry(const fak_host_api* api, fak_host* host, const char* name, const char* version, fak_string models,
-                                          const fak_file* files, uint64_t file_count) noexcept {
+inline const fak_plugin_descriptor* entry(const fak_host_api* api, fak_host* host, const char* name,
+                                          const char* version, fak_string models, const fak_file* files,
+                                          uint64_t file_count) noexcept {
   try {
     if (!api || api->abi_major != FAK_ABI_MAJOR || !FAK_HAS_SLOT(api, fak_host_api, dialect)) {
-      report(api, host, "the host's ABI table is not one of ABI " + std::to_string(FAK_ABI_MAJOR) + ".x; rebuild the plugin for this fastappkit");
+      report(api, host,
+             "the host's ABI table is not one of ABI " + std::to_string(FAK_ABI_MAJOR) +
+                 ".x; rebuild the plugin for this fastappkit");
       return nullptr;
     }
     return describe(name, version, models, files, file_count);
@@ -203,8 +210,9 @@ inline const fak_plugin_descriptor* entry(const fak_host_api* api, fak_host* hos
 #endif
 
 // Defines a C++ step `NAME` that a migration runs with op = "call", function = "NAME".
-#define FASTAPPKIT_STEP(NAME)                                                                                  \
-  static void NAME(::fastappkit::plugin::Host& host, const ::fastappkit::plugin::Args& args);                  \
-  static const ::fastappkit::plugin::detail::Registrar fastappkit_step_registrar_##NAME{                       \
-      #NAME, &::fastappkit::plugin::detail::trampoline<&NAME>};                                                \
-  static void NAME([[maybe_unused]] ::fastappkit::plugin::Host& host, [[maybe_unused]] const ::fastappkit::plugin::Args& args)
+#define FASTAPPKIT_STEP(NAME)                                                                 \
+  static void NAME(::fastappkit::plugin::Host& host, const ::fastappkit::plugin::Args& args); \
+  static const ::fastappkit::plugin::detail::Registrar fastappkit_step_registrar_##NAME{      \
+      #NAME, &::fastappkit::plugin::detail::trampoline<&NAME>};                               \
+  static void NAME([[maybe_unused]] ::fastappkit::plugin::Host& host,                         \
+                   [[maybe_unused]] const ::fastappkit::plugin::Args& args)

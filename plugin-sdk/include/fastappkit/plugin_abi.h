@@ -76,7 +76,8 @@ typedef struct fak_host_api {
    * The number of placeholders must equal `param_count`. */
   int32_t (*execute)(fak_host* host, fak_string sql, const fak_string* params, uint64_t param_count);
   /* One query; `on_row` sees each row's values as text (`is_null[i]` for SQL NULL). */
-  int32_t (*query)(fak_host* host, fak_string sql, const fak_string* params, uint64_t param_count, fak_row_fn on_row, void* user);
+  int32_t (*query)(fak_host* host, fak_string sql, const fak_string* params, uint64_t param_count, fak_row_fn on_row,
+                   void* user);
   /* The plugin's own message for the failure it is about to return. */
   void (*report_error)(fak_host* host, fak_string message);
   /* "sqlite" or "postgresql". */

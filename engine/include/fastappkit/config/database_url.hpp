@@ -44,7 +44,8 @@ DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path
 
 // Value of `key` in a .env file (KEY=VALUE, # comments, optional quotes, optional `export `);
 // std::nullopt if the file or the key is absent. `line_out` receives the line number.
-std::optional<std::string> read_dotenv(const std::filesystem::path& file, std::string_view key, int* line_out = nullptr);
+std::optional<std::string> read_dotenv(const std::filesystem::path& file, std::string_view key,
+                                       int* line_out = nullptr);
 
 // --database-url, then $DATABASE_URL, then <root>/.env. Throws Error(input) when none is set.
 DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, const std::filesystem::path& root);

@@ -26,7 +26,7 @@ struct ProjectConfig {
   std::filesystem::path config_path;  // <root>/fastappkit.toml
   std::vector<AppEntry> apps;         // in `apps` order
   std::vector<std::string> plugin_paths{"plugins"};
-  std::vector<std::string> order;  // migration.order as written
+  std::vector<std::string> order;                // migration.order as written
   std::map<std::string, PluginPin> plugin_pins;  // by external app name
 
   // Apps in migration order: those named by migration.order first, the rest in `apps` order.

@@ -22,9 +22,12 @@ enum class Failure {
 
 class DbError : public Error {
  public:
-  DbError(Failure failure, std::string message, std::string statement = {}, std::string sqlstate = {}, std::string hint = {})
+  DbError(Failure failure, std::string message, std::string statement = {}, std::string sqlstate = {},
+          std::string hint = {})
       : Error(ErrorKind::database, std::move(message), std::move(hint)),
-        failure_(failure), statement_(std::move(statement)), sqlstate_(std::move(sqlstate)) {}
+        failure_(failure),
+        statement_(std::move(statement)),
+        sqlstate_(std::move(sqlstate)) {}
   Failure failure() const noexcept { return failure_; }
   const std::string& statement() const noexcept { return statement_; }  // the failing statement, if any
   const std::string& sqlstate() const noexcept { return sqlstate_; }    // PostgreSQL's SQLSTATE, if any
@@ -105,7 +108,9 @@ enum class OpenMode {
 std::unique_ptr<Connection> open(const config::DatabaseUrl& url, OpenMode mode,
                                  std::chrono::milliseconds lock_timeout = std::chrono::seconds(60));
 
-std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds lock_timeout);
-std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds lock_timeout);
+std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode,
+                                        std::chrono::milliseconds lock_timeout);
+std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode,
+                                            std::chrono::milliseconds lock_timeout);
 
 }  // namespace fastappkit::db

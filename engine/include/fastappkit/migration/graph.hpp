@@ -28,8 +28,8 @@ class RevisionGraph {
   // Revisions neither a down_revision nor a depends_on names (Alembic's "real" heads: what
   // `heads` upgrades to). Sorted.
   std::vector<std::string> real_heads() const;
-  std::vector<std::string> bases() const;  // no down_revision (they may have depends_on); sorted
-  std::vector<std::string> children(std::string_view id) const;    // through down_revision only
+  std::vector<std::string> bases() const;                        // no down_revision (they may have depends_on); sorted
+  std::vector<std::string> children(std::string_view id) const;  // through down_revision only
   std::vector<std::string> dependents(std::string_view id) const;  // through down_revision or depends_on
 
   // Resolves a full id, a unique prefix, or a branch label; throws Error(usage) otherwise.
@@ -56,7 +56,7 @@ class RevisionGraph {
   std::map<std::string, std::size_t> by_id_;
   std::map<std::string, std::vector<std::string>> children_;
   std::map<std::string, std::vector<std::string>> dependents_;  // children + depends_on edges
-  std::map<std::string, std::string> labels_;                    // branch label -> revision
+  std::map<std::string, std::string> labels_;                   // branch label -> revision
 };
 
 enum class Direction { upgrade, downgrade };
@@ -85,8 +85,8 @@ Plan plan_downgrade(const RevisionGraph& graph, const std::vector<std::string>& 
 // except relative ones) over `current`. Rows of branches unrelated to the target stay;
 // `purge` empties the table first (then unknown rows do not matter). Throws Error(failed)
 // for a row this graph does not know (without purge), Error(usage) for a bad target.
-std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vector<std::string>& current, std::string_view target,
-                                    bool purge);
+std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vector<std::string>& current,
+                                    std::string_view target, bool purge);
 
 // The version table rows after running `revision` in `direction` from `rows`, as Alembic's
 // HeadMaintainer writes them (a new branch inserts, a merge deletes all parents' rows but one, a
@@ -94,8 +94,8 @@ std::vector<std::string> stamp_rows(const RevisionGraph& graph, const std::vecto
 // another row implies (reverting a revision whose depends_on target has no other row), and so
 // do we, so that either tool reads the other's table. Throws Error(failed) where Alembic's
 // version update would fail.
-std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::vector<std::string>& rows, const std::string& revision,
-                                         Direction direction);
+std::vector<std::string> rows_after_step(const RevisionGraph& graph, const std::vector<std::string>& rows,
+                                         const std::string& revision, Direction direction);
 
 // Alembic's `current`: the rows plus the revisions they imply that no applied revision
 // follows through down_revision (a revision only another's depends_on needs is listed).

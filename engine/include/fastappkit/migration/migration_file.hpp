@@ -20,8 +20,8 @@ struct Migration {
   bool transactional = true;
   std::vector<Operation> upgrade, downgrade;
 
-  std::string path;      // file it came from
-  std::string checksum;  // of the file's bytes, hex
+  std::string path;                                                    // file it came from
+  std::string checksum;                                                // of the file's bytes, hex
   int down_line = 0, down_col = 0, depends_line = 0, depends_col = 0;  // for graph errors
 };
 

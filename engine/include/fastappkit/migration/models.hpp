@@ -14,7 +14,7 @@ namespace fastappkit::migration {
 
 struct ModelSet {
   Schema schema;
-  std::map<std::string, std::string> owner;   // table -> app that declares it ("core" or the app)
+  std::map<std::string, std::string> owner;      // table -> app that declares it ("core" or the app)
   std::map<std::string, SourceLocation> origin;  // table -> where it is declared
 };
 

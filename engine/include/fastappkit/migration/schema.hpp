@@ -9,7 +9,23 @@
 
 namespace fastappkit::migration {
 
-enum class ColumnType { integer, bigint, smallint, string, text, boolean, float_, double_, numeric, date, datetime, time, json, uuid, binary };
+enum class ColumnType {
+  integer,
+  bigint,
+  smallint,
+  string,
+  text,
+  boolean,
+  float_,
+  double_,
+  numeric,
+  date,
+  datetime,
+  time,
+  json,
+  uuid,
+  binary
+};
 
 std::optional<ColumnType> parse_column_type(std::string_view name);
 std::string_view column_type_name(ColumnType t);
@@ -80,8 +96,19 @@ struct Schema {
 };
 
 enum class OpKind {
-  create_table, drop_table, rename_table, add_column, drop_column, alter_column, create_index,
-  drop_index, create_unique, create_foreign_key, drop_constraint, execute, call
+  create_table,
+  drop_table,
+  rename_table,
+  add_column,
+  drop_column,
+  alter_column,
+  create_index,
+  drop_index,
+  create_unique,
+  create_foreign_key,
+  drop_constraint,
+  execute,
+  call
 };
 std::string_view op_kind_name(OpKind k);
 

@@ -32,19 +32,19 @@ enum class TargetKind { core, external };
 // One revision graph and its version table: core (with internal apps) or an external app.
 struct Target {
   TargetKind kind = TargetKind::core;
-  std::string name;           // "core", or the external app's name
-  std::string version;        // the plugin's version ("" for core)
-  std::string version_table;  // alembic_version or alembic_version_<app>
-  std::filesystem::path folder;        // plugin folder or plugin source folder ("" for core)
-  std::filesystem::path versions_dir;  // where new revisions are written ("" for an installed plugin)
+  std::string name;                        // "core", or the external app's name
+  std::string version;                     // the plugin's version ("" for core)
+  std::string version_table;               // alembic_version or alembic_version_<app>
+  std::filesystem::path folder;            // plugin folder or plugin source folder ("" for core)
+  std::filesystem::path versions_dir;      // where new revisions are written ("" for an installed plugin)
   std::vector<std::string> internal_apps;  // core only, in migration order
   std::shared_ptr<const migration::RevisionGraph> graph;
-  migration::ModelSet models;  // core: core + internal apps' models; external: its own
+  migration::ModelSet models;    // core: core + internal apps' models; external: its own
   std::set<std::string> tables;  // the tables it owns: its models' and those its migrations name
   // The C++ steps its library registers; nullopt when no library is loaded (core, or a plugin
   // source folder that is not built): then a plan with a `call` step is refused.
   std::optional<std::set<std::string>> steps;
-  std::string steps_hint;  // what to do when a step is missing
+  std::string steps_hint;                        // what to do when a step is missing
   std::shared_ptr<const plugin::Plugin> plugin;  // keeps the library loaded for `call`
 
   run::CallHandler calls() const;
@@ -206,7 +206,8 @@ class Workspace {
   // A new revision from the difference between the models and the migrations' head:
   // nullopt when there is none. For core, `app` is the internal app it is made for ("" for
   // core); a model table owned by an external app is refused, naming both.
-  std::optional<migration::Migration> autogenerate(const Target& t, const std::string& app, const std::string& message) const;
+  std::optional<migration::Migration> autogenerate(const Target& t, const std::string& app,
+                                                   const std::string& message) const;
   // A merge of the current heads; nullopt when there are fewer than two.
   std::optional<migration::Migration> merge(const Target& t, const std::string& message) const;
   // An empty revision on the single head.

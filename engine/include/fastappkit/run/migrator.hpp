@@ -65,10 +65,12 @@ class Migrator {
   std::vector<Step> render(const migration::Plan& plan, const std::vector<std::string>& current) const;
 
   // SQL statements that move the version table from `rows` across `step`; updates `rows`.
-  std::vector<std::string> version_change(std::vector<std::string>& rows, const std::string& revision, migration::Direction d) const;
+  std::vector<std::string> version_change(std::vector<std::string>& rows, const std::string& revision,
+                                          migration::Direction d) const;
 
   // The whole plan as an SQL script, as `run` would send it (preview).
-  void write_script(std::ostream& out, const migration::Plan& plan, const std::vector<std::string>& current, bool version_table_exists) const;
+  void write_script(std::ostream& out, const migration::Plan& plan, const std::vector<std::string>& current,
+                    bool version_table_exists) const;
 
   // Creates the version and history tables when absent (own transaction).
   void ensure_tables(db::Connection& conn) const;
@@ -76,7 +78,8 @@ class Migrator {
   // Runs `steps` in order. Each step re-reads the version table inside its transaction and
   // is skipped if another run got there first. A failure rolls the step back and throws a
   // DbError naming app, revision, file, statement and the database's message.
-  void run(db::Connection& conn, const std::vector<Step>& steps, const std::function<void(const StepReport&)>& report) const;
+  void run(db::Connection& conn, const std::vector<Step>& steps,
+           const std::function<void(const StepReport&)>& report) const;
 
   // Sets the version table as Alembic's `stamp TARGET [--purge]` does, without running
   // migrations (migration::stamp_rows); returns the rows written. Throws, writing nothing,

@@ -16,9 +16,9 @@ struct DialectTraits {
   // Parameters are written $1, $2, ... (PostgreSQL) rather than ? (SQLite).
   bool numbered_placeholders;
   // Table DDL the engine writes for its own bookkeeping.
-  std::string_view identity_key;     // fastappkit_history's id column
-  std::string_view timestamp_type;   // a point in time
-  std::string_view version_query;    // the server's version, for plugins
+  std::string_view identity_key;    // fastappkit_history's id column
+  std::string_view timestamp_type;  // a point in time
+  std::string_view version_query;   // the server's version, for plugins
   // The n-th (1-based) parameter placeholder.
   std::string placeholder(int n) const { return numbered_placeholders ? "$" + std::to_string(n) : std::string("?"); }
   // "?, ?, ?" or "$1, $2, $3".

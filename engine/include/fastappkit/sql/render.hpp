@@ -11,8 +11,7 @@
 
 namespace fastappkit::sql {
 
-
-std::string quote_ident(std::string_view name);   // "name", with " doubled
+std::string quote_ident(std::string_view name);    // "name", with " doubled
 std::string quote_literal(std::string_view text);  // 'text', with ' doubled
 std::string column_type(const migration::Column& c, Dialect d);
 std::string default_clause(const std::string& expr);  // literal as is, any other expression in parentheses
@@ -24,8 +23,9 @@ std::string create_index(const std::string& table, const migration::Index& index
 std::optional<migration::Column> parse_sql_type(std::string_view sql_type, Dialect d);
 // A column as a catalog describes it. A type with no model type becomes text and is named in
 // `unmapped` ("table.column: TYPE"), so a caller can report it.
-migration::Column reflected_column(const std::string& table, const std::string& name, const std::string& sql_type, bool nullable,
-                                   const std::optional<std::string>& default_expr, Dialect d, std::vector<std::string>* unmapped);
+migration::Column reflected_column(const std::string& table, const std::string& name, const std::string& sql_type,
+                                   bool nullable, const std::optional<std::string>& default_expr, Dialect d,
+                                   std::vector<std::string>* unmapped);
 // A default expression in a form both the models and either catalog agree on: casts of
 // literals and outer parentheses removed, keywords upper-cased.
 std::string normalize_default(std::string_view expr);
@@ -41,10 +41,10 @@ struct SchemaObject {
 // indexes; indexes made by `execute`, triggers and views are only in the database, so the full
 // statement list is made at run time from sqlite_master (expand_rebuild).
 struct SqliteRebuild {
-  std::string table;                        // the table rebuilt (same name before and after)
-  std::vector<std::string> move;            // steps 4-7: create the new table, copy rows, drop old, rename new
-  std::vector<migration::Index> indexes;    // step 8: the declared indexes after the operation
-  std::vector<std::string> declared_before; // declared index names before: not recreated from sqlite_master
+  std::string table;                         // the table rebuilt (same name before and after)
+  std::vector<std::string> move;             // steps 4-7: create the new table, copy rows, drop old, rename new
+  std::vector<migration::Index> indexes;     // step 8: the declared indexes after the operation
+  std::vector<std::string> declared_before;  // declared index names before: not recreated from sqlite_master
 };
 
 // One statement of an expanded rebuild; `object` names what a recreate statement brings back

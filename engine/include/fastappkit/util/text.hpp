@@ -8,8 +8,7 @@
 namespace fastappkit::util {
 
 // "path:line:col: message" followed by the source line and a caret under the column.
-std::string diagnostic(const std::string& path, std::string_view source, int line, int col,
-                       const std::string& message);
+std::string diagnostic(const std::string& path, std::string_view source, int line, int col, const std::string& message);
 
 // The candidate closest to `word` by edit distance, or "" when none is close enough.
 std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates);
