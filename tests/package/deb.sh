@@ -12,7 +12,8 @@ deb=$(ls "$work"/out/fastappkit_*.deb)
 echo "package: $(basename "$deb")"
 dpkg-deb -f "$deb" Package Version Depends
 contents=$(dpkg-deb -c "$deb")
-for f in ./usr/bin/fastappkit ./usr/include/fastappkit/plugin.hpp ./usr/include/fastappkit/plugin_abi.h; do
+for f in ./usr/bin/fastappkit ./usr/include/fastappkit/plugin.hpp ./usr/include/fastappkit/plugin_abi.h \
+    ./usr/share/bash-completion/completions/fastappkit; do
   grep -q " $f\$" <<<"$contents" || { echo "missing in the package: $f"; exit 1; }
 done
 grep -q '/cmake/fastappkit/fastappkitConfig.cmake$' <<<"$contents" || { echo "missing: fastappkitConfig.cmake"; exit 1; }

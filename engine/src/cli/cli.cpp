@@ -1,6 +1,9 @@
 #include "fastappkit/cli/cli.hpp"
 
+#include <unistd.h>
+
 #include <boost/program_options.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -45,7 +48,30 @@ std::unique_ptr<db::Connection> Context::open_read_only(const config::DatabaseUr
 void Context::print_json(const nlohmann::ordered_json& doc) const { out << doc.dump() << "\n"; }
 
 void Context::warn(const std::string& message) const {
-  if (verbosity > 0) err << "fastappkit: warning: " << message << "\n";
+  if (verbosity > 0) err << "fastappkit: " << paint("warning:", Tone::warn, true) << " " << message << "\n";
+}
+
+std::string Context::paint(std::string_view text, Tone tone, bool to_err) const {
+  if (!(to_err ? color_err : color_out)) return std::string(text);
+  const char* sgr = "";
+  switch (tone) {
+    case Tone::good:
+      sgr = "32";
+      break;
+    case Tone::warn:
+      sgr = "33";
+      break;
+    case Tone::bad:
+      sgr = "1;31";
+      break;
+    case Tone::hint:
+      sgr = "36";
+      break;
+    case Tone::dim:
+      sgr = "2";
+      break;
+  }
+  return std::string("\x1b[") + sgr + "m" + std::string(text) + "\x1b[0m";
 }
 
 sql::Dialect dialect_of(const config::DatabaseUrl& url) { return url.backend; }
@@ -234,18 +260,173 @@ const std::vector<Command>& commands() {
          d.add_options()("format", po::value<std::string>(), "dot (default) or svg (needs Graphviz's dot)");
        },
        cmd_graph},
+      {{"completion", "bash"},
+       "",
+       "print a bash completion script (source it, or install it as bash-completion/completions/fastappkit)",
+       nullptr,
+       cmd_completion},
   };
   return table;
 }
 
+// `--help` lists commands by task, in this order; a command of the table that no group names is
+// listed last under "Other commands" (a test checks that none is).
+struct Group {
+  const char* title;
+  std::vector<std::vector<std::string>> paths;
+};
+
+const std::vector<Group>& groups() {
+  static const std::vector<Group> list = {
+      {"Start a project or an app", {{"core", "new"}, {"app", "new"}, {"app", "list"}, {"app", "validate", "<name>"}}},
+      {"Migrate the database",
+       {{"migrate", "all"},
+        {"migrate", "upgrade"},
+        {"migrate", "downgrade"},
+        {"migrate", "app", "<name>", "upgrade"},
+        {"migrate", "app", "<name>", "downgrade"},
+        {"migrate", "stamp"}}},
+      {"See where things stand, and what would run",
+       {{"migrate", "status"},
+        {"migrate", "check"},
+        {"migrate", "lint"},
+        {"migrate", "preview"},
+        {"migrate", "app", "<name>", "preview"},
+        {"migrate", "current"},
+        {"migrate", "heads"},
+        {"migrate", "history"},
+        {"migrate", "graph"}}},
+      {"Write revisions",
+       {{"migrate", "core"},
+        {"migrate", "app", "<name>", "makemigrations"},
+        {"migrate", "revision"},
+        {"migrate", "merge"}}},
+      {"In a plugin's source folder",
+       {{"plugin", "revision"},
+        {"plugin", "upgrade"},
+        {"plugin", "downgrade"},
+        {"plugin", "current"},
+        {"plugin", "history"},
+        {"plugin", "check"}}},
+      {"Shell", {{"completion", "bash"}}},
+  };
+  return list;
+}
+
+std::string usage_of(const Command& c) {
+  return "fastappkit " + util::join(c.path, " ") + (c.args.empty() ? "" : " " + c.args);
+}
+
+// The commands under `prefix`, by group, usage and summary in aligned columns; a usage too long
+// for the column puts its summary on the next line, at the column.
 std::string group_help(const std::vector<std::string>& prefix) {
-  std::string out = "Commands:\n";
-  for (const auto& c : commands()) {
-    if (!starts_with(c.path, prefix)) continue;
-    std::string usage = "fastappkit " + util::join(c.path, " ") + (c.args.empty() ? "" : " " + c.args);
-    out += "  " + usage + std::string(usage.size() < 48 ? 48 - usage.size() : 1, ' ') + c.summary + "\n";
+  std::vector<std::pair<std::string, std::vector<const Command*>>> sections;
+  std::vector<const Command*> placed;
+  for (const auto& g : groups()) {
+    std::vector<const Command*> members;
+    for (const auto& path : g.paths)
+      for (const auto& c : commands())
+        if (c.path == path && starts_with(c.path, prefix)) members.push_back(&c);
+    placed.insert(placed.end(), members.begin(), members.end());
+    if (!members.empty()) sections.emplace_back(g.title, members);
+  }
+  std::vector<const Command*> other;
+  for (const auto& c : commands())
+    if (starts_with(c.path, prefix) && std::find(placed.begin(), placed.end(), &c) == placed.end()) other.push_back(&c);
+  if (!other.empty()) sections.emplace_back("Other commands", other);
+
+  constexpr std::size_t kMaxColumn = 50;
+  std::size_t column = 0;
+  for (const auto& [title, members] : sections)
+    for (const Command* c : members) column = std::max(column, std::min(usage_of(*c).size() + 4, kMaxColumn));
+  std::string out;
+  for (const auto& [title, members] : sections) {
+    out += std::string(title) + ":\n";
+    for (const Command* c : members) {
+      std::string line = "  " + usage_of(*c);
+      line += line.size() + 2 <= column ? std::string(column - line.size(), ' ') : "\n" + std::string(column, ' ');
+      out += line + c->summary + "\n";
+    }
+    out += "\n";
   }
   return out;
+}
+
+// A bash completion script made from the command table: command words, then each command's
+// options and the global ones; an app's name where a command takes one (from 'app list --json').
+std::string bash_completion(const po::options_description& globals) {
+  auto long_names = [](const po::options_description& d) {
+    std::vector<std::string> names;
+    for (const auto& o : d.options()) names.push_back("--" + o->long_name());
+    return util::join(names, " ");
+  };
+  // A case label: the words quoted, an app's name slot as an unquoted '*'.
+  auto pattern = [](const std::vector<std::string>& words) {
+    std::string p = "\"";
+    for (std::size_t i = 0; i < words.size(); ++i)
+      p += (i ? " " : "") + (words[i] == "<name>" ? std::string("\"*\"") : words[i]);
+    return p + "\"";
+  };
+  // Next words for every prefix of a command path, in table order.
+  std::vector<std::pair<std::string, std::vector<std::string>>> next;
+  std::string options_cases;
+  for (const auto& c : commands()) {
+    for (std::size_t i = 0; i < c.path.size(); ++i) {
+      std::string key = pattern({c.path.begin(), c.path.begin() + static_cast<long>(i)});
+      auto it = std::find_if(next.begin(), next.end(), [&](const auto& e) { return e.first == key; });
+      if (it == next.end()) it = next.insert(next.end(), {key, {}});
+      if (std::find(it->second.begin(), it->second.end(), c.path[i]) == it->second.end())
+        it->second.push_back(c.path[i]);
+    }
+    po::options_description own;
+    po::positional_options_description pos;
+    if (c.options) c.options(own, pos);
+    // The command's words, maybe followed by its arguments.
+    const std::string label = pattern(c.path);
+    options_cases +=
+        "    " + label + "|" + label.substr(0, label.size() - 1) + " \"*) opts=\"" + long_names(own) + "\" ;;\n";
+  }
+  std::string word_cases;
+  for (const auto& [key, words] : next) {
+    const bool name_slot = words.size() == 1 && words[0] == "<name>";
+    word_cases += "    " + key + ") " +
+                  (name_slot ? std::string("words=$(_fastappkit_apps)") : "words=\"" + util::join(words, " ") + "\"") +
+                  " ;;\n";
+  }
+  std::string script =
+      "# bash completion for fastappkit, generated by 'fastappkit completion bash' from its command table.\n"
+      "_fastappkit_apps() {\n"
+      "  fastappkit \"${_fastappkit_dir[@]}\" app list --json 2>/dev/null |\n"
+      "    grep -o '\"app\":\"[^\"]*\"' | grep -v '\"core\"' | sed 's/\"app\":\"\\(.*\\)\"/\\1/'\n"
+      "}\n"
+      "_fastappkit() {\n"
+      "  local cur=${COMP_WORDS[COMP_CWORD]} path='' words='' opts='' i w\n"
+      "  _fastappkit_dir=()\n"
+      "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+      "    w=${COMP_WORDS[i]}\n"
+      "    case \"$w\" in\n"
+      "      -C|--directory) _fastappkit_dir=(-C \"${COMP_WORDS[i+1]}\"); ((i++)); continue ;;\n"
+      "      --database-url|--lock-timeout|--color|-r|--revision|-m|--message|--format|--app) ((i++)); continue ;;\n"
+      "      -*) continue ;;\n"
+      "    esac\n"
+      "    path=\"${path:+$path }$w\"\n"
+      "  done\n"
+      "  case \"$path\" in\n" +
+      options_cases +
+      "  esac\n"
+      "  if [[ $cur == -* ]]; then\n"
+      "    COMPREPLY=($(compgen -W \"$opts " +
+      long_names(globals) +
+      "\" -- \"$cur\"))\n"
+      "    return\n"
+      "  fi\n"
+      "  case \"$path\" in\n" +
+      word_cases +
+      "  esac\n"
+      "  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+      "}\n"
+      "complete -o default -F _fastappkit fastappkit\n";
+  return script;
 }
 
 po::options_description global_options(Context& ctx) {
@@ -255,8 +436,19 @@ po::options_description global_options(Context& ctx) {
       "database-url", po::value<std::string>(), "database URL (overrides DATABASE_URL and .env)")(
       "verbose,v", "print more, including the SQL each migration runs")("quiet,q", "print only errors")(
       "json", "print listings, and errors, as JSON on stdout")("lock-timeout", po::value<double>(),
-                                                               "seconds to wait for another run's lock (default 60)");
+                                                               "seconds to wait for another run's lock (default 60)")(
+      "color", po::value<std::string>(),
+      "auto (default: colour on a terminal unless NO_COLOR is set), always or never");
   return d;
+}
+
+// Colour by default only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+bool colour_by_default(int fd) {
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  if (no_color && *no_color) return false;
+  if (term && std::string_view(term) == "dumb") return false;
+  return isatty(fd) != 0;
 }
 
 bool is_relative_number(const std::string& s) {
@@ -283,12 +475,20 @@ constexpr char kNumberMark = '\x01';
 
 }  // namespace
 
+int cmd_completion(Context& ctx) {
+  ctx.out << bash_completion(global_options(ctx));
+  return 0;
+}
+
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   Context ctx(out, err);
+  ctx.color_out = &out == &std::cout && colour_by_default(STDOUT_FILENO);
+  ctx.color_err = &err == &std::cerr && colour_by_default(STDERR_FILENO);
   auto fail = [&](const Error& e) {
     // Last line of defence: a URL's password never reaches the terminal, whatever echoed it.
-    err << "fastappkit: error: " << config::redact_text(e.what()) << "\n";
-    if (!e.hint().empty()) err << "  hint: " << config::redact_text(e.hint()) << "\n";
+    err << "fastappkit: " << ctx.paint("error:", Tone::bad, true) << " " << config::redact_text(e.what()) << "\n";
+    if (!e.hint().empty())
+      err << "  " << ctx.paint("hint:", Tone::hint, true) << " " << config::redact_text(e.hint()) << "\n";
     if (ctx.json) {
       nlohmann::ordered_json j{{"message", config::redact_text(e.message())}, {"hint", config::redact_text(e.hint())}};
       j["file"] = e.location() ? nlohmann::ordered_json(e.location()->file) : nlohmann::ordered_json();
@@ -320,6 +520,13 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     if (gvm.count("verbose")) ctx.verbosity = 2;
     if (gvm.count("quiet")) ctx.verbosity = 0;
     ctx.json = gvm.count("json") != 0;
+    if (gvm.count("color")) {
+      const std::string color = gvm["color"].as<std::string>();
+      if (color != "auto" && color != "always" && color != "never")
+        throw Error(ErrorKind::usage, "unknown --color '" + color + "'",
+                    "use --color auto, --color always or --color never");
+      if (color != "auto") ctx.color_out = ctx.color_err = color == "always";
+    }
     if (gvm.count("lock-timeout")) {
       double s = gvm["lock-timeout"].as<double>();
       if (s < 0) throw Error(ErrorKind::usage, "--lock-timeout must not be negative");
@@ -366,8 +573,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       }
       if (prefix.size() == words.size() && (help || words.size() <= 1)) {
         (help ? out : err) << "usage: fastappkit [global options] <command> [options]\n\n"
-                           << group_help(prefix) << "\n"
-                           << globals;
+                           << group_help(prefix) << globals;
         return help ? 0 : 2;
       }
       std::vector<std::string> choices;

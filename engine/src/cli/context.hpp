@@ -8,12 +8,16 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/project/workspace.hpp"
 
 namespace fastappkit::cli {
+
+// What a word means, for colour on a terminal (SGR codes; none when colour is off).
+enum class Tone { good, warn, bad, hint, dim };
 
 struct Context {
   Context(std::ostream& o, std::ostream& e) : out(o), err(e) {}
@@ -23,6 +27,8 @@ struct Context {
   std::optional<std::string> database_url;
   int verbosity = 1;  // 0 quiet, 1 normal, 2 verbose
   bool json = false;
+  bool color_out = false;  // colour on stdout / stderr: a terminal, no NO_COLOR, or --color always
+  bool color_err = false;
   std::chrono::milliseconds lock_timeout{60000};
   boost::program_options::variables_map vm;  // the command's own options
   std::vector<std::string> params;           // path parameters, e.g. the app in "migrate app <name> ..."
@@ -40,6 +46,8 @@ struct Context {
   // Prints one JSON document on stdout.
   void print_json(const nlohmann::ordered_json& doc) const;
   void warn(const std::string& message) const;
+  // `text` wrapped in the tone's colour when the stream it goes to (stdout, or stderr) has colour.
+  std::string paint(std::string_view text, Tone tone, bool to_err = false) const;
 };
 
 sql::Dialect dialect_of(const config::DatabaseUrl& url);
@@ -70,5 +78,6 @@ int cmd_plugin_history(Context& ctx);
 int cmd_plugin_check(Context& ctx);
 int cmd_core_new(Context& ctx);
 int cmd_app_new(Context& ctx);
+int cmd_completion(Context& ctx);
 
 }  // namespace fastappkit::cli

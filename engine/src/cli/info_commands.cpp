@@ -105,13 +105,14 @@ int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source)
     const std::string who =
         a.name == "core" ? std::string("core") : (plugin_source ? a.name : "external app " + a.name);
     if (a.error) {
-      ctx.out << who << ": INVALID: " << a.error->what() << "\n";
-      if (!a.error->hint().empty()) ctx.out << "  hint: " << a.error->hint() << "\n";
+      ctx.out << who << ": " << ctx.paint("INVALID:", Tone::bad) << " " << a.error->what() << "\n";
+      if (!a.error->hint().empty()) ctx.out << "  " << ctx.paint("hint:", Tone::hint) << " " << a.error->hint() << "\n";
       continue;
     }
     for (const auto& n : a.notes) ctx.out << "note: " << n << "\n";
     if (!a.models_vs_migrations.empty()) {
-      ctx.out << who << ": models differ from the migrations' head (" << a.models_vs_migrations.size() << "); run "
+      ctx.out << who << ": " << ctx.paint("models differ", Tone::warn) << " from the migrations' head ("
+              << a.models_vs_migrations.size() << "); run "
               << (a.name == "core"
                       ? "'fastappkit migrate core -m MSG' or 'fastappkit migrate app <name> makemigrations -m MSG'"
                       : "'fastappkit plugin revision --autogenerate -m MSG' in its source folder")
@@ -119,11 +120,13 @@ int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source)
       for (const auto& d : a.models_vs_migrations) ctx.out << "  - " << d << "\n";
     }
     if (!a.database_vs_migrations.empty()) {
-      ctx.out << who << ": database " << r.database << " differs (" << a.database_vs_migrations.size() << "):\n";
+      ctx.out << who << ": database " << r.database << " " << ctx.paint("differs", Tone::warn) << " ("
+              << a.database_vs_migrations.size() << "):\n";
       for (const auto& d : a.database_vs_migrations) ctx.out << "  - " << d << "\n";
     }
   }
-  if (code == 0 && ctx.verbosity > 0) ctx.out << "No differences: models, migrations and database agree\n";
+  if (code == 0 && ctx.verbosity > 0)
+    ctx.out << ctx.paint("No differences", Tone::good) << ": models, migrations and database agree\n";
   return code;
 }
 
@@ -194,18 +197,19 @@ int cmd_status(Context& ctx) {
       ctx.out << " + internal apps: " << util::join(a.internal_apps, ", ");
     if (a.kind == "external") ctx.out << " (external app" << (a.error ? "" : ", plugin " + a.version) << ")";
     if (a.error) {
-      ctx.out << "\n  INVALID: " << a.error->what() << "\n";
-      if (!a.error->hint().empty()) ctx.out << "  hint: " << a.error->hint() << "\n";
+      ctx.out << "\n  " << ctx.paint("INVALID:", Tone::bad) << " " << a.error->what() << "\n";
+      if (!a.error->hint().empty()) ctx.out << "  " << ctx.paint("hint:", Tone::hint) << " " << a.error->hint() << "\n";
       continue;
     }
     const auto& g = *a.graph;
     ctx.out << "\n  version table: " << a.version_table
             << "\n  current:       " << project::describe_revisions(g, a.current)
             << "\n  heads:         " << (a.heads.empty() ? std::string("(no revisions)") : util::join(a.heads, ", "))
-            << "\n  pending:       " << a.pending.size() << "\n";
+            << "\n  pending:       "
+            << ctx.paint(std::to_string(a.pending.size()), a.pending.empty() ? Tone::good : Tone::warn) << "\n";
     for (const auto& id : a.pending) ctx.out << "    " << id << "  " << g.get(id).message << "\n";
     for (const auto& id : a.modified)
-      ctx.out << "  warning: " << id << " (" << g.get(id).path
+      ctx.out << "  " << ctx.paint("warning:", Tone::warn) << " " << id << " (" << g.get(id).path
               << ") changed after it was applied; see 'fastappkit migrate check'\n";
   }
   return s.healthy() ? 0 : 2;
@@ -273,9 +277,13 @@ int cmd_app_list(Context& ctx) {
   std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", "APP", "KIND", "VERSION", "VERSION TABLE", "STATE");
   ctx.out << line;
   for (const auto& r : rows) {
-    std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s %s\n", r.name.c_str(), r.kind.c_str(), r.version.c_str(),
-                  r.table.c_str(), r.state.c_str());
-    ctx.out << line;
+    std::snprintf(line, sizeof line, "%-20s %-9s %-9s %-30s ", r.name.c_str(), r.kind.c_str(), r.version.c_str(),
+                  r.table.c_str());
+    const Tone tone = r.state == "up to date"                        ? Tone::good
+                      : r.state.rfind("invalid", 0) == 0             ? Tone::bad
+                      : r.state.find("pending") != std::string::npos ? Tone::warn
+                                                                     : Tone::dim;
+    ctx.out << line << ctx.paint(r.state, tone) << "\n";
   }
   if (!db_note.empty() && ctx.verbosity > 0) ctx.out << "note: state unknown: " << db_note << "\n";
   return s.healthy() ? 0 : 2;
@@ -295,7 +303,8 @@ int cmd_app_validate(Context& ctx) {
   } else {
     ctx.out << name << " (" << (internal ? "internal" : "external") << " app)\n";
     for (const auto& c : items)
-      ctx.out << "  " << (c.ok ? "ok      " : "FAILED  ") << c.name << ": " << c.message << "\n";
+      ctx.out << "  " << (c.ok ? ctx.paint("ok", Tone::good) + "      " : ctx.paint("FAILED", Tone::bad) + "  ")
+              << c.name << ": " << c.message << "\n";
     ctx.out << (ok ? "all checks passed\n" : "some checks failed\n");
   }
   return ok ? 0 : 2;

@@ -36,8 +36,10 @@ class Progress : public project::Observer {
     const auto& m = *r.step.migration;
     char ms[32];
     std::snprintf(ms, sizeof ms, "%.1f ms", r.milliseconds);
-    const char* verb = r.skipped ? "skipped " : p.direction == Direction::upgrade ? "applied " : "reverted ";
-    ctx_.out << "  " << r.app << "  " << verb << m.revision << "  " << m.message << "  "
+    const std::string verb = r.skipped                           ? ctx_.paint("skipped", Tone::dim)
+                             : p.direction == Direction::upgrade ? ctx_.paint("applied", Tone::good)
+                                                                 : ctx_.paint("reverted", Tone::warn);
+    ctx_.out << "  " << r.app << "  " << verb << " " << m.revision << "  " << m.message << "  "
              << (r.skipped ? std::string("(already done by another run)") : std::string("(") + ms + ")") << "\n";
     if (ctx_.verbosity > 1) {
       for (const auto& [i, op] : r.step.calls) ctx_.out << "      -- call " << op->function << "\n";
