@@ -36,12 +36,27 @@ TempDir::~TempDir() {
 fs::path source_dir() { return FASTAPPKIT_SOURCE_DIR; }
 fs::path build_dir() { return FASTAPPKIT_BUILD_DIR; }
 
+// How long one fastappkit command may run in a test (FASTAPPKIT_TEST_COMMAND_TIMEOUT seconds).
+std::chrono::seconds command_timeout() {
+  const char* v = std::getenv("FASTAPPKIT_TEST_COMMAND_TIMEOUT");
+  return std::chrono::seconds(v && std::atoi(v) > 0 ? std::atoi(v) : 300);
+}
+
 int shell(const std::string& command, std::string* out) {
+  // The command runs from a script under coreutils' timeout, so a hung child fails the test
+  // (exit 124, said in its output) instead of hanging the suite.
   TempDir io;
-  std::string log = (io.path / "log").string();
-  int rc = std::system((command + " >" + log + " 2>&1").c_str());
-  if (out) *out = read_file(log);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+  const std::string log = (io.path / "log").string();
+  write_file(io.path / "command.sh", command + "\n");
+  // Twice a fastappkit command's limit: a shell line may build a plugin with CMake.
+  const std::string limit = std::to_string(2 * command_timeout().count());
+  int rc = std::system(
+      ("timeout -k 10 " + limit + " sh '" + (io.path / "command.sh").string() + "' >'" + log + "' 2>&1").c_str());
+  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+  std::string text = read_file(log);
+  if (code == 124) text += "\n[killed after " + limit + " s (FASTAPPKIT_TEST_COMMAND_TIMEOUT)]: " + command + "\n";
+  if (out) *out = text;
+  return code;
 }
 
 void copy_tree(const fs::path& from, const fs::path& to) {
@@ -70,12 +85,6 @@ std::string read_file(const fs::path& p) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-// How long one fastappkit command may run in a test (FASTAPPKIT_TEST_COMMAND_TIMEOUT seconds).
-std::chrono::seconds command_timeout() {
-  const char* v = std::getenv("FASTAPPKIT_TEST_COMMAND_TIMEOUT");
-  return std::chrono::seconds(v && std::atoi(v) > 0 ? std::atoi(v) : 300);
 }
 
 RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
@@ -194,13 +203,19 @@ nlohmann::json json_of(const RunResult& r) {
   }
 }
 
-bool matches_golden(const std::string& name, const std::string& actual) {
+std::string golden_mismatch(const std::string& name, const std::string& actual) {
   fs::path p = source_dir() / "tests" / "e2e" / "golden" / name;
   if (const char* u = std::getenv("FASTAPPKIT_UPDATE_GOLDEN"); u && std::string(u) == "1") {
     write_file(p, actual);
-    return true;
+    return {};
   }
-  return fs::exists(p) && read_file(p) == actual;
+  if (!fs::exists(p)) return "golden file " + p.string() + " is missing (FASTAPPKIT_UPDATE_GOLDEN=1 writes it)";
+  if (read_file(p) == actual) return {};
+  TempDir dir;
+  write_file(dir.path / name, actual);
+  std::string diff;
+  shell("diff -u '" + p.string() + "' '" + (dir.path / name).string() + "'", &diff);
+  return "differs from " + p.string() + " (FASTAPPKIT_UPDATE_GOLDEN=1 rewrites it):\n" + diff;
 }
 
 namespace {

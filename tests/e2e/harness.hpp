@@ -19,6 +19,11 @@
   CHECK_MESSAGE(e2e::has((r).err, part), "expected on stderr: " << (part) << "\n" << e2e::describe(r))
 #define CHECK_NO_OUT(r, part) \
   CHECK_MESSAGE(!e2e::has((r).out, part), "unexpected on stdout: " << (part) << "\n" << e2e::describe(r))
+#define CHECK_NO_ERR(r, part) \
+  CHECK_MESSAGE(!e2e::has((r).err, part), "unexpected on stderr: " << (part) << "\n" << e2e::describe(r))
+// A text (a file, a schema dump) holds, or does not hold, a part; a failure shows the text.
+#define CHECK_HAS(text, part) CHECK_MESSAGE(e2e::has(text, part), "missing: " << (part) << "\nin:\n" << (text))
+#define CHECK_LACKS(text, part) CHECK_MESSAGE(!e2e::has(text, part), "unexpected: " << (part) << "\nin:\n" << (text))
 
 namespace e2e {
 
@@ -80,8 +85,9 @@ class Database {
 std::unique_ptr<Database> make_sqlite(const fs::path& dir);
 std::unique_ptr<Database> make_postgresql();
 
-// Compares `actual` with tests/e2e/golden/<name>; FASTAPPKIT_UPDATE_GOLDEN=1 rewrites it.
-bool matches_golden(const std::string& name, const std::string& actual);
+// Empty when `actual` equals tests/e2e/golden/<name>; otherwise a unified diff (golden -> actual).
+// FASTAPPKIT_UPDATE_GOLDEN=1 rewrites the golden file instead.
+std::string golden_mismatch(const std::string& name, const std::string& actual);
 
 struct Sqlite {
   static constexpr const char* name = "sqlite";

@@ -51,27 +51,25 @@ columns = [
 )TOML");
     auto behind = p.run({"migrate", "check"});
     CHECK(behind.code == 1);
-    CHECK(behind.out.find("add table posts") != std::string::npos);
+    CHECK_OUT(behind, "add table posts");
     auto gen = p.run({"migrate", "app", "blog", "makemigrations", "-m", "Add post model"});
     REQUIRE_OK(gen);
-    CHECK(gen.out.find("Generated ") != std::string::npos);
-    CHECK(gen.out.find("add table posts") != std::string::npos);
+    CHECK_OUT(gen, "Generated ");
+    CHECK_OUT(gen, "add table posts");
     auto files = p.revisions();
     REQUIRE(files.size() == 2);
     std::string text = read_file(files[0].filename().string().rfind("0a1b", 0) == 0 ? files[1] : files[0]);
-    CHECK(text.find("app = \"blog\"") != std::string::npos);
-    CHECK(text.find("message = \"Add post model\"") != std::string::npos);
-    CHECK(text.find("down_revision = \"0a1b2c3d4e5f\"") != std::string::npos);
-    CHECK(text.find("# DESTRUCTIVE: drops table posts and all its rows\n[[downgrade]]\nop = \"drop_table\"") !=
-          std::string::npos);
+    CHECK_HAS(text, "app = \"blog\"");
+    CHECK_HAS(text, "message = \"Add post model\"");
+    CHECK_HAS(text, "down_revision = \"0a1b2c3d4e5f\"");
+    CHECK_HAS(text, "# DESTRUCTIVE: drops table posts and all its rows\n[[downgrade]]\nop = \"drop_table\"");
     auto preview = p.run({"migrate", "preview"});
     REQUIRE_OK(preview);
-    CHECK(preview.out.find("CREATE TABLE \"posts\"") != std::string::npos);
+    CHECK_OUT(preview, "CREATE TABLE \"posts\"");
     auto all = p.run({"migrate", "all"});
     REQUIRE_OK(all);
-    CHECK(all.out.find("blog  applied") != std::string::npos);
-    CHECK(all.out.find("internal apps (auth, blog): skipped, already included in core migrations") !=
-          std::string::npos);
+    CHECK_OUT(all, "blog  applied");
+    CHECK_OUT(all, "internal apps (auth, blog): skipped, already included in core migrations");
     REQUIRE_OK(p.run({"migrate", "check"}));
     p.db->exec("INSERT INTO posts (title) VALUES ('first')");
 
@@ -100,22 +98,21 @@ columns = [
 )TOML");
     auto rel = p.run({"migrate", "app", "blog", "makemigrations", "-m", "Add author relationship"});
     REQUIRE_OK(rel);
-    CHECK(rel.out.find("add column posts.author_id (integer)") != std::string::npos);
-    CHECK(rel.out.find("add foreign key fk_posts_author_id_users on posts(author_id) -> users(id)") !=
-          std::string::npos);
+    CHECK_OUT(rel, "add column posts.author_id (integer)");
+    CHECK_OUT(rel, "add foreign key fk_posts_author_id_users on posts(author_id) -> users(id)");
     REQUIRE_OK(p.run({"migrate", "all"}));
     REQUIRE_OK(p.run({"migrate", "check"}));
     CHECK(p.db->query("SELECT title FROM posts") == std::vector<std::vector<std::string>>{{"first"}});
     auto none = p.run({"migrate", "app", "blog", "makemigrations", "-m", "Nothing"});
     REQUIRE_OK(none);
-    CHECK(none.out.find("No changes detected") != std::string::npos);
+    CHECK_OUT(none, "No changes detected");
     CHECK(p.revisions().size() == 4);
 
     // One step down: check finds the database behind, upgrade brings it back.
     REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
     auto down = p.run({"migrate", "check"});
     CHECK(down.code == 1);
-    CHECK(down.out.find("database is behind") != std::string::npos);
+    CHECK_OUT(down, "database is behind");
     auto json = p.run({"--json", "migrate", "check"});
     CHECK(json.code == 1);
     CHECK(json_of(json)["ok"] == false);
@@ -126,8 +123,7 @@ columns = [
     p.db->exec("CREATE INDEX ix_sneaky ON posts (content)");
     auto drift = p.run({"migrate", "check"});
     CHECK(drift.code == 1);
-    CHECK(drift.out.find("database differs from its revision: add index ix_sneaky on posts(content)") !=
-          std::string::npos);
+    CHECK_OUT(drift, "database differs from its revision: add index ix_sneaky on posts(content)");
   }
 
   TEST_CASE("autogenerate refusals") {
@@ -137,31 +133,31 @@ columns = [
     write_file(root / "fastappkit.toml", "[tool.fastappkit]\napps = [\"apps.auth\", \"apps.blog\", \"payments\"]\n");
     auto ext = fastappkit({"migrate", "app", "payments", "makemigrations", "-m", "x"}, root);
     CHECK(ext.code == 2);
-    CHECK(ext.err.find("External apps cannot create migrations from core project") != std::string::npos);
-    CHECK(ext.err.find("fastappkit plugin revision --autogenerate") != std::string::npos);
+    CHECK_ERR(ext, "External apps cannot create migrations from core project");
+    CHECK_ERR(ext, "fastappkit plugin revision --autogenerate");
     auto internal = fastappkit({"migrate", "app", "blog", "upgrade"}, root);
     CHECK(internal.code == 2);
-    CHECK(internal.err.find("use the unified commands: fastappkit migrate upgrade") != std::string::npos);
+    CHECK_ERR(internal, "use the unified commands: fastappkit migrate upgrade");
     auto typo = fastappkit({"migrate", "app", "blgo", "makemigrations", "-m", "x"}, root);
     CHECK(typo.code == 2);
-    CHECK(typo.err.find("did you mean 'blog'?") != std::string::npos);
+    CHECK_ERR(typo, "did you mean 'blog'?");
     auto nomsg = fastappkit({"migrate", "app", "blog", "makemigrations"}, root);
     CHECK(nomsg.code == 2);
-    CHECK(nomsg.err.find("-m") != std::string::npos);
+    CHECK_ERR(nomsg, "-m");
 
     write_file(root / "apps" / "blog" / "models.toml",
                "[[tables]]\nname = \"users\"\ncolumns = [ { name = \"id\", type = \"integer\" } ]\n");
     auto dup = fastappkit({"migrate", "app", "blog", "makemigrations", "-m", "x"}, root);
     CHECK(dup.code == 2);
-    CHECK(dup.err.find("table 'users' is declared by two apps: auth") != std::string::npos);
+    CHECK_ERR(dup, "table 'users' is declared by two apps: auth");
 
     write_file(root / "apps" / "blog" / "models.toml",
                "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true },\n"
                "  { name = \"author_id\", type = \"integer\", foreign_key = \"user.id\" } ]\n");
     auto ref = fastappkit({"migrate", "app", "blog", "makemigrations", "-m", "x"}, root);
     CHECK(ref.code == 2);
-    CHECK(ref.err.find("references unknown table 'user'") != std::string::npos);
-    CHECK(ref.err.find("did you mean 'users'?") != std::string::npos);
+    CHECK_ERR(ref, "references unknown table 'user'");
+    CHECK_ERR(ref, "did you mean 'users'?");
 
     write_file(root / "apps" / "blog" / "models.toml",
                "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true },\n"
@@ -169,14 +165,15 @@ columns = [
                "columns = [\"slug\"] } ]\n");
     auto dup_unique = fastappkit({"migrate", "app", "blog", "makemigrations", "-m", "x"}, root);
     CHECK(dup_unique.code == 2);
-    CHECK(dup_unique.err.find("models.toml:1:1: unique constraints uq_posts_slug and uc_posts_slug of table 'posts' "
-                              "cover the same columns (slug)") != std::string::npos);
+    CHECK_ERR(dup_unique,
+              "models.toml:1:1: unique constraints uq_posts_slug and uc_posts_slug of table 'posts' "
+              "cover the same columns (slug)");
 
     write_file(root / "apps" / "blog" / "models.toml",
                "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integr\" } ]\n");
     auto type = fastappkit({"migrate", "app", "blog", "makemigrations", "-m", "x"}, root);
     CHECK(type.code == 2);
-    CHECK(type.err.find("models.toml:3:35: unknown column type 'integr'") != std::string::npos);
+    CHECK_ERR(type, "models.toml:3:35: unknown column type 'integr'");
   }
 
 }  // TEST_SUITE

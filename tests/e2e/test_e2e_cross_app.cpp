@@ -83,9 +83,9 @@ TEST_SUITE("fastappkit::e2e") {
     auto audit = down.out.find("audit: reverting 1 migration(s)");
     auto payments = down.out.find("payments: reverting 2 migration(s)");
     auto core = down.out.find("core: reverting 4 migration(s)");
-    CHECK(audit < payments);
-    CHECK(payments < core);
-    CHECK(core != std::string::npos);
+    CHECK_MESSAGE(audit < payments, describe(down));
+    CHECK_MESSAGE(payments < core, describe(down));
+    CHECK_MESSAGE(core != std::string::npos, describe(down));
     for (const auto& t : {"alembic_version", "alembic_version_payments", "alembic_version_audit"})
       CHECK(p.versions(t).empty());
     for (const auto& t : {"users", "payments_invoices", "audit_events"}) CHECK_FALSE(p.has_table(t));

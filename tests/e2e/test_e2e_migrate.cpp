@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <thread>
 
 #include "harness.hpp"
@@ -45,11 +47,12 @@ TEST_SUITE("fastappkit::e2e") {
     Project p{B{}};
     auto r = p.run({"migrate", "upgrade"});
     REQUIRE_OK(r);
-    CHECK(r.out.find("applied 1a2b3c4d5e6f  Create users table") != std::string::npos);
-    CHECK(r.out.find("blog  applied 3c4d5e6f7081  Add post model") != std::string::npos);
+    CHECK_OUT(r, "applied 1a2b3c4d5e6f  Create users table");
+    CHECK_OUT(r, "blog  applied 3c4d5e6f7081  Add post model");
     CHECK(p.versions() == std::vector<std::string>{kHead});
     std::string dump = p.db->schema_dump();
-    CHECK_MESSAGE(matches_golden(std::string("apps_example_head.") + B::name + ".txt", dump), dump);
+    const std::string mismatch = golden_mismatch(std::string("apps_example_head.") + B::name + ".txt", dump);
+    CHECK_MESSAGE(mismatch.empty(), mismatch);
 
     if (p.db->backend() == "sqlite") {
       auto ddl = p.db->query("SELECT sql FROM sqlite_master WHERE name = 'alembic_version'");
@@ -69,7 +72,7 @@ TEST_SUITE("fastappkit::e2e") {
 
     auto again = p.run({"migrate", "upgrade"});
     REQUIRE_OK(again);
-    CHECK(again.out.find("nothing to do") != std::string::npos);
+    CHECK_OUT(again, "nothing to do");
   }
 
   TEST_CASE_TEMPLATE("downgrade to base leaves an empty version table and the history log", B, Sqlite, Postgresql) {
@@ -100,7 +103,7 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK(p.versions() == std::vector<std::string>{kSessions});
     auto cur = p.run({"migrate", "current"});
     REQUIRE_OK(cur);
-    CHECK(cur.out.find(kSessions) != std::string::npos);
+    CHECK_OUT(cur, kSessions);
     auto st = p.run({"--json", "migrate", "status"});
     REQUIRE_OK(st);
     CHECK(json_of(st)["apps"][0]["pending"] == nlohmann::json{"3c4d5e6f7081", "4d5e6f708192"});
@@ -110,9 +113,9 @@ TEST_SUITE("fastappkit::e2e") {
     Project p{B{}};
     auto first = p.run({"migrate", "preview"});
     REQUIRE_OK(first);
-    CHECK(first.out.find("CREATE TABLE alembic_version") != std::string::npos);
-    CHECK(first.out.find("CREATE TABLE \"posts\"") != std::string::npos);
-    CHECK(first.out.find("INSERT INTO alembic_version (version_num) VALUES ('1a2b3c4d5e6f')") != std::string::npos);
+    CHECK_OUT(first, "CREATE TABLE alembic_version");
+    CHECK_OUT(first, "CREATE TABLE \"posts\"");
+    CHECK_OUT(first, "INSERT INTO alembic_version (version_num) VALUES ('1a2b3c4d5e6f')");
     if (p.db->backend() == "sqlite")
       CHECK_FALSE(fs::exists(p.dir.path / "test.db"));
     else
@@ -123,16 +126,16 @@ TEST_SUITE("fastappkit::e2e") {
     std::string before_bytes = p.db->backend() == "sqlite" ? read_file(p.dir.path / "test.db") : "";
     auto r = p.run({"migrate", "preview"});
     REQUIRE_OK(r);
-    CHECK(r.out.find("CREATE TABLE alembic_version") == std::string::npos);
-    CHECK(r.out.find("CREATE TABLE \"users\"") == std::string::npos);
-    CHECK(r.out.find("CREATE TABLE \"posts\"") != std::string::npos);
-    CHECK(r.out.find("UPDATE alembic_version SET version_num='3c4d5e6f7081' WHERE alembic_version.version_num = "
-                     "'2b3c4d5e6f70'") != std::string::npos);
+    CHECK_NO_OUT(r, "CREATE TABLE alembic_version");
+    CHECK_NO_OUT(r, "CREATE TABLE \"users\"");
+    CHECK_OUT(r, "CREATE TABLE \"posts\"");
+    CHECK_OUT(r,
+              "UPDATE alembic_version SET version_num='3c4d5e6f7081' WHERE alembic_version.version_num = "
+              "'2b3c4d5e6f70'");
     auto down = p.run({"migrate", "preview", "--downgrade", "--revision", "base"});
     REQUIRE_OK(down);
-    CHECK(down.out.find("DROP TABLE \"sessions\"") != std::string::npos);
-    CHECK(down.out.find("DELETE FROM alembic_version WHERE alembic_version.version_num = '1a2b3c4d5e6f'") !=
-          std::string::npos);
+    CHECK_OUT(down, "DROP TABLE \"sessions\"");
+    CHECK_OUT(down, "DELETE FROM alembic_version WHERE alembic_version.version_num = '1a2b3c4d5e6f'");
     CHECK(p.db->schema_dump() == before_dump);
     CHECK(p.versions() == std::vector<std::string>{kSessions});
     if (p.db->backend() == "sqlite") CHECK(read_file(p.dir.path / "test.db") == before_bytes);
@@ -172,14 +175,14 @@ columns = [ { name = "id", type = "integer", primary_key = true } ]
 )TOML");
     auto r = p.run({"migrate", "upgrade"});
     CHECK(r.code == 1);
-    CHECK(r.err.find("upgrade of core revision 5e6f708192a3 (\"Seed users\") failed") != std::string::npos);
-    CHECK(r.err.find("5e6f708192a3_seed_users.toml") != std::string::npos);
-    CHECK(r.err.find("statement: INSERT INTO users (email) VALUES ('dup@example.com')") != std::string::npos);
+    CHECK_ERR(r, "upgrade of core revision 5e6f708192a3 (\"Seed users\") failed");
+    CHECK_ERR(r, "5e6f708192a3_seed_users.toml");
+    CHECK_ERR(r, "statement: INSERT INTO users (email) VALUES ('dup@example.com')");
     if (p.db->backend() == "sqlite")
-      CHECK(r.err.find("UNIQUE constraint failed: users.email") != std::string::npos);
+      CHECK_ERR(r, "UNIQUE constraint failed: users.email");
     else {
-      CHECK(r.err.find("duplicate key value violates unique constraint \"uq_users_email\"") != std::string::npos);
-      CHECK(r.err.find("SQLSTATE 23505") != std::string::npos);
+      CHECK_ERR(r, "duplicate key value violates unique constraint \"uq_users_email\"");
+      CHECK_ERR(r, "SQLSTATE 23505");
     }
     CHECK(p.versions() == std::vector<std::string>{kHead});
     auto tables = p.db->tables();
@@ -201,8 +204,8 @@ table = "posts"
 )TOML");
     auto r = p.run({"migrate", "upgrade"});
     CHECK(r.code == 2);
-    CHECK(r.err.find("5e6f708192a3_broken.toml:6:6: unknown operation 'add_colum'") != std::string::npos);
-    CHECK(r.err.find("did you mean 'add_column'?") != std::string::npos);
+    CHECK_ERR(r, "5e6f708192a3_broken.toml:6:6: unknown operation 'add_colum'");
+    CHECK_ERR(r, "did you mean 'add_column'?");
     if (p.db->backend() == "sqlite")
       CHECK_FALSE(fs::exists(p.dir.path / "test.db"));
     else
@@ -213,8 +216,7 @@ table = "posts"
                "revision = \"5e6f708192a3\"\ndown_revision = \"ffffffffffff\"\n");
     auto g = p.run({"migrate", "upgrade"});
     CHECK(g.code == 2);
-    CHECK(g.err.find("5e6f708192a3_orphan.toml:2:17: Can't locate revision identified by 'ffffffffffff'") !=
-          std::string::npos);
+    CHECK_ERR(g, "5e6f708192a3_orphan.toml:2:17: Can't locate revision identified by 'ffffffffffff'");
     if (p.db->backend() == "sqlite")
       CHECK_FALSE(fs::exists(p.dir.path / "test.db"));
     else
@@ -228,7 +230,7 @@ table = "posts"
     p.db->exec("DROP TABLE fastappkit_history");
     auto r = p.run({"migrate", "upgrade"});
     REQUIRE_OK(r);
-    CHECK(r.out.find("applying 2 migration(s)") != std::string::npos);
+    CHECK_OUT(r, "applying 2 migration(s)");
     CHECK(p.versions() == std::vector<std::string>{kHead});
   }
 
@@ -272,10 +274,11 @@ length = 200
     CHECK(p.db->query("SELECT title FROM posts ORDER BY id") ==
           std::vector<std::vector<std::string>>{{"Hello"}, {"World"}});
     std::string dump = p.db->schema_dump();
-    CHECK(dump.find("ix_posts_title") != std::string::npos);
-    CHECK(dump.find("ix_posts_published_at") != std::string::npos);
-    CHECK((dump.find("posts.author_id -> users.id") != std::string::npos ||
-           dump.find("FOREIGN KEY (author_id) REFERENCES users(id)") != std::string::npos));
+    CHECK_HAS(dump, "ix_posts_title");
+    CHECK_HAS(dump, "ix_posts_published_at");
+    const bool has_fk =
+        e2e::has(dump, "posts.author_id -> users.id") || e2e::has(dump, "FOREIGN KEY (author_id) REFERENCES users(id)");
+    CHECK_MESSAGE(has_fk, dump);
     REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
     CHECK(p.db->query("SELECT count(*) FROM posts")[0][0] == "2");
     // Deleting the user still cascades: the foreign key survived both rebuilds.
@@ -321,21 +324,60 @@ op = "drop_table"
 table = "select"
 )TOML");
     REQUIRE_OK(p.run({"migrate", "upgrade"}));
-    CHECK(p.db->schema_dump().find("we\"ird") != std::string::npos);
+    CHECK_HAS(p.db->schema_dump(), "we\"ird");
     REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
     auto tables = p.db->tables();
     CHECK(std::find(tables.begin(), tables.end(), "select") == tables.end());
   }
 
   TEST_CASE_TEMPLATE("two concurrent upgrades apply each migration exactly once", B, Sqlite, Postgresql) {
+    // The race is staged, not hoped for: run A stops inside its first migration's transaction
+    // (under the run lock) until this test lets it go (FASTAPPKIT_TEST_HOLD_DIR, see
+    // engine/src/util/test_hooks.hpp); run B starts only then. A is released when B says it is
+    // waiting for the lock, or when B has finished: without the run lock B never waits, so it
+    // either finishes first (and A then fails or applies twice) or blocks on A's uncommitted
+    // DDL and never says it waits (the test then fails on its deadline). With the lock, B waits,
+    // A finishes, and B finds nothing left to do.
     Project p{B{}};
+    TempDir hooks;
+    const std::map<std::string, std::string> env{{"DATABASE_URL", p.db->url()},
+                                                 {"FASTAPPKIT_TEST_HOLD_DIR", hooks.path.string()}};
+    auto wait_for = [](const std::function<bool()>& done) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (!done() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return done();
+    };
     RunResult a, b;
-    std::thread ta([&] { a = p.run({"migrate", "upgrade"}); });
-    std::thread tb([&] { b = p.run({"migrate", "upgrade"}); });
+    std::atomic<bool> b_done{false};
+    std::thread ta([&] { a = fastappkit({"migrate", "upgrade"}, p.root, env); });
+    const bool a_holds = wait_for([&] { return fs::exists(hooks.path / "holding"); });
+    CHECK_MESSAGE(a_holds, "run A never reached its first migration");
+    // B gets its own hook folder: there it says "waiting" when the run lock is busy, and it would
+    // say "holding" if it reached a migration of its own.
+    TempDir b_hooks;
+    std::thread tb([&] {
+      b = fastappkit({"migrate", "upgrade"}, p.root,
+                     {{"DATABASE_URL", p.db->url()}, {"FASTAPPKIT_TEST_HOLD_DIR", b_hooks.path.string()}});
+      b_done = true;
+    });
+    const bool b_waits =
+        wait_for([&] {
+          return b_done.load() || fs::exists(b_hooks.path / "waiting") || fs::exists(b_hooks.path / "holding");
+        }) &&
+        fs::exists(b_hooks.path / "waiting");
+    const bool b_finished_first = b_done.load();
+    const bool b_migrated_too = fs::exists(b_hooks.path / "holding");
+    fs::remove(hooks.path / "holding");  // let A go
     ta.join();
+    fs::remove(b_hooks.path / "holding");
     tb.join();
-    CHECK_MESSAGE(a.code == 0, a.err);
-    CHECK_MESSAGE(b.code == 0, b.err);
+    CHECK_MESSAGE(b_waits, "run B did not wait for the run lock that run A held\n" << describe(b));
+    CHECK_MESSAGE(!b_finished_first, "run B finished while run A held the run lock\n" << describe(b));
+    CHECK_MESSAGE(!b_migrated_too, "run B started a migration while run A held the run lock\n" << describe(b));
+    CHECK_MESSAGE(a.code == 0, describe(a));
+    CHECK_MESSAGE(b.code == 0, describe(b));
+    CHECK_NO_OUT(b, " applied ");  // "nothing to do" (PostgreSQL) or every step "skipped" (SQLite)
     CHECK(p.versions() == std::vector<std::string>{kHead});
     auto hist = p.db->query(
         "SELECT revision, count(*) FROM fastappkit_history WHERE direction = 'upgrade' GROUP BY revision ORDER BY "
@@ -350,8 +392,8 @@ table = "select"
     write_file(f, read_file(f) + "\n# edited\n");
     auto st = p.run({"migrate", "status"});
     REQUIRE_OK(st);
-    CHECK(st.out.find("warning: 1a2b3c4d5e6f") != std::string::npos);
-    CHECK(st.out.find("changed after it was applied") != std::string::npos);
+    CHECK_OUT(st, "warning: 1a2b3c4d5e6f");
+    CHECK_OUT(st, "changed after it was applied");
   }
 
   TEST_CASE_TEMPLATE("branches and a merge keep one version row per head", B, Sqlite, Postgresql) {
@@ -368,7 +410,7 @@ table = "select"
     branch("bbbbbbbbbbb2", "likes");
     auto ambiguous = p.run({"migrate", "upgrade"});
     CHECK(ambiguous.code == 2);
-    CHECK(ambiguous.err.find("Multiple heads are present: aaaaaaaaaaa1, bbbbbbbbbbb2") != std::string::npos);
+    CHECK_ERR(ambiguous, "Multiple heads are present: aaaaaaaaaaa1, bbbbbbbbbbb2");
     REQUIRE_OK(p.run({"migrate", "upgrade", "--revision", "heads"}));
     CHECK(p.versions() == std::vector<std::string>{"aaaaaaaaaaa1", "bbbbbbbbbbb2"});
     write_file(
@@ -379,7 +421,7 @@ table = "select"
     // -1 from a merge has no single parent to walk to: refused, as Alembic's "Ambiguous walk".
     auto through_merge = p.run({"migrate", "downgrade", "-1"});
     CHECK(through_merge.code == 2);
-    CHECK(through_merge.err.find("the walk reaches the merge ccccccccccc3") != std::string::npos);
+    CHECK_ERR(through_merge, "the walk reaches the merge ccccccccccc3");
     CHECK(p.versions() == std::vector<std::string>{"ccccccccccc3"});
     REQUIRE_OK(p.run({"migrate", "downgrade", "aaaaaaaaaaa1"}));
     CHECK(p.versions() == std::vector<std::string>{"aaaaaaaaaaa1", "bbbbbbbbbbb2"});
@@ -414,46 +456,44 @@ table = "posts"
 )TOML");
     REQUIRE_OK(p.run({"migrate", "upgrade"}));
     CHECK(p.versions() == std::vector<std::string>{"5e6f708192a3"});
-    CHECK(p.db->schema_dump().find("ix_posts_status") != std::string::npos);
+    CHECK_HAS(p.db->schema_dump(), "ix_posts_status");
     REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
-    CHECK(p.db->schema_dump().find("ix_posts_status") == std::string::npos);
+    CHECK_LACKS(p.db->schema_dump(), "ix_posts_status");
   }
 
   TEST_CASE("CLI refusals are clear and exit 2") {
     TempDir dir;
     auto r = fastappkit({"migrate", "upgrade"}, dir.path);
     CHECK(r.code == 2);
-    CHECK(r.err.find("Configuration file not found: " + (fs::canonical(dir.path) / "fastappkit.toml").string()) !=
-          std::string::npos);
-    CHECK(r.err.find("-C") != std::string::npos);
+    CHECK_ERR(r, "Configuration file not found: " + (fs::canonical(dir.path) / "fastappkit.toml").string());
+    CHECK_ERR(r, "-C");
 
     auto typo = fastappkit({"migrate", "upgade"}, dir.path);
     CHECK(typo.code == 2);
-    CHECK(typo.err.find("did you mean 'upgrade'?") != std::string::npos);
+    CHECK_ERR(typo, "did you mean 'upgrade'?");
 
     auto help = fastappkit({"migrate", "downgrade", "--help"}, dir.path);
     CHECK(help.code == 0);
-    CHECK(help.out.find("usage: fastappkit migrate downgrade <revision>") != std::string::npos);
+    CHECK_OUT(help, "usage: fastappkit migrate downgrade <revision>");
 
     Project p;
     auto unknown =
         fastappkit({"migrate", "upgrade", "--revision", "abcdef"}, p.root, {{"DATABASE_URL", "sqlite:///x.db"}});
     CHECK(unknown.code == 2);
-    CHECK(unknown.err.find("Can't locate revision identified by 'abcdef'") != std::string::npos);
+    CHECK_ERR(unknown, "Can't locate revision identified by 'abcdef'");
     CHECK_FALSE(fs::exists(p.root / "x.db"));
 
     auto bad_url = fastappkit({"migrate", "status", "--database-url", "mysql://u:secret@h/db"}, p.root);
     CHECK(bad_url.code == 2);
-    CHECK(bad_url.err.find("unsupported database URL scheme 'mysql'") != std::string::npos);
-    CHECK(bad_url.err.find("secret") == std::string::npos);
+    CHECK_ERR(bad_url, "unsupported database URL scheme 'mysql'");
+    CHECK_NO_ERR(bad_url, "secret");
 
     auto pg_down =
         fastappkit({"migrate", "upgrade", "--database-url", "postgresql://app:hunter2@127.0.0.1:1/app"}, p.root);
     CHECK(pg_down.code == 1);
-    CHECK(pg_down.err.find("cannot connect to PostgreSQL at host 127.0.0.1, port 1, database app") !=
-          std::string::npos);
-    CHECK(pg_down.err.find("hunter2") == std::string::npos);
-    CHECK(pg_down.err.find("postgresql://app:***@127.0.0.1:1/app") != std::string::npos);
+    CHECK_ERR(pg_down, "cannot connect to PostgreSQL at host 127.0.0.1, port 1, database app");
+    CHECK_NO_ERR(pg_down, "hunter2");
+    CHECK_ERR(pg_down, "postgresql://app:***@127.0.0.1:1/app");
   }
 
 }  // TEST_SUITE

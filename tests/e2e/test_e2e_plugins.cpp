@@ -35,10 +35,10 @@ TEST_SUITE("fastappkit::e2e") {
     auto internal = all.out.find("internal apps (blog): skipped, already included in core migrations");
     auto payments = all.out.find("payments: applying 2 migration(s)");
     auto audit = all.out.find("audit: applying 1 migration(s)");
-    CHECK(core < internal);
-    CHECK(internal < payments);
-    CHECK(payments < audit);
-    CHECK(audit != std::string::npos);
+    CHECK_MESSAGE(core < internal, describe(all));
+    CHECK_MESSAGE(internal < payments, describe(all));
+    CHECK_MESSAGE(payments < audit, describe(all));
+    CHECK_MESSAGE(audit != std::string::npos, describe(all));
     CHECK(p.versions("alembic_version") == std::vector<std::string>{"4d5e6f708192"});
     CHECK(p.versions("alembic_version_payments") == std::vector<std::string>{"8b7c6d5e4f3a"});
     CHECK(p.versions("alembic_version_audit") == std::vector<std::string>{"5f4e3d2c1b0a"});

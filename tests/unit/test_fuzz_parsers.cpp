@@ -118,8 +118,10 @@ void fuzz(const std::string& seed, unsigned seed_value, int rounds, F&& parse) {
       FAIL_CHECK("round " << i << " threw a non-fastappkit exception: " << e.what() << "\ninput:\n" << input);
     }
   }
-  CHECK(parsed + refused == rounds);
-  CHECK(refused > 0);
+  // Both paths are exercised: some mutations still parse (so a parser that refuses everything
+  // fails here), and some are refused with a message.
+  CHECK_MESSAGE(parsed > 0, "no mutation of the seed parsed (" << refused << " refused)");
+  CHECK_MESSAGE(refused > 0, "every mutation parsed");
 }
 
 }  // namespace

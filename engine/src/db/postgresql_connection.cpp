@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/util/text.hpp"
 
@@ -315,7 +316,8 @@ class PostgresConnection final : public Connection {
                           std::to_string(timeout.count() / 1000) + " s)",
                       {}, {}, "wait for the other run to finish, or raise --lock-timeout");
       }
-      if (!waited) waited = true;
+      if (!waited) util::test_touch("waiting");
+      waited = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     lock_conn_ = std::move(lock);

@@ -5,9 +5,12 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
+#include <thread>
 
+#include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
 
 namespace fastappkit::db {
@@ -37,6 +40,7 @@ class SqliteConnection final : public Connection {
         db_(url.sqlite_path,
             mode == OpenMode::read_only ? SQLite::OPEN_READONLY : (SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE),
             static_cast<int>(timeout.count())) {
+    set_busy_timeout(timeout);
     if (mode == OpenMode::read_write) db_.exec("PRAGMA foreign_keys = ON");
     // Without this, SQLite reads a double-quoted name that matches no column as a string, so
     // CREATE INDEX ... ("nosuch") passes on SQLite and fails only on PostgreSQL.
@@ -105,9 +109,7 @@ class SqliteConnection final : public Connection {
     return out;
   }
 
-  void lock_for_run(std::chrono::milliseconds timeout) override {
-    db_.setBusyTimeout(static_cast<int>(timeout.count()));
-  }
+  void lock_for_run(std::chrono::milliseconds timeout) override { set_busy_timeout(timeout); }
 
   migration::Schema as_stored(migration::Schema expected) override {
     for (auto& [name, t] : expected.tables)
@@ -168,6 +170,26 @@ class SqliteConnection final : public Connection {
   }
 
  private:
+  // sqlite3_busy_timeout's behaviour (retry with short sleeps until `timeout`), written out so
+  // that a run that has to wait for another one's write lock can say so to a staged test.
+  void set_busy_timeout(std::chrono::milliseconds timeout) {
+    busy_timeout_ = timeout;
+    sqlite3_busy_handler(db_.getHandle(), &SqliteConnection::on_busy, this);
+  }
+  static int on_busy(void* self, int attempt) {
+    auto* c = static_cast<SqliteConnection*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) {
+      c->busy_since_ = now;
+      util::test_touch("waiting");
+    }
+    if (now - c->busy_since_ >= c->busy_timeout_) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
+    return 1;
+  }
+  std::chrono::milliseconds busy_timeout_{0};
+  std::chrono::steady_clock::time_point busy_since_;
+
   config::DatabaseUrl url_;
   SQLite::Database db_;
 };

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 
+#include "../util/test_hooks.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::run {
@@ -292,6 +293,9 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
       // Re-read inside the transaction (which holds SQLite's write lock): another run may
       // have applied this step since the plan was made.
       std::vector<std::string> rows = current(&conn);
+      // A staged race (tests only): the first step holds here, inside its transaction and under
+      // the run lock, until the test lets it go.
+      if (&step == &steps.front()) util::test_hold("holding");
       if (m.transactional && already_done(rows)) {
         tx.commit();
         if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
