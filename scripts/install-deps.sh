@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages fastappkit builds and tests with, only those missing.
-# Idempotent; needs root (or sudo) only when something is missing.
+# Idempotent; needs root (or sudo) only when something is missing. Extra package names given as
+# arguments are installed too (scripts/format.sh and scripts/tidy.sh add clang-format, clang-tidy).
 set -euo pipefail
 packages=(
   g++ cmake ninja-build pkg-config dpkg-dev
@@ -8,6 +9,7 @@ packages=(
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
   postgresql-15 nlohmann-json3-dev graphviz libssl-dev
   python3-alembic python3-psycopg2
+  "$@"
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -26,7 +26,9 @@ struct Project {
     db = make_database<B>(dir.path);
   }
   bool sqlite() const { return db->backend() == "sqlite"; }
-  RunResult run(std::vector<std::string> args) const { return fastappkit(args, root, {{"DATABASE_URL", db->url()}}); }
+  RunResult run(const std::vector<std::string>& args) const {
+    return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
+  }
   void revision(const std::string& name, const std::string& text) const {
     write_file(root / "core" / "db" / "migrations" / "versions" / name, text);
   }

@@ -31,7 +31,9 @@ struct Project {
   explicit Project(B) : Project() {
     db = make_database<B>(dir.path);
   }
-  RunResult run(std::vector<std::string> args) const { return fastappkit(args, root, {{"DATABASE_URL", db->url()}}); }
+  RunResult run(const std::vector<std::string>& args) const {
+    return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
+  }
   std::vector<std::string> versions() const {
     std::vector<std::string> out;
     for (auto& r : db->query("SELECT version_num FROM alembic_version ORDER BY version_num")) out.push_back(r[0]);

@@ -250,7 +250,7 @@ struct Generator {
     std::vector<std::pair<Tbl*, Col*>> c;
     for (auto& t : m.tables)
       for (auto& col : t.cols)
-        if (!col.primary_key && pred(t, col)) c.push_back({&t, &col});
+        if (!col.primary_key && pred(t, col)) c.emplace_back(&t, &col);
     return c.empty() ? std::pair<Tbl*, Col*>{nullptr, nullptr} : c[pick(c.size())];
   }
 
@@ -762,8 +762,9 @@ TEST_SUITE("fastappkit::e2e") {
                                     join(values, ", ") + ")");
         rows[created] = 1;
       }
-      for (const auto& [t, n] : rows)
-        CHECK_MESSAGE(count_rows(t) == n, "table " << t << " after step " << step << " (" << desc << ")");
+      for (const auto& row : rows)  // not a structured binding: doctest's message captures it (clang 14)
+        CHECK_MESSAGE(count_rows(row.first) == row.second,
+                      "table " << row.first << " after step " << step << " (" << desc << ")");
       {
         const std::string missing = missing_dress(*db, dressed, rows);
         CHECK_MESSAGE(missing.empty(),
@@ -801,8 +802,9 @@ TEST_SUITE("fastappkit::e2e") {
         it = tables_at[i - 1].count(it->first) ? std::next(it) : rows.erase(it);
       for (const auto& t : tables_at[i - 1])
         if (!tables_at[i].count(t)) rows[t] = 0;
-      for (const auto& [t, n] : rows)
-        CHECK_MESSAGE(count_rows(t) == n, "table " << t << " after downgrading step " << revision_step[i]);
+      for (const auto& row : rows)
+        CHECK_MESSAGE(count_rows(row.first) == row.second,
+                      "table " << row.first << " after downgrading step " << revision_step[i]);
       {
         const std::string missing = missing_dress(*db, dressed, rows);
         CHECK_MESSAGE(missing.empty(), "after downgrading step "

@@ -95,7 +95,7 @@ std::string safe_parse_message(const std::string& libpq) {
 // A password holding an unencoded '/', '@', '?' or '#' silently moves the URL's parts (its
 // end read as a port, host or database name) and would be echoed in an error later: refuse.
 void check_unencoded_userinfo(std::string_view rest) {
-  std::string_view before_query = rest.substr(0, rest.find_first_of("?"));
+  std::string_view before_query = rest.substr(0, rest.find('?'));
   std::size_t slash = before_query.find('/');
   std::string_view authority = before_query.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? std::string_view() : before_query.substr(slash + 1);

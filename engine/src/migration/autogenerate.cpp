@@ -293,7 +293,7 @@ std::string describe(const Operation& op) {
       if (op.new_type)
         what.push_back("type " + std::string(column_type_name(*op.new_type)) +
                        (op.length ? "(" + std::to_string(*op.length) + ")" : ""));
-      if (op.nullable) what.push_back(*op.nullable ? "nullable" : "not null");
+      if (op.nullable) what.emplace_back(*op.nullable ? "nullable" : "not null");
       if (op.new_default) what.push_back(op.new_default->empty() ? "no default" : "default " + *op.new_default);
       if (!op.new_name.empty()) what.push_back("renamed to " + op.new_name);
       return "alter column " + op.table + "." + op.column_name + ": " + util::join(what, ", ");

@@ -700,7 +700,7 @@ CheckResult Workspace::check(db::Connection* conn) const {
                       r.apps.push_back(std::move(a));
                     });
   if (!broken_.empty() && !r.apps.empty())
-    r.apps.front().notes.push_back(
+    r.apps.front().notes.emplace_back(
         "the tables of broken external apps are not known: core's differences may include them");
   return r;
 }
@@ -709,7 +709,7 @@ namespace {
 
 std::string dot_id(const std::string& app, const std::string& rev) { return "\"" + app + ":" + rev + "\""; }
 
-std::string dot_label(std::string text) {
+std::string dot_label(const std::string& text) {
   std::string out;
   for (char c : text) {
     if (c == '"' || c == '\\') out += '\\';

@@ -210,9 +210,9 @@ inline const fak_plugin_descriptor* entry(const fak_host_api* api, fak_host* hos
 #endif
 
 // Defines a C++ step `NAME` that a migration runs with op = "call", function = "NAME".
-#define FASTAPPKIT_STEP(NAME)                                                                 \
-  static void NAME(::fastappkit::plugin::Host& host, const ::fastappkit::plugin::Args& args); \
-  static const ::fastappkit::plugin::detail::Registrar fastappkit_step_registrar_##NAME{      \
-      #NAME, &::fastappkit::plugin::detail::trampoline<&NAME>};                               \
-  static void NAME([[maybe_unused]] ::fastappkit::plugin::Host& host,                         \
+#define FASTAPPKIT_STEP(NAME)                                                                            \
+  static void NAME(::fastappkit::plugin::Host& host, const ::fastappkit::plugin::Args& args);            \
+  static const ::fastappkit::plugin::detail::Registrar fastappkit_step_registrar_##NAME{                 \
+      #NAME, &::fastappkit::plugin::detail::trampoline<&NAME>}; /* NOLINT(bugprone-macro-parentheses) */ \
+  static void NAME([[maybe_unused]] ::fastappkit::plugin::Host& host,                                    \
                    [[maybe_unused]] const ::fastappkit::plugin::Args& args)
