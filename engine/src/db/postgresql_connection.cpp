@@ -302,7 +302,6 @@ class PostgresConnection final : public Connection {
     Conn lock = connect(url_);
     const std::string key = std::to_string(kRunLockKey);
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    bool waited = false;
     for (;;) {
       const char* values[] = {key.c_str()};
       Result r(
@@ -315,7 +314,6 @@ class PostgresConnection final : public Connection {
                           std::to_string(timeout.count() / 1000) + " s)",
                       {}, {}, "wait for the other run to finish, or raise --lock-timeout");
       }
-      if (!waited) waited = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     lock_conn_ = std::move(lock);
@@ -351,7 +349,7 @@ class PostgresConnection final : public Connection {
 
 }  // namespace
 
-std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds) {
+std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode) {
   return std::make_unique<PostgresConnection>(url, mode);
 }
 

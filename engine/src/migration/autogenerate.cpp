@@ -310,6 +310,8 @@ std::string describe(const Operation& op) {
              cols(op.references_columns);
     case OpKind::drop_constraint:
       return "drop constraint " + op.name + " on " + op.table;
+    case OpKind::validate_constraint:
+      return "validate constraint " + op.name + " on " + op.table;
     case OpKind::execute:
       return "execute SQL";
     case OpKind::call:
@@ -405,9 +407,15 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("table", q(op.table));
       kv("columns", list(op.index_columns));
       if (op.unique) kv("unique", "true");
+      if (op.concurrently) kv("concurrently", "true");
       break;
     case OpKind::drop_index:
+      kv("name", q(op.name));
+      kv("table", q(op.table));
+      if (op.concurrently) kv("concurrently", "true");
+      break;
     case OpKind::drop_constraint:
+    case OpKind::validate_constraint:
       kv("name", q(op.name));
       kv("table", q(op.table));
       break;
@@ -424,6 +432,7 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("references_columns", list(op.references_columns));
       if (op.on_delete) kv("on_delete", q(*op.on_delete));
       if (op.on_update) kv("on_update", q(*op.on_update));
+      if (op.not_valid) kv("not_valid", "true");
       break;
     case OpKind::execute:
       for (const auto& [d, sql] : op.sql) kv(d.empty() ? "sql" : d.c_str(), q(sql));
@@ -433,6 +442,7 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       if (!op.args.empty()) kv("args", list(op.args));
       break;
   }
+  if (!op.lint_ignore.empty()) kv("lint_ignore", list(op.lint_ignore));
   out += "\n";
 }
 
