@@ -274,3 +274,49 @@ TEST_SUITE("fastappkit::e2e::lint") {
     CHECK(p.versions() == std::vector<std::string>{"bbbbbbbbbbb2"});
   }
 }
+
+TEST_SUITE("fastappkit::e2e::lint") {
+  TEST_CASE_TEMPLATE("autogenerate writes the concurrent index form and makemigrations prints lint's findings", B,
+                     Sqlite, Postgresql) {
+    LintProject p{B{}};
+    fs::remove(p.root / "core" / "db" / "migrations" / "versions" / "aaaaaaaaaaa1_users.toml");
+    const std::string table =
+        "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true }, { name = "
+        "\"title\", type = \"string\", length = 200 } ]\n";
+    write_file(p.root / "core" / "models.toml", table);
+    auto r = p.run({"migrate", "core", "-m", "posts"});
+    REQUIRE_OK(r);
+    CHECK_NO_OUT(r, "migrate lint on this revision");  // a new table: nothing to flag
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    p.db->exec("INSERT INTO posts (id, title) VALUES (1, 'a')");
+
+    write_file(p.root / "core" / "models.toml",
+               table + "indexes = [ { name = \"ix_posts_title\", columns = [\"title\"] } ]\n");
+    r = p.run({"migrate", "core", "-m", "title index"});
+    REQUIRE_OK(r);
+    CHECK_OUT(r, "online-safe on PostgreSQL");
+    CHECK_NO_OUT(r, "migrate lint on this revision");
+    std::string file;
+    for (const auto& e : fs::directory_iterator(p.root / "core" / "db" / "migrations" / "versions"))
+      if (e.path().string().find("title_index") != std::string::npos) file = read_file(e.path());
+    CHECK(file.find("transactional = false\n") != std::string::npos);
+    CHECK(file.find("# online-safe on PostgreSQL: CONCURRENTLY") != std::string::npos);
+    CHECK(file.find("concurrently = true") != std::string::npos);
+    r = p.run({"migrate", "upgrade", "-v"});
+    REQUIRE_OK(r);
+    CHECK_OUT(r,
+              std::string(B::name) == "postgresql" ? "CREATE INDEX CONCURRENTLY" : "CREATE INDEX \"ix_posts_title\"");
+    REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+
+    // A NOT NULL column without a default on a table with rows: makemigrations says so.
+    write_file(p.root / "core" / "models.toml",
+               "[[tables]]\nname = \"posts\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true }, { "
+               "name = \"title\", type = \"string\", length = 200 }, { name = \"rank\", type = \"integer\", nullable = "
+               "false } ]\nindexes = [ { name = \"ix_posts_title\", columns = [\"title\"] } ]\n");
+    r = p.run({"migrate", "core", "-m", "rank"});
+    REQUIRE_OK(r);
+    CHECK_OUT(r, "migrate lint on this revision:");
+    CHECK_OUT(r, "error [add-required-column] core revision");
+  }
+}

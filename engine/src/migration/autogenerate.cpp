@@ -274,6 +274,35 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
   return out;
 }
 
+void prefer_online_safe(Migration& m) {
+  std::set<std::string> created;
+  for (const auto& op : m.upgrade)
+    if (op.kind == OpKind::create_table) created.insert(op.table);
+  auto note = [](Operation& op, const std::string& text) { op.comment += (op.comment.empty() ? "" : "; ") + text; };
+  if (m.upgrade.size() == 1 && m.upgrade[0].kind == OpKind::create_index && !created.count(m.upgrade[0].table)) {
+    auto& ix = m.upgrade[0];
+    ix.concurrently = true;
+    m.transactional = false;
+    note(ix,
+         "online-safe on PostgreSQL: CONCURRENTLY lets writes go on during the build, so this revision is "
+         "transactional = false");
+    for (auto& op : m.downgrade)
+      if (op.kind == OpKind::drop_index && op.name == ix.name) op.concurrently = true;
+    return;
+  }
+  for (auto& op : m.upgrade) {
+    if (created.count(op.table)) continue;
+    if (op.kind == OpKind::create_index || op.kind == OpKind::create_unique)
+      note(op,
+           "PostgreSQL, busy table: move this into a revision of its own with transactional = false and "
+           "create_index concurrently = true (fastappkit migrate lint)");
+    else if (op.kind == OpKind::create_foreign_key)
+      note(op,
+           "PostgreSQL, busy table: add not_valid = true here and a validate_constraint in a later revision "
+           "(fastappkit migrate lint)");
+  }
+}
+
 std::string describe(const Operation& op) {
   auto cols = [](const std::vector<std::string>& c) { return "(" + util::join(c, ", ") + ")"; };
   switch (op.kind) {

@@ -824,6 +824,7 @@ std::optional<migration::Migration> Workspace::autogenerate(const Target& t, con
   m.down_revisions = parents;
   m.message = message;
   m.app = app;
+  migration::prefer_online_safe(m);
   return m;
 }
 
