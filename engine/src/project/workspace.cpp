@@ -558,6 +558,9 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
 }
 
 void Workspace::apply(db::Connection& conn, const RunPlan& plan, Observer& observer, const run::DdlPolicy& ddl) const {
+  // Before the version tables are created or read, not only for the migrations (Migrator::run).
+  if (plan.dialect == sql::Dialect::postgresql)
+    conn.execute("SET lock_timeout = '" + std::to_string(ddl.lock_timeout.count()) + "ms'");
   for (const auto& part : plan.parts) {
     const Target& t = *part.target;
     run::Migrator m(*t.graph, t.name, t.version_table, plan.dialect, t.calls());
