@@ -11,6 +11,8 @@ packages=(
   python3-alembic python3-psycopg2
   "$@"
 )
+# npm installs squawk-cli for the squawk oracle test (tests/lint/); any npm on PATH will do.
+command -v npm >/dev/null || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

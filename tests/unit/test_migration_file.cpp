@@ -376,7 +376,7 @@ TEST_SUITE("fastappkit::migration") {
       REQUIRE(e);
       CHECK(e->kind() == ErrorKind::input);
       CHECK(starts_with(e->what(), kPath + ":5:1: unknown key 'cascade' in operation drop_table"));
-      CHECK(e->hint() == "allowed keys: op, table");
+      CHECK(e->hint() == "allowed keys: op, table, lint_ignore");
     }
     SUBCASE("unknown key in an op, near a known one") {
       auto e = parse_error(with_rev("[[upgrade]]\nop = \"rename_table\"\ntable = \"t\"\nnewname = \"u\"\n"));

@@ -28,6 +28,10 @@ void write(Context& ctx, const Workspace& w, const project::Target& t, const mig
   if (m.upgrade.empty() && !empty_note.empty()) ctx.out << "  " << empty_note << "\n";
   for (const auto& op : m.upgrade)
     ctx.out << "  - " << migration::describe(op) << (op.comment.empty() ? "" : "   # " + op.comment) << "\n";
+  auto findings = w.lint_new_revision(t, file, lint_dialect(ctx, w, false));
+  if (findings.empty()) return;
+  ctx.out << "migrate lint on this revision:\n";
+  print_findings(ctx, findings);
 }
 
 int autogenerate(Context& ctx, const Workspace& w, const project::Target& t, const std::string& app,

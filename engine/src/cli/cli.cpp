@@ -130,6 +130,15 @@ const std::vector<Command>& commands() {
          d.add_options()("all", po::bool_switch(), "preview every app: core, then each external app, as one script");
        },
        cmd_preview},
+      {{"migrate", "lint"},
+       "[--all] [--dialect D]",
+       "online-safety and destructive-change rules over pending (or --all) revisions; exit 1 on an error",
+       [](auto& d, auto&) {
+         d.add_options()("all", po::bool_switch(), "every revision, not only those the database has not applied");
+         d.add_options()("dialect", po::value<std::string>(),
+                         "postgresql or sqlite (default: the database URL's; PostgreSQL when there is none)");
+       },
+       cmd_lint},
       {{"migrate", "current"}, "", "show the revision(s) the database is at", nullptr, cmd_current},
       {{"migrate", "heads"}, "", "show the head revision(s) of the migration graph", nullptr, cmd_heads},
       {{"migrate", "history"}, "", "list revisions, newest first", nullptr, cmd_history},
@@ -438,7 +447,11 @@ po::options_description global_options(Context& ctx) {
       "json", "print listings, and errors, as JSON on stdout")("lock-timeout", po::value<double>(),
                                                                "seconds to wait for another run's lock (default 60)")(
       "color", po::value<std::string>(),
-      "auto (default: colour on a terminal unless NO_COLOR is set), always or never");
+      "auto (default: colour on a terminal unless NO_COLOR is set), always or never")(
+      "ddl-lock-timeout", po::value<double>(),
+      "PostgreSQL: seconds a migration's statement waits for a lock (default 5)")(
+      "ddl-retries", po::value<int>(),
+      "PostgreSQL: times a migration that hit --ddl-lock-timeout is retried (default 3)");
   return d;
 }
 
@@ -531,6 +544,15 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       double s = gvm["lock-timeout"].as<double>();
       if (s < 0) throw Error(ErrorKind::usage, "--lock-timeout must not be negative");
       ctx.lock_timeout = std::chrono::milliseconds(static_cast<long long>(s * 1000));
+    }
+    if (gvm.count("ddl-lock-timeout")) {
+      double s = gvm["ddl-lock-timeout"].as<double>();
+      if (s <= 0) throw Error(ErrorKind::usage, "--ddl-lock-timeout must be more than 0 seconds");
+      ctx.ddl.lock_timeout = std::chrono::milliseconds(std::max(1LL, static_cast<long long>(s * 1000)));
+    }
+    if (gvm.count("ddl-retries")) {
+      ctx.ddl.retries = gvm["ddl-retries"].as<int>();
+      if (ctx.ddl.retries < 0) throw Error(ErrorKind::usage, "--ddl-retries must not be negative");
     }
     const bool help = gvm.count("help") != 0;
     if (gvm.count("directory") && !std::filesystem::is_directory(ctx.directory))

@@ -30,6 +30,7 @@ struct Context {
   bool color_out = false;  // colour on stdout / stderr: a terminal, no NO_COLOR, or --color always
   bool color_err = false;
   std::chrono::milliseconds lock_timeout{60000};
+  run::DdlPolicy ddl;                        // --ddl-lock-timeout, --ddl-retries
   boost::program_options::variables_map vm;  // the command's own options
   std::vector<std::string> params;           // path parameters, e.g. the app in "migrate app <name> ..."
 
@@ -79,5 +80,11 @@ int cmd_plugin_check(Context& ctx);
 int cmd_core_new(Context& ctx);
 int cmd_app_new(Context& ctx);
 int cmd_completion(Context& ctx);
+int cmd_lint(Context& ctx);
+
+// lint_commands.cpp: the dialect `migrate lint` (and makemigrations) lint for: --dialect, else
+// the database URL's backend, else PostgreSQL; and the findings as text.
+sql::Dialect lint_dialect(const Context& ctx, const project::Workspace& w, bool url_resolved);
+void print_findings(const Context& ctx, const std::vector<lint::Finding>& findings);
 
 }  // namespace fastappkit::cli

@@ -53,6 +53,7 @@ class Progress : public project::Observer {
                << project::describe_revisions(*p.target->graph, rows) << "\n";
     if (p.target->is_core() && !after_core_.empty()) ctx_.out << after_core_ << "\n";
   }
+  void retrying(const project::TargetPlan&, const std::string& message) override { ctx_.warn(message); }
 
  private:
   const Context& ctx_;
@@ -78,7 +79,7 @@ int run(Context& ctx, const Workspace& w, const std::vector<project::Request>& r
   project::RunPlan plan = w.plan(conn.get(), conn->dialect(), requests);
   warn_modified(ctx, plan);
   Progress progress(ctx, std::move(after_core));
-  w.apply(*conn, plan, progress);
+  w.apply(*conn, plan, progress, ctx.ddl);
   return 0;
 }
 

@@ -353,7 +353,7 @@ class PostgresConnection final : public Connection {
 
 }  // namespace
 
-std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode, std::chrono::milliseconds) {
+std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode) {
   return std::make_unique<PostgresConnection>(url, mode);
 }
 

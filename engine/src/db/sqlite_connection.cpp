@@ -223,7 +223,7 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
 std::unique_ptr<Connection> open(const config::DatabaseUrl& url, OpenMode mode,
                                  std::chrono::milliseconds lock_timeout) {
   if (url.backend == config::Backend::sqlite) return open_sqlite(url, mode, lock_timeout);
-  return open_postgresql(url, mode, lock_timeout);
+  return open_postgresql(url, mode);
 }
 
 }  // namespace fastappkit::db

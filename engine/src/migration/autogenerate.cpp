@@ -274,6 +274,35 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
   return out;
 }
 
+void prefer_online_safe(Migration& m) {
+  std::set<std::string> created;
+  for (const auto& op : m.upgrade)
+    if (op.kind == OpKind::create_table) created.insert(op.table);
+  auto note = [](Operation& op, const std::string& text) { op.comment += (op.comment.empty() ? "" : "; ") + text; };
+  if (m.upgrade.size() == 1 && m.upgrade[0].kind == OpKind::create_index && !created.count(m.upgrade[0].table)) {
+    auto& ix = m.upgrade[0];
+    ix.concurrently = true;
+    m.transactional = false;
+    note(ix,
+         "online-safe on PostgreSQL: CONCURRENTLY lets writes go on during the build, so this revision is "
+         "transactional = false");
+    for (auto& op : m.downgrade)
+      if (op.kind == OpKind::drop_index && op.name == ix.name) op.concurrently = true;
+    return;
+  }
+  for (auto& op : m.upgrade) {
+    if (created.count(op.table)) continue;
+    if (op.kind == OpKind::create_index || op.kind == OpKind::create_unique)
+      note(op,
+           "PostgreSQL, busy table: move this into a revision of its own with transactional = false and "
+           "create_index concurrently = true (fastappkit migrate lint)");
+    else if (op.kind == OpKind::create_foreign_key)
+      note(op,
+           "PostgreSQL, busy table: add not_valid = true here and a validate_constraint in a later revision "
+           "(fastappkit migrate lint)");
+  }
+}
+
 std::string describe(const Operation& op) {
   auto cols = [](const std::vector<std::string>& c) { return "(" + util::join(c, ", ") + ")"; };
   switch (op.kind) {
@@ -310,6 +339,8 @@ std::string describe(const Operation& op) {
              cols(op.references_columns);
     case OpKind::drop_constraint:
       return "drop constraint " + op.name + " on " + op.table;
+    case OpKind::validate_constraint:
+      return "validate constraint " + op.name + " on " + op.table;
     case OpKind::execute:
       return "execute SQL";
     case OpKind::call:
@@ -405,9 +436,15 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("table", q(op.table));
       kv("columns", list(op.index_columns));
       if (op.unique) kv("unique", "true");
+      if (op.concurrently) kv("concurrently", "true");
       break;
     case OpKind::drop_index:
+      kv("name", q(op.name));
+      kv("table", q(op.table));
+      if (op.concurrently) kv("concurrently", "true");
+      break;
     case OpKind::drop_constraint:
+    case OpKind::validate_constraint:
       kv("name", q(op.name));
       kv("table", q(op.table));
       break;
@@ -424,6 +461,7 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("references_columns", list(op.references_columns));
       if (op.on_delete) kv("on_delete", q(*op.on_delete));
       if (op.on_update) kv("on_update", q(*op.on_update));
+      if (op.not_valid) kv("not_valid", "true");
       break;
     case OpKind::execute:
       for (const auto& [d, sql] : op.sql) kv(d.empty() ? "sql" : d.c_str(), q(sql));
@@ -433,6 +471,7 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       if (!op.args.empty()) kv("args", list(op.args));
       break;
   }
+  if (!op.lint_ignore.empty()) kv("lint_ignore", list(op.lint_ignore));
   out += "\n";
 }
 

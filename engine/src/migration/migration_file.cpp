@@ -141,11 +141,13 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
   auto opn = t->get("op");
   if (!opn) src.fail(node.source(), "operation needs 'op'", "e.g. op = \"create_table\"");
   std::string kind = src.str(*opn, "op");
-  static const OpKind kinds[] = {
-      OpKind::create_table,  OpKind::drop_table,         OpKind::rename_table,    OpKind::add_column,
-      OpKind::drop_column,   OpKind::alter_column,       OpKind::create_index,    OpKind::drop_index,
-      OpKind::create_unique, OpKind::create_foreign_key, OpKind::drop_constraint, OpKind::execute,
-      OpKind::call};
+  static const OpKind kinds[] = {OpKind::create_table,    OpKind::drop_table,
+                                 OpKind::rename_table,    OpKind::add_column,
+                                 OpKind::drop_column,     OpKind::alter_column,
+                                 OpKind::create_index,    OpKind::drop_index,
+                                 OpKind::create_unique,   OpKind::create_foreign_key,
+                                 OpKind::drop_constraint, OpKind::validate_constraint,
+                                 OpKind::execute,         OpKind::call};
   bool known = false;
   std::vector<std::string> names;
   for (OpKind k : kinds) {
@@ -162,9 +164,10 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
   }
   const std::string what = "operation " + kind;
   auto req = [&](std::string_view key) { return src.req_str(*t, key, what, node.source()); };
+  op.lint_ignore = src.opt_str_list(*t, "lint_ignore", what);
   switch (op.kind) {
     case OpKind::create_table: {
-      src.check_keys(*t, {"op", "table", "columns", "primary_key", "foreign_keys", "unique"}, what);
+      src.check_keys(*t, {"op", "table", "columns", "primary_key", "foreign_keys", "unique", "lint_ignore"}, what);
       op.table = req("table");
       auto cols = t->get("columns");
       if (!cols || !cols->as_array() || cols->as_array()->empty())
@@ -211,16 +214,16 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       break;
     }
     case OpKind::drop_table:
-      src.check_keys(*t, {"op", "table"}, what);
+      src.check_keys(*t, {"op", "table", "lint_ignore"}, what);
       op.table = req("table");
       break;
     case OpKind::rename_table:
-      src.check_keys(*t, {"op", "table", "new_name"}, what);
+      src.check_keys(*t, {"op", "table", "new_name", "lint_ignore"}, what);
       op.table = req("table");
       op.new_name = req("new_name");
       break;
     case OpKind::add_column: {
-      src.check_keys(*t, {"op", "table", "column"}, what);
+      src.check_keys(*t, {"op", "table", "column", "lint_ignore"}, what);
       op.table = req("table");
       auto c = t->get("column");
       if (!c)
@@ -229,14 +232,15 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       break;
     }
     case OpKind::drop_column:
-      src.check_keys(*t, {"op", "table", "column"}, what);
+      src.check_keys(*t, {"op", "table", "column", "lint_ignore"}, what);
       op.table = req("table");
       op.column_name = req("column");
       break;
     case OpKind::alter_column: {
-      src.check_keys(
-          *t, {"op", "table", "column", "new_name", "type", "length", "precision", "scale", "nullable", "default"},
-          what);
+      src.check_keys(*t,
+                     {"op", "table", "column", "new_name", "type", "length", "precision", "scale", "nullable",
+                      "default", "lint_ignore"},
+                     what);
       op.table = req("table");
       op.column_name = req("column");
       if (auto n = src.opt_str(*t, "new_name", what)) op.new_name = *n;
@@ -255,28 +259,36 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       break;
     }
     case OpKind::create_index:
-      src.check_keys(*t, {"op", "name", "table", "columns", "unique"}, what);
+      src.check_keys(*t, {"op", "name", "table", "columns", "unique", "concurrently", "lint_ignore"}, what);
       op.name = req("name");
       op.table = req("table");
       op.index_columns = name_list(src, *t, "columns", what, node.source());
       op.unique = src.opt_bool(*t, "unique", what).value_or(false);
+      op.concurrently = src.opt_bool(*t, "concurrently", what).value_or(false);
       break;
     case OpKind::drop_index:
+      src.check_keys(*t, {"op", "name", "table", "concurrently", "lint_ignore"}, what);
+      op.name = req("name");
+      op.table = req("table");
+      op.concurrently = src.opt_bool(*t, "concurrently", what).value_or(false);
+      break;
     case OpKind::drop_constraint:
-      src.check_keys(*t, {"op", "name", "table"}, what);
+    case OpKind::validate_constraint:
+      src.check_keys(*t, {"op", "name", "table", "lint_ignore"}, what);
       op.name = req("name");
       op.table = req("table");
       break;
     case OpKind::create_unique:
-      src.check_keys(*t, {"op", "name", "table", "columns"}, what);
+      src.check_keys(*t, {"op", "name", "table", "columns", "lint_ignore"}, what);
       op.name = req("name");
       op.table = req("table");
       op.index_columns = name_list(src, *t, "columns", what, node.source());
       break;
     case OpKind::create_foreign_key:
-      src.check_keys(
-          *t, {"op", "name", "table", "columns", "references_table", "references_columns", "on_delete", "on_update"},
-          what);
+      src.check_keys(*t,
+                     {"op", "name", "table", "columns", "references_table", "references_columns", "on_delete",
+                      "on_update", "not_valid", "lint_ignore"},
+                     what);
       op.name = req("name");
       op.table = req("table");
       op.index_columns = name_list(src, *t, "columns", what, node.source());
@@ -286,9 +298,10 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
         src.fail(node.source(), "create_foreign_key: columns and references_columns differ in length");
       op.on_delete = referential_action(src, *t, "on_delete");
       op.on_update = referential_action(src, *t, "on_update");
+      op.not_valid = src.opt_bool(*t, "not_valid", what).value_or(false);
       break;
     case OpKind::execute:
-      src.check_keys(*t, {"op", "sql", "sqlite", "postgresql"}, what);
+      src.check_keys(*t, {"op", "sql", "sqlite", "postgresql", "lint_ignore"}, what);
       for (const char* k : {"sql", "sqlite", "postgresql"}) {
         if (auto v = src.opt_str(*t, k, what)) op.sql[std::string(k) == "sql" ? "" : k] = *v;
       }
@@ -298,7 +311,7 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
                  "use 'sql' for every dialect, or 'sqlite' and 'postgresql'");
       break;
     case OpKind::call:
-      src.check_keys(*t, {"op", "function", "args"}, what);
+      src.check_keys(*t, {"op", "function", "args", "lint_ignore"}, what);
       if (!options.allow_call)
         src.fail(node.source(), "'call' operations run C++ steps that only plugins (external apps) provide",
                  "use op = \"execute\" with SQL here, or move the step into a plugin");
@@ -369,6 +382,21 @@ Migration parse_migration(std::string_view text, const std::string& path, const 
   m.transactional = src.opt_bool(doc, "transactional", "migration").value_or(true);
   m.upgrade = operations(src, doc, "upgrade", options);
   m.downgrade = operations(src, doc, "downgrade", options);
+  // PostgreSQL refuses CREATE/DROP INDEX CONCURRENTLY inside a transaction block.
+  if (m.transactional) {
+    for (const auto* ops : {&m.upgrade, &m.downgrade}) {
+      for (const auto& op : *ops) {
+        if (!op.concurrently) continue;
+        throw Error(ErrorKind::input, SourceLocation{path, op.line, op.col},
+                    std::string(op_kind_name(op.kind)) + " '" + op.name +
+                        "' has concurrently = true, which PostgreSQL cannot run inside a transaction, and this file "
+                        "is transactional",
+                    "add transactional = false at the top of the file (best with the index operation in a revision "
+                    "of its own), or remove concurrently = true",
+                    text);
+      }
+    }
+  }
 
   std::string stem = fs::path(path).stem().string();
   if (stem.rfind(m.revision, 0) != 0) {

@@ -74,6 +74,8 @@ std::string_view op_kind_name(OpKind k) {
       return "create_foreign_key";
     case OpKind::drop_constraint:
       return "drop_constraint";
+    case OpKind::validate_constraint:
+      return "validate_constraint";
     case OpKind::execute:
       return "execute";
     case OpKind::call:
@@ -253,6 +255,7 @@ void apply(Schema& schema, const Operation& op) {
         erase_named(t->uniques, op.name);
       }
       break;
+    case OpKind::validate_constraint:  // the constraint exists already; only its checked state changes
     case OpKind::execute:
     case OpKind::call:
       break;

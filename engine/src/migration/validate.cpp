@@ -168,6 +168,14 @@ class Checker {
               "table '" + t->name + "' has no constraint '" + op_.name + "' at this revision",
               "its unique and foreign-key constraints: " + list_of(t->uniques, t->foreign_keys) + "; name one of them");
         return;
+      case OpKind::validate_constraint:
+        if (const Table* t = table(op_.table); t && !opaque(t->name) &&
+                                               std::none_of(t->foreign_keys.begin(), t->foreign_keys.end(),
+                                                            [&](const ForeignKey& f) { return f.name == op_.name; }))
+          fail("table '" + t->name + "' has no foreign key '" + op_.name + "' at this revision",
+               "its foreign keys: " + list_of(t->foreign_keys) +
+                   "; validate_constraint follows a create_foreign_key with not_valid = true");
+        return;
       case OpKind::execute:
       case OpKind::call:
         return;

@@ -439,6 +439,7 @@ std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration:
         case migration::OpKind::create_unique:
         case migration::OpKind::create_foreign_key:
         case migration::OpKind::drop_constraint:
+        case migration::OpKind::validate_constraint:
         case migration::OpKind::execute:
         case migration::OpKind::call:
           break;
@@ -556,15 +557,44 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
   return rp;
 }
 
-void Workspace::apply(db::Connection& conn, const RunPlan& plan, Observer& observer) const {
+void Workspace::apply(db::Connection& conn, const RunPlan& plan, Observer& observer, const run::DdlPolicy& ddl) const {
+  // Before the version tables are created or read, not only for the migrations (Migrator::run).
+  if (plan.dialect == sql::Dialect::postgresql)
+    conn.execute("SET lock_timeout = '" + std::to_string(ddl.lock_timeout.count()) + "ms'");
   for (const auto& part : plan.parts) {
     const Target& t = *part.target;
     run::Migrator m(*t.graph, t.name, t.version_table, plan.dialect, t.calls());
     m.ensure_tables(conn);
     observer.part_started(part, conn.describe());
-    m.run(conn, part.steps, [&](const run::StepReport& r) { observer.step_done(part, r); });
+    run::DdlPolicy policy = ddl;
+    policy.on_retry = [&](const std::string& message) { observer.retrying(part, message); };
+    m.run(
+        conn, part.steps, [&](const run::StepReport& r) { observer.step_done(part, r); }, policy);
     observer.part_done(part, m.current(&conn));
   }
+}
+
+std::vector<lint::Finding> Workspace::lint(db::Connection* conn, sql::Dialect dialect, bool all) const {
+  std::vector<lint::Finding> out;
+  for (const auto& t : targets_) {
+    std::set<std::string> revisions;
+    std::set<std::string> applied;
+    if (conn && !all) applied = migration::applied_set(*t.graph, current(conn, t), t.version_table);
+    for (const auto& m : t.graph->migrations())
+      if (!applied.count(m.revision)) revisions.insert(m.revision);
+    auto found = lint::lint_graph(*t.graph, revisions, dialect, t.name);
+    out.insert(out.end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
+  }
+  return out;
+}
+
+std::vector<lint::Finding> Workspace::lint_new_revision(const Target& t, const std::filesystem::path& file,
+                                                        sql::Dialect dialect) const {
+  migration::ParseOptions po;
+  po.allow_call = !t.is_core();
+  migration::Migration m = migration::parse_migration(util::read_file(file.string()), file.string(), po);
+  migration::Schema state = migration::state_at(*t.graph, t.graph->ancestors(m.down_revisions));
+  return lint::lint_migration(m, state, dialect, t.name);
 }
 
 void Workspace::write_script(std::ostream& out, const TargetPlan& part) const {
@@ -797,6 +827,7 @@ std::optional<migration::Migration> Workspace::autogenerate(const Target& t, con
   m.down_revisions = parents;
   m.message = message;
   m.app = app;
+  migration::prefer_online_safe(m);
   return m;
 }
 

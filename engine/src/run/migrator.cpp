@@ -4,6 +4,9 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <random>
+#include <set>
+#include <thread>
 
 #include "../util/test_hooks.hpp"
 #include "fastappkit/util/text.hpp"
@@ -266,74 +269,134 @@ void Migrator::ensure_tables(db::Connection& conn) const {
 }
 
 void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
-                   const std::function<void(const StepReport&)>& report) const {
+                   const std::function<void(const StepReport&)>& report, const DdlPolicy& ddl) const {
   const bool sqlite = dialect_ == sql::Dialect::sqlite;
   if (sqlite && !steps.empty()) refuse_leftover_rebuild(conn);
+  // A statement waiting for a lock queues every later query on that table behind it: it gives
+  // up after ddl.lock_timeout instead, and the migration is retried.
+  if (!sqlite && !steps.empty())
+    conn.execute("SET lock_timeout = '" + std::to_string(ddl.lock_timeout.count()) + "ms'");
+  std::mt19937 jitter(std::random_device{}());
   for (const auto& step : steps) {
     const auto& m = *step.migration;
     const std::string app = m.app.empty() ? label_ : m.app;
-    auto t0 = std::chrono::steady_clock::now();
-    bool fk_off = sqlite && step.sqlite_rebuild;
-    std::string failing;
-    try {
-      if (fk_off) conn.execute("PRAGMA foreign_keys = OFF");
-      auto already_done = [&](const std::vector<std::string>& rows) {
-        auto applied = migration::applied_set(graph_, rows, version_table_);
-        return step.direction == Direction::upgrade ? applied.count(m.revision) != 0 : applied.count(m.revision) == 0;
-      };
-      if (!m.transactional) {
-        if (already_done(current(&conn))) {
-          report({step, app, 0, true});
-          continue;
+    for (int attempt = 0;; ++attempt) {
+      auto t0 = std::chrono::steady_clock::now();
+      bool fk_off = sqlite && step.sqlite_rebuild;
+      std::string failing;
+      try {
+        if (fk_off) conn.execute("PRAGMA foreign_keys = OFF");
+        auto already_done = [&](const std::vector<std::string>& rows) {
+          auto applied = migration::applied_set(graph_, rows, version_table_);
+          return step.direction == Direction::upgrade ? applied.count(m.revision) != 0 : applied.count(m.revision) == 0;
+        };
+        if (!m.transactional) {
+          if (already_done(current(&conn))) {
+            report({step, app, 0, true});
+            break;
+          }
+          // Statements that cannot run in a transaction go one by one, committed as they run.
+          execute_step(conn, step, true);
         }
-        // Statements that cannot run in a transaction go one by one, committed as they run.
-        execute_step(conn, step, true);
-      }
-      db::Transaction tx(conn);
-      // Re-read inside the transaction (which holds SQLite's write lock): another run may
-      // have applied this step since the plan was made.
-      std::vector<std::string> rows = current(&conn);
-      // A staged race (tests only): the first step holds here, inside its transaction and under
-      // the run lock, until the test lets it go.
-      if (&step == &steps.front()) util::test_hold("holding");
-      if (m.transactional && already_done(rows)) {
+        db::Transaction tx(conn);
+        // Re-read inside the transaction (which holds SQLite's write lock): another run may
+        // have applied this step since the plan was made.
+        std::vector<std::string> rows = current(&conn);
+        // A staged race (tests only): the first step holds here, inside its transaction and under
+        // the run lock, until the test lets it go.
+        if (&step == &steps.front()) util::test_hold("holding");
+        if (m.transactional && already_done(rows)) {
+          tx.commit();
+          if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
+          report({step, app, 0, true});
+          break;
+        }
+        if (m.transactional) execute_step(conn, step, false);
+        if (fk_off && m.transactional) check_foreign_keys(conn);
+        conn.execute(version_change(rows, m.revision, step.direction));
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        conn.query(std::string("INSERT INTO ") + kHistoryTable +
+                       " (app, revision, direction, checksum, duration_ms) VALUES (" +
+                       sql::traits(dialect_).placeholders(5) + ")",
+                   {label_, m.revision, step.direction == Direction::upgrade ? "upgrade" : "downgrade", m.checksum,
+                    std::to_string(static_cast<long long>(ms))});
         tx.commit();
         if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
-        report({step, app, 0, true});
-        continue;
-      }
-      if (m.transactional) execute_step(conn, step, false);
-      if (fk_off && m.transactional) check_foreign_keys(conn);
-      conn.execute(version_change(rows, m.revision, step.direction));
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      conn.query(std::string("INSERT INTO ") + kHistoryTable +
-                     " (app, revision, direction, checksum, duration_ms) VALUES (" +
-                     sql::traits(dialect_).placeholders(5) + ")",
-                 {label_, m.revision, step.direction == Direction::upgrade ? "upgrade" : "downgrade", m.checksum,
-                  std::to_string(static_cast<long long>(ms))});
-      tx.commit();
-      if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
-      report({step, app, ms, false});
-    } catch (const db::DbError& e) {
-      conn.rollback();
-      if (fk_off) {
-        try {
-          conn.execute("PRAGMA foreign_keys = ON");
-        } catch (...) {
+        report({step, app, ms, false});
+        break;
+      } catch (const db::DbError& e) {
+        conn.rollback();
+        if (fk_off) {
+          try {
+            conn.execute("PRAGMA foreign_keys = ON");
+          } catch (...) {
+          }
         }
+        const bool lock_timeout = !sqlite && e.sqlstate() == "55P03";
+        // A transactional = false migration may have committed statements already (or left an
+        // invalid index behind a CONCURRENTLY build): running it again is not safe.
+        if (lock_timeout && m.transactional && attempt < ddl.retries) {
+          auto wait = ddl.backoff * (1LL << attempt);
+          wait += std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, wait.count() / 2)(jitter));
+          if (ddl.on_retry)
+            ddl.on_retry(app + " revision " + m.revision + ": a statement waited more than " +
+                         std::to_string(ddl.lock_timeout.count()) + " ms for a lock" + blocker_text(conn, step) +
+                         "; rolled back, retry " + std::to_string(attempt + 1) + " of " + std::to_string(ddl.retries) +
+                         " in " + std::to_string(wait.count()) + " ms");
+          std::this_thread::sleep_for(wait);
+          continue;
+        }
+        std::string verb = step.direction == Direction::upgrade ? "upgrade" : "downgrade";
+        std::string msg =
+            verb + " of " + app + " revision " + m.revision + " (\"" + m.message + "\") failed\n  file: " + m.path;
+        if (!e.statement().empty()) msg += "\n  statement: " + e.statement();
+        msg += "\n  " + std::string(sql::dialect_name(dialect_)) + " said: " + e.what();
+        std::string hint = e.hint().empty() ? "fix the migration or the data, then run the command again" : e.hint();
+        if (lock_timeout) {
+          msg += "\n  it waited more than " + std::to_string(ddl.lock_timeout.count()) + " ms for a lock" +
+                 (m.transactional ? ", " + std::to_string(attempt + 1) + " time(s)"
+                                  : " (not retried: transactional = false)") +
+                 blocker_text(conn, step);
+          hint =
+              "end or wait for the blocking session (SELECT pg_terminate_backend(<pid>) ends it), then run the command "
+              "again; --ddl-lock-timeout and --ddl-retries set how long and how often a migration waits";
+        }
+        msg += m.transactional
+                   ? "\n  this migration was rolled back; migrations before it stay applied"
+                   : "\n  this migration is transactional = false: statements before the failing one stay committed"
+                     " (a table rebuild among them commits whole or not at all)";
+        throw db::DbError(e.failure(), msg, e.statement(), e.sqlstate(), hint);
       }
-      std::string verb = step.direction == Direction::upgrade ? "upgrade" : "downgrade";
-      std::string msg =
-          verb + " of " + app + " revision " + m.revision + " (\"" + m.message + "\") failed\n  file: " + m.path;
-      if (!e.statement().empty()) msg += "\n  statement: " + e.statement();
-      msg += "\n  " + std::string(sql::dialect_name(dialect_)) + " said: " + e.what();
-      msg += m.transactional
-                 ? "\n  this migration was rolled back; migrations before it stay applied"
-                 : "\n  this migration is transactional = false: statements before the failing one stay committed"
-                   " (a table rebuild among them commits whole or not at all)";
-      throw db::DbError(e.failure(), msg, e.statement(), e.sqlstate(),
-                        e.hint().empty() ? "fix the migration or the data, then run the command again" : e.hint());
     }
+  }
+}
+
+std::string Migrator::blocker_text(db::Connection& conn, const Step& step) const {
+  std::set<std::string> tables;
+  const auto& ops = step.direction == Direction::upgrade ? step.migration->upgrade : step.migration->downgrade;
+  for (const auto& op : ops) {
+    for (const std::string* t : {&op.table, &op.references_table, &op.new_name})
+      if (!t->empty()) tables.insert(*t);
+  }
+  std::string names;
+  for (const auto& t : tables) names += (names.empty() ? "" : "\x1f") + t;
+  try {
+    // Sessions holding a lock on a table the migration touches (the migration's own wait is
+    // over by now, so pg_blocking_pids would name no one).
+    auto rows = conn.query(
+        "SELECT DISTINCT c.relname, a.pid::text, l.mode, coalesce(a.state, ''), left(coalesce(a.query, ''), 200) "
+        "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid = l.relation "
+        "JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.granted AND l.pid <> pg_backend_pid() AND c.relnamespace = current_schema()::regnamespace "
+        "AND c.relname = ANY(string_to_array($1, chr(31))) ORDER BY 1, 2",
+        {names});
+    std::string out;
+    for (const auto& r : rows)
+      out += "\n  table '" + r[0].value_or("") + "' is locked (" + r[2].value_or("") + ") by pid " + r[1].value_or("") +
+             " (" + r[3].value_or("") + "): " + r[4].value_or("");
+    return out.empty() ? "\n  no session holds a lock on its tables now" : out;
+  } catch (const db::DbError&) {
+    return {};
   }
 }
 

@@ -269,6 +269,10 @@ RenderedOp render_sqlite(const Operation& op, const Schema& before) {
                     "name a unique or foreign-key constraint the migrations created");
       return rebuild(*t, after, kept_columns(*t, after));
     }
+    // SQLite checks every row when a rebuild adds a foreign key (PRAGMA foreign_key_check):
+    // the constraint is valid already.
+    case OpKind::validate_constraint:
+      break;
     // Rendered the same on every dialect by render().
     case OpKind::create_table:
     case OpKind::drop_table:
@@ -336,10 +340,14 @@ RenderedOp render_postgresql(const Operation& op) {
     case OpKind::create_foreign_key:
       out.statements.push_back("ALTER TABLE " + table + " ADD " +
                                fk_clause({op.name, op.index_columns, op.references_table, op.references_columns,
-                                          op.on_delete, op.on_update}));
+                                          op.on_delete, op.on_update}) +
+                               (op.not_valid ? " NOT VALID" : ""));
       break;
     case OpKind::drop_constraint:
       out.statements.push_back("ALTER TABLE " + table + " DROP CONSTRAINT " + quote_ident(op.name));
+      break;
+    case OpKind::validate_constraint:
+      out.statements.push_back("ALTER TABLE " + table + " VALIDATE CONSTRAINT " + quote_ident(op.name));
       break;
     // Rendered the same on every dialect by render().
     case OpKind::create_table:
@@ -617,11 +625,17 @@ RenderedOp render(const Operation& op, const Schema& before, Dialect d) {
     case OpKind::rename_table:
       out.statements.push_back("ALTER TABLE " + quote_ident(op.table) + " RENAME TO " + quote_ident(op.new_name));
       return out;
-    case OpKind::create_index:
-      out.statements.push_back(create_index(op.table, {op.name, op.index_columns, op.unique}));
+    case OpKind::create_index: {
+      std::string sql = create_index(op.table, {op.name, op.index_columns, op.unique});
+      // SQLite has no CONCURRENTLY: it locks the whole file for any write anyway.
+      if (op.concurrently && d == Dialect::postgresql) sql.insert(sql.find(" INDEX ") + 7, "CONCURRENTLY ");
+      out.statements.push_back(sql);
       return out;
+    }
     case OpKind::drop_index:
-      out.statements.push_back("DROP INDEX " + quote_ident(op.name));
+      out.statements.push_back(std::string("DROP INDEX ") +
+                               (op.concurrently && d == Dialect::postgresql ? "CONCURRENTLY " : "") +
+                               quote_ident(op.name));
       return out;
     case OpKind::execute: {
       auto it = op.sql.find("");
@@ -643,6 +657,7 @@ RenderedOp render(const Operation& op, const Schema& before, Dialect d) {
     case OpKind::create_unique:
     case OpKind::create_foreign_key:
     case OpKind::drop_constraint:
+    case OpKind::validate_constraint:
       return d == Dialect::sqlite ? render_sqlite(op, before) : render_postgresql(op);
   }
   return out;

@@ -110,7 +110,8 @@ std::unique_ptr<Connection> open(const config::DatabaseUrl& url, OpenMode mode,
 
 std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode,
                                         std::chrono::milliseconds lock_timeout);
-std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode,
-                                            std::chrono::milliseconds lock_timeout);
+// PostgreSQL takes no lock timeout here: lock_for_run gets the run lock's, and the migrator
+// sets lock_timeout for DDL (run::DdlPolicy).
+std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode);
 
 }  // namespace fastappkit::db

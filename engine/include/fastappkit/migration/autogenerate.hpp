@@ -16,6 +16,13 @@ namespace fastappkit::migration {
 // change of an existing table).
 std::vector<Operation> diff(const Schema& from, const Schema& to);
 
+// The online-safe forms (SPEC §11, docs/lint.md) where a generated revision can carry them on
+// its own: a revision that only adds one index to an existing table builds it CONCURRENTLY
+// (transactional = false; drop_index in the downgrade likewise). Other index, unique and
+// foreign-key additions to existing tables get a comment saying how to make them safe on
+// PostgreSQL. Marks what it changed with a comment.
+void prefer_online_safe(Migration& m);
+
 // One line a person can read, e.g. "add column posts.content (text)".
 std::string describe(const Operation& op);
 

@@ -107,6 +107,7 @@ enum class OpKind {
   create_unique,
   create_foreign_key,
   drop_constraint,
+  validate_constraint,
   execute,
   call
 };
@@ -114,8 +115,9 @@ std::string_view op_kind_name(OpKind k);
 
 struct Operation {
   OpKind kind = OpKind::execute;
-  int line = 0, col = 0;  // of the [[upgrade]]/[[downgrade]] entry, for messages
-  std::string comment;    // written above the operation by autogenerate (e.g. "DESTRUCTIVE: ...")
+  int line = 0, col = 0;                 // of the [[upgrade]]/[[downgrade]] entry, for messages
+  std::string comment;                   // written above the operation by autogenerate (e.g. "DESTRUCTIVE: ...")
+  std::vector<std::string> lint_ignore;  // `migrate lint` rule ids silenced on this operation
 
   std::string table;     // every op but execute/call
   std::string name;      // index or constraint name
@@ -139,6 +141,8 @@ struct Operation {
   // create_index, create_unique, create_foreign_key
   std::vector<std::string> index_columns;
   bool unique = false;
+  bool concurrently = false;  // create_index, drop_index: PostgreSQL CONCURRENTLY (transactional = false files)
+  bool not_valid = false;     // create_foreign_key: PostgreSQL NOT VALID (existing rows checked by validate_constraint)
   std::string references_table;
   std::vector<std::string> references_columns;
   std::optional<std::string> on_delete, on_update;

@@ -17,6 +17,7 @@
 #include "fastappkit/config/project.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/error.hpp"
+#include "fastappkit/lint/lint.hpp"
 #include "fastappkit/migration/graph.hpp"
 #include "fastappkit/migration/models.hpp"
 #include "fastappkit/run/migrator.hpp"
@@ -100,6 +101,8 @@ class Observer {
   virtual void part_started(const TargetPlan&, const std::string& /*database*/) {}
   virtual void step_done(const TargetPlan&, const run::StepReport&) {}
   virtual void part_done(const TargetPlan&, const std::vector<std::string>& /*rows now*/) {}
+  // A migration hit the DDL lock timeout, was rolled back and is about to be tried again.
+  virtual void retrying(const TargetPlan&, const std::string& /*message*/) {}
 };
 
 struct AppStatus {
@@ -177,7 +180,15 @@ class Workspace {
   // reference), all before anything is written. `conn` may be null (no database yet).
   RunPlan plan(db::Connection* conn, sql::Dialect dialect, const std::vector<Request>& requests) const;
   // Runs a plan's parts in order, each step in its own transaction (Migrator::run).
-  void apply(db::Connection& conn, const RunPlan& plan, Observer& observer) const;
+  void apply(db::Connection& conn, const RunPlan& plan, Observer& observer, const run::DdlPolicy& ddl = {}) const;
+  // `migrate lint`: the rules of lint::rules() over every target's pending revisions (those
+  // not applied on `conn`; every revision when `conn` is null or `all`), core first, for
+  // `dialect`. A lint_ignore naming no rule throws Error(input) at its file:line:col.
+  std::vector<lint::Finding> lint(db::Connection* conn, sql::Dialect dialect, bool all) const;
+  // The findings for a revision file just written on the target's heads (makemigrations prints
+  // them), read back from `file` so that they carry its lines.
+  std::vector<lint::Finding> lint_new_revision(const Target& t, const std::filesystem::path& file,
+                                               sql::Dialect dialect) const;
   // The plan as an SQL script, as apply would send it (preview).
   void write_script(std::ostream& out, const TargetPlan& part) const;
 

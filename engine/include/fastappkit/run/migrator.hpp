@@ -1,6 +1,7 @@
 #pragma once
 // Applies a plan to a database: one transaction per migration together with its version-table
 // change (SPEC §6, §9), or writes the same SQL as a script for preview.
+#include <chrono>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -45,6 +46,17 @@ struct StepReport {
   bool skipped = false;  // another run applied it first
 };
 
+// How a run waits for the locks its DDL needs (PostgreSQL; SQLite serialises writers with its
+// busy timeout). Each statement gives up after `lock_timeout`, so it never queues the
+// application's queries behind it for longer; a transactional migration that gave up is rolled
+// back and tried again up to `retries` times, after `backoff` * 2^n plus up to half of that again.
+struct DdlPolicy {
+  std::chrono::milliseconds lock_timeout{5000};
+  int retries = 3;
+  std::chrono::milliseconds backoff{500};
+  std::function<void(const std::string& message)> on_retry;  // each retry, with the blocking sessions
+};
+
 class Migrator {
  public:
   // `label` names the graph's owner in messages and fastappkit_history ("core", or an app).
@@ -78,8 +90,11 @@ class Migrator {
   // Runs `steps` in order. Each step re-reads the version table inside its transaction and
   // is skipped if another run got there first. A failure rolls the step back and throws a
   // DbError naming app, revision, file, statement and the database's message.
-  void run(db::Connection& conn, const std::vector<Step>& steps,
-           const std::function<void(const StepReport&)>& report) const;
+  // On PostgreSQL every statement waits at most ddl.lock_timeout for a lock (SET lock_timeout);
+  // a transactional migration that hit it is retried per `ddl`; the final failure names the
+  // sessions that hold locks on the migration's tables (pid, lock mode, state, query).
+  void run(db::Connection& conn, const std::vector<Step>& steps, const std::function<void(const StepReport&)>& report,
+           const DdlPolicy& ddl = {}) const;
 
   // Sets the version table as Alembic's `stamp TARGET [--purge]` does, without running
   // migrations (migration::stamp_rows); returns the rows written. Throws, writing nothing,
@@ -92,6 +107,9 @@ class Migrator {
  private:
   const migration::RevisionGraph& graph_;
   void execute_step(db::Connection& conn, const Step& step, bool one_by_one) const;
+  // "\n  table 't' is locked (Mode) by pid N (state): query" for each session holding a lock
+  // on a table `step` names; "" when the catalog cannot be read.
+  std::string blocker_text(db::Connection& conn, const Step& step) const;
 
   std::string label_, version_table_;
   sql::Dialect dialect_;
