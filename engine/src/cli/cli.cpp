@@ -26,7 +26,7 @@ project::LoadOptions Context::load(bool need_url, bool external_apps, bool keep_
   project::LoadOptions o;
   o.directory = directory;
   o.database_url = database_url;
-  o.need_url = need_url;
+  o.need_url = need_url && !vm.count("databases");  // a fleet names its own databases
   o.external_apps = external_apps;
   o.keep_broken = keep_broken;
   return o;
@@ -83,6 +83,7 @@ const std::vector<Command>& commands() {
        "apply core and internal-app migrations up to R (default: head)",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision: id, unique prefix, head, heads, +N, REV+N (default head)");
+         fleet_options(d);
        },
        cmd_upgrade},
       {{"migrate", "downgrade"},
@@ -92,6 +93,7 @@ const std::vector<Command>& commands() {
          revision_option(d, p, "target revision: id, prefix, base, -N, REV-N");
          d.add_options()("all", po::bool_switch(),
                          "with base: revert the whole project, external apps first (reverse order), then core");
+         fleet_options(d);
          p.add("revision", 1);
        },
        cmd_downgrade},
@@ -107,7 +109,11 @@ const std::vector<Command>& commands() {
       {{"migrate", "current"}, "", "show the revision(s) the database is at", nullptr, cmd_current},
       {{"migrate", "heads"}, "", "show the head revision(s) of the migration graph", nullptr, cmd_heads},
       {{"migrate", "history"}, "", "list revisions, newest first", nullptr, cmd_history},
-      {{"migrate", "status"}, "", "version table, current revision, heads and pending migrations", nullptr, cmd_status},
+      {{"migrate", "status"},
+       "",
+       "version table, current revision, heads and pending migrations",
+       [](auto& d, auto&) { fleet_options(d); },
+       cmd_status},
       {{"migrate", "stamp"},
        "<revision>",
        "set the version table to a revision without running migrations",
@@ -130,12 +136,18 @@ const std::vector<Command>& commands() {
       {{"migrate", "app", "<name>", "upgrade"},
        "[--revision R]",
        "apply an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision (default head)"); },
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision (default head)");
+         fleet_options(d);
+       },
        cmd_app_migrate},
       {{"migrate", "app", "<name>", "downgrade"},
        "--revision R",
        "revert an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, prefix, base, -N"); },
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision: id, prefix, base, -N");
+         fleet_options(d);
+       },
        cmd_app_migrate},
       {{"migrate", "app", "<name>", "preview"},
        "[--revision R]",
@@ -220,12 +232,12 @@ const std::vector<Command>& commands() {
       {{"migrate", "all"},
        "",
        "migrate everything: core (with internal apps) first, then each external app in order",
-       nullptr,
+       [](auto& d, auto&) { fleet_options(d); },
        cmd_all},
       {{"migrate", "check"},
        "",
        "compare models, migrations and the database; exit 1 on any difference",
-       nullptr,
+       [](auto& d, auto&) { fleet_options(d); },
        cmd_check},
       {{"migrate", "graph"},
        "[--format dot|svg]",
