@@ -2,6 +2,7 @@
 // tenant schemas at once, failures isolated, tenants isolated, concurrent fleet runs.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <future>
 #include <set>
 
@@ -265,9 +266,43 @@ TEST_SUITE("fastappkit::e2e") {
     auto alone = f.run({"migrate", "all", "--jobs", "4"}, {{"DATABASE_URL", f.urls[0]}});
     CHECK_CODE(alone, 2);
     CHECK_ERR(alone, "--jobs needs --databases FILE");
+    auto fail_fast = f.run({"migrate", "status", "--fail-fast"}, {{"DATABASE_URL", f.urls[0]}});
+    CHECK_CODE(fail_fast, 2);
+    CHECK_ERR(fail_fast, "--fail-fast needs --databases FILE");
     auto both = f.run({"migrate", "upgrade", "--databases", "fleet.txt", "--database-url", f.urls[0]});
     CHECK_CODE(both, 2);
     CHECK_ERR(both, "--database-url and --databases both name the database(s)");
     untouched();
+  }
+
+  TEST_CASE("a password in a fleet file never appears in any output, also when its database fails") {
+    Fleet f(1, 1, {});
+    const char* host = std::getenv("FASTAPPKIT_TEST_PGHOST");
+    REQUIRE(host);
+    // Port 1: nothing listens there, so both connections fail after the password was read.
+    write_file(f.p.root / "fleet.txt", f.urls[0] + "\npostgresql://app:Lit3ralPw@/nodb?host=" + host +
+                                           "&port=1\npostgresql://app:${FAK_E2E_PW}@/nodb?host=" + host + "&port=1\n" +
+                                           f.urls[1] + "&schema=t1\n");
+    for (const std::vector<std::string>& cmd :
+         {std::vector<std::string>{"migrate", "all"}, {"migrate", "status"}, {"migrate", "check"}}) {
+      for (bool json : {false, true}) {
+        auto args = cmd;
+        args.insert(args.end(), {"--databases", "fleet.txt"});
+        if (json) args.push_back("--json");
+        auto r = f.run(args, {{"FAK_E2E_PW", "EnvSecr3t"}});
+        CHECK_CODE(r, 1);
+        CHECK_MESSAGE(!has(r.out + r.err, "Lit3ralPw"), describe(r));
+        CHECK_MESSAGE(!has(r.out + r.err, "EnvSecr3t"), describe(r));
+        if (json) {
+          auto j = json_of(r);
+          CHECK(j["totals"]["failed"] == 2);
+          CHECK(j["databases"][1]["database"].get<std::string>().find("app:***@") != std::string::npos);
+          CHECK(j["databases"][1]["error"]["message"].get<std::string>().find("cannot connect") != std::string::npos);
+        } else {
+          CHECK_ERR(r, "cannot connect to PostgreSQL");
+          CHECK_OUT(r, "app:***@");
+        }
+      }
+    }
   }
 }
