@@ -1,6 +1,7 @@
 // Fleets and tenants (SPEC §10): one command over SQLite files, PostgreSQL databases and
 // tenant schemas at once, failures isolated, tenants isolated, concurrent fleet runs.
 #include <doctest/doctest.h>
+#include <libpq-fe.h>
 
 #include <cstdlib>
 #include <future>
@@ -77,6 +78,33 @@ std::vector<std::string> applied_twice(Database& db, const std::string& schema =
                           "fastappkit_history WHERE direction = 'upgrade' GROUP BY app, revision HAVING COUNT(*) > 1"))
     out.push_back(r[0]);
   return out;
+}
+
+// A session of its own that holds advisory locks as another tool would.
+struct LockSession {
+  explicit LockSession(const std::string& conninfo) : c(PQconnectdb(conninfo.c_str())) {
+    REQUIRE(PQstatus(c) == CONNECTION_OK);
+  }
+  ~LockSession() { PQfinish(c); }
+  std::string scalar(const std::string& sql) {
+    PGresult* r = PQexec(c, sql.c_str());
+    REQUIRE_MESSAGE(PQresultStatus(r) == PGRES_TUPLES_OK, PQresultErrorMessage(r));
+    std::string v = PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+    PQclear(r);
+    return v;
+  }
+  PGconn* c;
+};
+
+// The tenant key as docs/fleets.md states it: FNV-1a 64 of "fastappkit migration run:" + NAME,
+// masked to a positive bigint.
+std::string tenant_key(const std::string& schema) {
+  unsigned long long h = 14695981039346656037ULL;
+  for (unsigned char c : "fastappkit migration run:" + schema) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return std::to_string(h & 0x7fffffffffffffffULL);
 }
 
 }  // namespace
@@ -304,5 +332,40 @@ TEST_SUITE("fastappkit::e2e") {
         }
       }
     }
+  }
+
+  TEST_CASE("tenant run locks: tenants side by side, a run without a schema excludes them, one tenant at a time") {
+    auto db = make_postgresql();
+    ExampleProject p;
+    const char* host = std::getenv("FASTAPPKIT_TEST_PGHOST");
+    REQUIRE(host);
+    const std::string name = db->url().substr(db->url().find("@/") + 2, db->url().find('?') - db->url().find("@/") - 2);
+    LockSession tool("host=" + std::string(host) + " user=postgres dbname=" + name);
+    const std::string database_key = "9056201690186716081";  // docs/postgresql.md
+    auto upgrade = [&](const std::string& schema) {
+      return fastappkit(
+          {"--lock-timeout", "1", "--database-url", db->url() + "&schema=" + schema, "migrate", "upgrade"}, p.root);
+    };
+    // The database key held exclusively (a run without ?schema=, or a deploy script): tenants wait.
+    CHECK(tool.scalar("SELECT pg_try_advisory_lock(" + database_key + ")") == "t");
+    auto waits = upgrade("a");
+    CHECK_CODE(waits, 1);
+    CHECK_ERR(waits, "another fastappkit run holds the migration lock");
+    CHECK(db->query("SELECT 1 FROM pg_namespace WHERE nspname = 'a'").empty());
+    CHECK(tool.scalar("SELECT pg_advisory_unlock(" + database_key + ")") == "t");
+    // Held shared (as another tenant's run holds it): a tenant goes ahead.
+    CHECK(tool.scalar("SELECT pg_try_advisory_lock_shared(" + database_key + ")") == "t");
+    REQUIRE_OK(upgrade("a"));
+    // Tenant b's own key held: b waits, a does not.
+    CHECK(tool.scalar("SELECT pg_try_advisory_lock(" + tenant_key("b") + ")") == "t");
+    auto b = upgrade("b");
+    CHECK_CODE(b, 1);
+    CHECK_ERR(b, "another fastappkit run holds the migration lock");
+    CHECK_ERR(b, "schema=b");
+    REQUIRE_OK(fastappkit(
+        {"--lock-timeout", "1", "--database-url", db->url() + "&schema=a", "migrate", "downgrade", "-1"}, p.root));
+    CHECK(tool.scalar("SELECT pg_advisory_unlock(" + tenant_key("b") + ")") == "t");
+    REQUIRE_OK(upgrade("b"));
+    CHECK(db->query("SELECT version_num FROM b.alembic_version")[0][0] == kCoreHead);
   }
 }
