@@ -368,4 +368,39 @@ TEST_SUITE("fastappkit::e2e") {
     REQUIRE_OK(upgrade("b"));
     CHECK(db->query("SELECT version_num FROM b.alembic_version")[0][0] == kCoreHead);
   }
+
+  TEST_CASE(
+      "a tenant role without CREATE on the database migrates its existing schema, and is told when it is missing") {
+    auto db = make_postgresql();
+    ExampleProject p;
+    const char* host = std::getenv("FASTAPPKIT_TEST_PGHOST");
+    REQUIRE(host);
+    const std::string name = db->url().substr(db->url().find("@/") + 2, db->url().find('?') - db->url().find("@/") - 2);
+    const std::string role = "fak_tenant_" + name.substr(4);
+    LockSession admin("host=" + std::string(host) + " user=postgres dbname=postgres");
+    PQclear(PQexec(admin.c, ("CREATE ROLE " + role + " LOGIN").c_str()));
+    REQUIRE(admin.scalar("SELECT COUNT(*) FROM pg_roles WHERE rolname = '" + role + "'") == "1");
+    struct DropRole {
+      LockSession& admin;
+      Database& db;
+      std::string role;
+      ~DropRole() {
+        try {
+          db.exec("DROP OWNED BY " + role);
+          PQclear(PQexec(admin.c, ("DROP ROLE IF EXISTS " + role).c_str()));
+        } catch (...) {
+        }
+      }
+    } drop{admin, *db, role};
+    db->exec("REVOKE CREATE ON DATABASE " + name + " FROM PUBLIC");
+    db->exec("CREATE SCHEMA t AUTHORIZATION " + role);
+    const std::string as_role = "postgresql://" + role + "@/" + name + "?host=" + host;
+    auto ok = fastappkit({"--database-url", as_role + "&schema=t", "migrate", "all"}, p.root);
+    REQUIRE_OK(ok);
+    CHECK(db->query("SELECT version_num FROM t.alembic_version")[0][0] == kCoreHead);
+    auto missing = fastappkit({"--database-url", as_role + "&schema=u", "migrate", "all"}, p.root);
+    CHECK_CODE(missing, 1);
+    CHECK_ERR(missing, "permission denied for database");
+    CHECK(db->query("SELECT 1 FROM pg_namespace WHERE nspname = 'u'").empty());
+  }
 }

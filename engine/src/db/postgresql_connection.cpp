@@ -343,8 +343,11 @@ class PostgresConnection final : public Connection {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     lock_conn_ = std::move(lock);
-    // Under the lock, so two runs of one tenant never race to create its schema.
-    if (!url_.schema.empty()) execute("CREATE SCHEMA IF NOT EXISTS " + sql::quote_ident(url_.schema));
+    // Under the lock, so two runs of one tenant never race to create its schema; looked up
+    // first because CREATE SCHEMA checks the CREATE privilege even when the schema exists.
+    if (!url_.schema.empty() &&
+        query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {url_.schema}).empty())
+      execute("CREATE SCHEMA IF NOT EXISTS " + sql::quote_ident(url_.schema));
   }
 
  private:
