@@ -29,7 +29,7 @@ project::LoadOptions Context::load(bool need_url, bool external_apps, bool keep_
   project::LoadOptions o;
   o.directory = directory;
   o.database_url = database_url;
-  o.need_url = need_url;
+  o.need_url = need_url && !vm.count("databases");  // a fleet names its own databases
   o.external_apps = external_apps;
   o.keep_broken = keep_broken;
   return o;
@@ -109,6 +109,7 @@ const std::vector<Command>& commands() {
        "apply core and internal-app migrations up to R (default: head)",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision: id, unique prefix, head, heads, +N, REV+N (default head)");
+         fleet_options(d);
        },
        cmd_upgrade},
       {{"migrate", "downgrade"},
@@ -118,6 +119,7 @@ const std::vector<Command>& commands() {
          revision_option(d, p, "target revision: id, prefix, base, -N, REV-N");
          d.add_options()("all", po::bool_switch(),
                          "with base: revert the whole project, external apps first (reverse order), then core");
+         fleet_options(d);
          p.add("revision", 1);
        },
        cmd_downgrade},
@@ -142,7 +144,11 @@ const std::vector<Command>& commands() {
       {{"migrate", "current"}, "", "show the revision(s) the database is at", nullptr, cmd_current},
       {{"migrate", "heads"}, "", "show the head revision(s) of the migration graph", nullptr, cmd_heads},
       {{"migrate", "history"}, "", "list revisions, newest first", nullptr, cmd_history},
-      {{"migrate", "status"}, "", "version table, current revision, heads and pending migrations", nullptr, cmd_status},
+      {{"migrate", "status"},
+       "",
+       "version table, current revision, heads and pending migrations",
+       [](auto& d, auto&) { fleet_options(d); },
+       cmd_status},
       {{"migrate", "stamp"},
        "<revision>",
        "set the version table to a revision without running migrations",
@@ -165,12 +171,18 @@ const std::vector<Command>& commands() {
       {{"migrate", "app", "<name>", "upgrade"},
        "[--revision R]",
        "apply an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision (default head)"); },
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision (default head)");
+         fleet_options(d);
+       },
        cmd_app_migrate},
       {{"migrate", "app", "<name>", "downgrade"},
        "--revision R",
        "revert an external app's migrations",
-       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, prefix, base, -N"); },
+       [](auto& d, auto& p) {
+         revision_option(d, p, "target revision: id, prefix, base, -N");
+         fleet_options(d);
+       },
        cmd_app_migrate},
       {{"migrate", "app", "<name>", "preview"},
        "[--revision R]",
@@ -255,12 +267,12 @@ const std::vector<Command>& commands() {
       {{"migrate", "all"},
        "",
        "migrate everything: core (with internal apps) first, then each external app in order",
-       nullptr,
+       [](auto& d, auto&) { fleet_options(d); },
        cmd_all},
       {{"migrate", "check"},
        "",
        "compare models, migrations and the database; exit 1 on any difference",
-       nullptr,
+       [](auto& d, auto&) { fleet_options(d); },
        cmd_check},
       {{"migrate", "graph"},
        "[--format dot|svg]",
@@ -369,6 +381,25 @@ std::string bash_completion(const po::options_description& globals) {
     for (const auto& o : d.options()) names.push_back("--" + o->long_name());
     return util::join(names, " ");
   };
+  // Options that take a value (global or a command's): the word after them is not a command word.
+  std::vector<std::string> with_value;
+  auto note_values = [&](const po::options_description& d) {
+    for (const auto& o : d.options()) {
+      if (o->semantic()->max_tokens() == 0 || o->long_name() == "directory") continue;
+      for (std::string name :
+           {"--" + o->long_name(), o->canonical_display_name(po::command_line_style::allow_dash_for_short)})
+        if (name.size() > 1 && name[0] == '-' &&
+            std::find(with_value.begin(), with_value.end(), name) == with_value.end())
+          with_value.push_back(name);
+    }
+  };
+  note_values(globals);
+  for (const auto& c : commands()) {
+    po::options_description own;
+    po::positional_options_description pos;
+    if (c.options) c.options(own, pos);
+    note_values(own);
+  }
   // A case label: the words quoted, an app's name slot as an unquoted '*'.
   auto pattern = [](const std::vector<std::string>& words) {
     std::string p = "\"";
@@ -415,7 +446,9 @@ std::string bash_completion(const po::options_description& globals) {
       "    w=${COMP_WORDS[i]}\n"
       "    case \"$w\" in\n"
       "      -C|--directory) _fastappkit_dir=(-C \"${COMP_WORDS[i+1]}\"); ((i++)); continue ;;\n"
-      "      --database-url|--lock-timeout|--color|-r|--revision|-m|--message|--format|--app) ((i++)); continue ;;\n"
+      "      " +
+      util::join(with_value, "|") +
+      ") ((i++)); continue ;;\n"
       "      -*) continue ;;\n"
       "    esac\n"
       "    path=\"${path:+$path }$w\"\n"

@@ -14,6 +14,10 @@
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/project/workspace.hpp"
 
+namespace boost::program_options {
+class options_description;
+}
+
 namespace fastappkit::cli {
 
 // What a word means, for colour on a terminal (SGR codes; none when colour is off).
@@ -52,6 +56,15 @@ struct Context {
 };
 
 sql::Dialect dialect_of(const config::DatabaseUrl& url);
+
+// --databases FILE, --jobs N, --fail-fast (SPEC §10) for the commands that can run over a fleet.
+void fleet_options(boost::program_options::options_description& d);
+// Whether --databases was given; refuses --jobs or --fail-fast without it, --database-url with it.
+bool fleet_requested(const Context& ctx);
+// A run (upgrade, downgrade, all, app upgrade/downgrade) on every database of the fleet.
+int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests);
+int fleet_status(Context& ctx);
+int fleet_check(Context& ctx);
 
 int cmd_upgrade(Context& ctx);
 int cmd_downgrade(Context& ctx);

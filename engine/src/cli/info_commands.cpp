@@ -164,6 +164,7 @@ int cmd_history(Context& ctx) {
 }
 
 int cmd_status(Context& ctx) {
+  if (fleet_requested(ctx)) return fleet_status(ctx);
   Workspace w = Workspace::open_project(ctx.load(true, true, true));
   auto conn = ctx.open_read_only(w.url());
   project::Status s = w.status(conn.get());
@@ -216,6 +217,7 @@ int cmd_status(Context& ctx) {
 }
 
 int cmd_check(Context& ctx) {
+  if (fleet_requested(ctx)) return fleet_check(ctx);
   Workspace w = Workspace::open_project(ctx.load(true, true, true));
   std::unique_ptr<db::Connection> conn;
   std::string note;

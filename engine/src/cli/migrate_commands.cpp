@@ -72,6 +72,7 @@ int run(Context& ctx, const Workspace& w, const std::vector<project::Request>& r
   for (const auto& r : requests)
     migration::validate_target(*r.target->graph, r.revision);  // before a database is opened
   for (const auto& n : w.notes()) ctx.warn(n);
+  if (fleet_requested(ctx)) return fleet_migrate(ctx, w, requests);
   // An SQLite file that does not exist yet is not created for a plan that cannot run.
   if (w.url().backend == config::Backend::sqlite && !w.url().is_memory() && !ctx.open_read_only(w.url()))
     w.plan(nullptr, sql::Dialect::sqlite, requests);

@@ -151,6 +151,54 @@ std::vector<std::string> split_commas(const std::string& s) {
   throw Error(ErrorKind::input, SourceLocation{file.string(), line, col}, message, hint, source);
 }
 
+// A tenant schema name: plain identifier characters, so it is quoted the same on every
+// server and never needs escaping; pg_* and information_schema belong to the server.
+void check_schema_name(const std::string& name) {
+  const char* hint =
+      "write ?schema=NAME with letters, digits and _ (starting with a letter or _), at most 63 characters";
+  bool ok = !name.empty() && name.size() <= 63 &&
+            (std::isalpha(static_cast<unsigned char>(name[0])) || name[0] == '_') &&
+            std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+  if (!ok) {
+    bool plain =
+        name.size() <= 80 && std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isprint(c); });
+    throw Error(ErrorKind::input,
+                plain ? "invalid schema '" + name + "' in the database URL" : "invalid schema in the database URL",
+                hint);
+  }
+  std::string lower = name;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.rfind("pg_", 0) == 0 || lower == "information_schema")
+    throw Error(ErrorKind::input, "schema '" + name + "' in the database URL belongs to the PostgreSQL server",
+                "name a schema of your own, e.g. ?schema=tenant_a");
+}
+
+// Takes `schema=...` out of a PostgreSQL URL's query (libpq would refuse the keyword) and
+// returns it percent-decoded; "" when absent.
+std::string take_schema(std::string& rest) {
+  auto q = rest.find('?');
+  if (q == std::string::npos) return {};
+  std::string query = rest.substr(q + 1), kept, schema;
+  bool found = false;
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t amp = query.find('&', start);
+    std::string item = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    if (item.rfind("schema=", 0) == 0) {
+      if (found) throw Error(ErrorKind::input, "the database URL gives schema= twice", "keep one ?schema=NAME per URL");
+      found = true;
+      schema = percent_decode(item.substr(7), "schema");
+      check_schema_name(schema);
+    } else if (!item.empty()) {
+      kept += (kept.empty() ? "" : "&") + item;
+    }
+    if (amp == std::string::npos) break;
+    start = amp + 1;
+  }
+  rest = rest.substr(0, q) + (kept.empty() ? "" : "?" + kept);
+  return schema;
+}
+
 }  // namespace
 
 bool is_secret_option(std::string_view keyword) {
@@ -203,6 +251,7 @@ std::string DatabaseUrl::redacted() const {
   }
   out += "/" + database;
   for (const auto& [k, v] : params) add(k, v);
+  if (!schema.empty()) add("schema", schema);
   if (!q.empty()) out += "?" + q;
   return out;
 }
@@ -248,7 +297,13 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
                   "write sqlite:///file.db (the suffixes +aiosqlite and +pysqlite are accepted and ignored)");
     }
     out.backend = Backend::sqlite;
-    if (auto q = rest.find('?'); q != std::string_view::npos) rest = rest.substr(0, q);
+    if (auto q = rest.find('?'); q != std::string_view::npos) {
+      std::string query = "&" + std::string(rest.substr(q + 1));
+      if (query.find("&schema=") != std::string::npos)
+        throw Error(ErrorKind::input, "?schema= is for PostgreSQL URLs; an SQLite database has no schemas",
+                    "give each SQLite tenant its own file, e.g. sqlite:///tenants/a.db");
+      rest = rest.substr(0, q);
+    }
     if (rest.empty() || rest == "/:memory:" || rest == "/") {
       out.sqlite_path = ":memory:";
       return out;
@@ -272,9 +327,11 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
     }
     out.backend = Backend::postgresql;
     check_unencoded_userinfo(rest);
+    std::string without_schema(rest);
+    out.schema = take_schema(without_schema);
     // libpq parses the URI itself (multi-host lists, IPv6, percent-encoding, every keyword),
     // so fastappkit connects to exactly what libpq would.
-    const std::string uri = "postgresql://" + std::string(rest);
+    const std::string uri = "postgresql://" + without_schema;
     char* err = nullptr;
     PQconninfoOption* opts = PQconninfoParse(uri.c_str(), &err);
     if (!opts) {

@@ -38,6 +38,18 @@ Failure failure_of(const std::string& sqlstate) {
 // tests/e2e/test_e2e_trust.cpp reads the docs' number and checks it in pg_locks.
 constexpr long long kRunLockKey = 9056201690186716081LL;
 
+// A tenant's run (?schema=NAME) holds kRunLockKey shared, so tenants of one database migrate
+// side by side while a run without a schema still excludes them all, plus this key (FNV-1a 64
+// of "fastappkit migration run:" + NAME, masked to a positive bigint) exclusively.
+long long schema_lock_key(const std::string& schema) {
+  unsigned long long h = 14695981039346656037ULL;
+  for (unsigned char c : "fastappkit migration run:" + schema) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return static_cast<long long>(h & 0x7fffffffffffffffULL);
+}
+
 std::string where(const config::DatabaseUrl& url) {
   std::string host = url.host.empty() ? "the default socket" : url.host;
   return "host " + host + ", port " + (url.port.empty() ? std::string("5432") : url.port) + ", database " +
@@ -67,6 +79,10 @@ Conn connect(const config::DatabaseUrl& url) {
 class PostgresConnection final : public Connection {
  public:
   PostgresConnection(const config::DatabaseUrl& url, OpenMode mode) : url_(url), conn_(connect(url)) {
+    // Only the tenant's schema is searched: its tables are created there and nothing of
+    // another schema is seen (reflect, status and check read current_schema(); a schema that
+    // does not exist yet leaves it NULL, so nothing is found).
+    if (!url.schema.empty()) execute("SET search_path TO " + sql::quote_ident(url.schema));
     if (mode == OpenMode::read_only) execute("SET default_transaction_read_only = on");
   }
 
@@ -304,12 +320,20 @@ class PostgresConnection final : public Connection {
     const std::string key = std::to_string(kRunLockKey);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     bool waited = false;
+    const std::string tenant = url_.schema.empty() ? std::string() : std::to_string(schema_lock_key(url_.schema));
+    auto try_sql = [&](const char* sql, const std::string& k) {
+      const char* values[] = {k.c_str()};
+      Result r(PQexecParams(lock.get(), sql, 1, nullptr, values, nullptr, nullptr, 0));
+      if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), sql);
+      return std::string(PQgetvalue(r.get(), 0, 0)) == "t";
+    };
     for (;;) {
-      const char* values[] = {key.c_str()};
-      Result r(
-          PQexecParams(lock.get(), "SELECT pg_try_advisory_lock($1::bigint)", 1, nullptr, values, nullptr, nullptr, 0));
-      if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), "SELECT pg_try_advisory_lock(...)");
-      if (std::string(PQgetvalue(r.get(), 0, 0)) == "t") break;
+      if (tenant.empty()) {
+        if (try_sql("SELECT pg_try_advisory_lock($1::bigint)", key)) break;
+      } else if (try_sql("SELECT pg_try_advisory_lock_shared($1::bigint)", key)) {
+        if (try_sql("SELECT pg_try_advisory_lock($1::bigint)", tenant)) break;
+        try_sql("SELECT pg_advisory_unlock_shared($1::bigint)", key);
+      }
       if (std::chrono::steady_clock::now() >= deadline) {
         throw DbError(Failure::busy,
                       "another fastappkit run holds the migration lock on " + url_.redacted() + " (waited " +
@@ -321,6 +345,11 @@ class PostgresConnection final : public Connection {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     lock_conn_ = std::move(lock);
+    // Under the lock, so two runs of one tenant never race to create its schema; looked up
+    // first because CREATE SCHEMA checks the CREATE privilege even when the schema exists.
+    if (!url_.schema.empty() &&
+        query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", {url_.schema}).empty())
+      execute("CREATE SCHEMA IF NOT EXISTS " + sql::quote_ident(url_.schema));
   }
 
  private:

@@ -9,6 +9,7 @@
 #include "fastappkit/migration/autogenerate.hpp"
 #include "fastappkit/migration/validate.hpp"
 #include "fastappkit/plugin/host.hpp"
+#include "fastappkit/project/fleet.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::project {
@@ -463,7 +464,8 @@ std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration:
 
 }  // namespace
 
-RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::vector<Request>& requests) const {
+RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::vector<Request>& requests,
+                        RenderCache* cache) const {
   RunPlan rp;
   rp.dialect = dialect;
   // What each target will have applied once the earlier parts of this run are done.
@@ -480,7 +482,9 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
     migration::validate_target(*t.graph, req.revision);
     part.plan = req.direction == Direction::upgrade ? migration::plan_upgrade(*t.graph, part.current, req.revision)
                                                     : migration::plan_downgrade(*t.graph, part.current, req.revision);
-    part.steps = m.render(part.plan, part.current);
+    part.steps =
+        cache ? cache->steps(t, dialect, part.plan, part.current, [&] { return m.render(part.plan, part.current); })
+              : m.render(part.plan, part.current);
     resolve_calls(t, part);
     std::set<std::string> applied = migration::applied_set(*t.graph, part.current, t.version_table);
     if (conn) {

@@ -25,6 +25,9 @@ struct DatabaseUrl {
   // be comma-separated lists for a multi-host URL); params: every other libpq keyword given.
   std::string user, password, host, port, database;
   std::vector<std::pair<std::string, std::string>> params;
+  // postgresql: `?schema=NAME` (SPEC §10), taken out of the query before libpq sees it (libpq
+  // refuses unknown keywords): the run's tables and version tables live in that schema.
+  std::string schema;
 
   bool is_memory() const { return backend == Backend::sqlite && sqlite_path == ":memory:"; }
   // The URL with the password and every other secret option (is_secret_option) replaced by

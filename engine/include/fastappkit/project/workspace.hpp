@@ -28,6 +28,8 @@ struct Plugin;
 
 namespace fastappkit::project {
 
+class RenderCache;
+
 enum class TargetKind { core, external };
 
 // One revision graph and its version table: core (with internal apps) or an external app.
@@ -177,8 +179,10 @@ class Workspace {
   // Reads every requested target's version rows, plans, renders each step, resolves every
   // `call` against its library and refuses a plan that would reach into another app's data
   // (a core change that drops or alters a table or column an applied external app's tables
-  // reference), all before anything is written. `conn` may be null (no database yet).
-  RunPlan plan(db::Connection* conn, sql::Dialect dialect, const std::vector<Request>& requests) const;
+  // reference), all before anything is written. `conn` may be null (no database yet). With a
+  // `cache` (a fleet run), steps already rendered for the same rows and dialect are reused.
+  RunPlan plan(db::Connection* conn, sql::Dialect dialect, const std::vector<Request>& requests,
+               RenderCache* cache = nullptr) const;
   // Runs a plan's parts in order, each step in its own transaction (Migrator::run).
   void apply(db::Connection& conn, const RunPlan& plan, Observer& observer, const run::DdlPolicy& ddl = {}) const;
   // `migrate lint`: the rules of lint::rules() over every target's pending revisions (those

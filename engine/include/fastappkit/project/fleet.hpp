@@ -1,0 +1,116 @@
+#pragma once
+// Fleets and tenants (SPEC §10): one command over many databases. A fleet file lists database
+// URLs; the project is loaded, checked and rendered once, then each database is run on its
+// own (its own connection, run lock and transactions, exactly as a single run) by up to N
+// worker threads. The result is a value the CLI prints as a table or JSON.
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastappkit/config/database_url.hpp"
+#include "fastappkit/error.hpp"
+#include "fastappkit/project/workspace.hpp"
+#include "fastappkit/run/migrator.hpp"
+
+namespace fastappkit::project {
+
+// One line of a fleet file.
+struct FleetDatabase {
+  config::DatabaseUrl url;
+  int line = 0;
+};
+
+// Reads a fleet file: one database URL per line, `#` comments and blank lines skipped,
+// `${VAR}` replaced by the environment variable VAR (so passwords stay out of the file);
+// relative SQLite paths are relative to `root`. Throws Error(input) at file:line:col for an
+// unset variable, a bad URL, an in-memory SQLite database, the same database twice, or a file
+// with no URL; a line is shown only with its passwords replaced by ***.
+std::vector<FleetDatabase> read_fleet(const std::filesystem::path& file, const std::filesystem::path& root);
+
+// `text` with every ${NAME} replaced from `lookup` (NAME: letters, digits, _). Throws
+// Error(input) at the reference (`where.column` is the column just before `text` starts on its
+// line) for an unset variable or an unterminated or empty reference; `shown` is the line as it
+// may be printed.
+std::string expand_variables(std::string_view text, const SourceLocation& where, std::string_view shown,
+                             const std::function<std::optional<std::string>(const std::string&)>& lookup);
+
+enum class FleetState {
+  done,         // the command ran on this database
+  failed,       // it stopped with an error (the database is as a single failed run leaves it)
+  not_started,  // --fail-fast: another database failed first
+};
+
+std::string_view to_string(FleetState s);
+
+// What happened on one database.
+struct DatabaseOutcome {
+  std::string database;  // redacted URL
+  int line = 0;          // in the fleet file
+  FleetState state = FleetState::not_started;
+  std::string detail;  // one phrase for the table: "applied 5", "up to date", "3 pending", "2 differences"
+  // Per app, in run order: migrations applied (or reverted) by a run, pending ones for status.
+  std::vector<std::pair<std::string, std::size_t>> counts;
+  std::vector<std::string> differences;  // check: "app: difference"
+  std::vector<std::string> notes;        // warnings (a revision edited after it was applied)
+  double milliseconds = 0;
+  std::optional<Error> error;
+  bool differs() const { return !differences.empty(); }
+  std::size_t total() const;
+};
+
+struct FleetSummary {
+  std::vector<DatabaseOutcome> databases;  // in fleet-file order
+  unsigned jobs = 1;
+  double milliseconds = 0;  // wall time of the whole fleet
+  std::size_t count(FleetState s) const;
+  std::size_t total() const;  // sum of every database's counts
+  bool ok() const { return count(FleetState::done) == databases.size(); }
+};
+
+struct FleetOptions {
+  unsigned jobs = 4;
+  bool fail_fast = false;
+};
+
+// Runs `work` for every database, up to `jobs` at a time, each in its own thread with its own
+// connection. `work` fills the outcome's detail and counts; an Error or other exception it
+// throws marks that database failed and the others go on (with fail_fast no new database
+// starts after a failure). `finished` is called, one at a time, as each database finishes.
+using FleetWork = std::function<void(const FleetDatabase&, DatabaseOutcome&)>;
+FleetSummary run_fleet(const std::vector<FleetDatabase>& fleet, const FleetOptions& options, const FleetWork& work,
+                       const std::function<void(const DatabaseOutcome&)>& finished = {});
+
+// Rendered steps shared by every database of a run: a plan from the same version rows on the
+// same dialect is rendered once, however many databases need it. Safe across threads.
+class RenderCache {
+ public:
+  const std::vector<run::Step>& steps(const Target& t, sql::Dialect dialect, const migration::Plan& plan,
+                                      const std::vector<std::string>& current,
+                                      const std::function<std::vector<run::Step>()>& render);
+  std::size_t renders() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<run::Step>> cache_;
+  std::size_t renders_ = 0;
+};
+
+// The per-database work of migrate upgrade / downgrade / all over a fleet: opens the database,
+// takes its run lock, plans (through `cache`), applies, and counts what was applied per app.
+void migrate_database(const Workspace& w, const std::vector<Request>& requests, const config::DatabaseUrl& url,
+                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out);
+// migrate status over a fleet: pending migrations per app (read-only).
+void status_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
+                     DatabaseOutcome& out);
+// migrate check over a fleet: every difference between models, migrations and the database.
+void check_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
+                    DatabaseOutcome& out);
+
+}  // namespace fastappkit::project

@@ -1,0 +1,231 @@
+// --databases FILE on the commands that read or write a database (SPEC §10): options, the
+// progress line per database, and the summary as a table or JSON. The work is the library's
+// (project/fleet.hpp).
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "context.hpp"
+#include "fastappkit/error.hpp"
+#include "fastappkit/project/fleet.hpp"
+#include "fastappkit/util/text.hpp"
+
+namespace fastappkit::cli {
+
+namespace po = boost::program_options;
+using json = nlohmann::ordered_json;
+using project::DatabaseOutcome;
+using project::FleetState;
+
+namespace {
+
+constexpr unsigned kMaxJobs = 64;
+
+// What the counts of a command mean, for the table header and the JSON key.
+struct Kind {
+  const char* command;
+  const char* counts;  // "applied", "pending", "differences"
+};
+
+project::FleetOptions fleet_settings(const Context& ctx) {
+  project::FleetOptions o;
+  if (ctx.has("jobs")) {
+    int j = ctx.vm["jobs"].as<int>();
+    if (j < 1 || j > static_cast<int>(kMaxJobs))
+      throw Error(ErrorKind::usage,
+                  "--jobs must be from 1 to " + std::to_string(kMaxJobs) + ", not " + std::to_string(j),
+                  "e.g. --jobs 4 (each PostgreSQL database of a run holds two connections)");
+    o.jobs = static_cast<unsigned>(j);
+  }
+  o.fail_fast = ctx.flag("fail-fast");
+  return o;
+}
+
+std::vector<project::FleetDatabase> load_fleet(const Context& ctx) {
+  return project::read_fleet(ctx.opt("databases"), ctx.directory);
+}
+
+std::string counts_text(const DatabaseOutcome& d) {
+  std::vector<std::string> parts;
+  for (const auto& [app, n] : d.counts)
+    if (n) parts.push_back(app + " " + std::to_string(n));
+  return parts.empty() ? std::string("-") : util::join(parts, ", ");
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+json error_json(const Error& e) {
+  json j{{"message", config::redact_text(e.message())}, {"hint", config::redact_text(e.hint())}};
+  if (e.location()) {
+    j["file"] = e.location()->file;
+    j["line"] = e.location()->line;
+    j["column"] = e.location()->column;
+  }
+  return j;
+}
+
+// Prints the summary; returns the exit code: 1 if a database failed, was not started or (check) differs.
+int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
+  bool differs = false;
+  for (const auto& d : s.databases) differs = differs || d.differs();
+  const int code = s.ok() && !differs ? 0 : 1;
+  if (ctx.json) {
+    json list = json::array();
+    for (const auto& d : s.databases) {
+      json counts = json::object();
+      for (const auto& [app, n] : d.counts) counts[app] = n;
+      json j{{"database", d.database},
+             {"line", d.line},
+             {"state", std::string(project::to_string(d.state))},
+             {"detail", d.detail},
+             {kind.counts, counts},
+             {"milliseconds", static_cast<long long>(d.milliseconds + 0.5)}};
+      if (std::string(kind.counts) == "differences") j["difference_list"] = d.differences;
+      if (!d.notes.empty()) j["notes"] = d.notes;
+      if (d.error) j["error"] = error_json(*d.error);
+      list.push_back(j);
+    }
+    ctx.print_json({{"command", kind.command},
+                    {"ok", code == 0},
+                    {"jobs", s.jobs},
+                    {"databases", list},
+                    {"totals",
+                     {{"databases", s.databases.size()},
+                      {"done", s.count(FleetState::done)},
+                      {"failed", s.count(FleetState::failed)},
+                      {"not_started", s.count(FleetState::not_started)},
+                      {kind.counts, s.total()},
+                      {"milliseconds", static_cast<long long>(s.milliseconds + 0.5)}}}});
+    return code;
+  }
+  // Failed databases last, each with its error.
+  std::vector<const DatabaseOutcome*> order;
+  for (auto state : {FleetState::done, FleetState::not_started, FleetState::failed})
+    for (const auto& d : s.databases)
+      if (d.state == state) order.push_back(&d);
+  std::size_t width = 8;
+  for (const auto* d : order) width = std::max(width, d->database.size());
+  std::string header = kind.counts;
+  for (auto& c : header) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto pad = [](std::string s, std::size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
+  if (ctx.verbosity > 0) {
+    ctx.out << "\n"
+            << pad("DATABASE", width) << "  " << pad("STATE", 26) << " " << pad(header, 30) << " "
+            << "      MS\n";
+    for (const auto* d : order) {
+      char ms[32];
+      std::snprintf(ms, sizeof ms, "%8.0f", d->milliseconds);
+      ctx.out << pad(d->database, width) << "  " << pad(d->detail, 26) << " " << pad(counts_text(*d), 30) << " " << ms
+              << "\n";
+    }
+    for (const auto& d : s.databases)
+      for (const auto& diff : d.differences) ctx.out << d.database << ": " << diff << "\n";
+  }
+  for (const auto* d : order) {
+    if (!d->error) continue;
+    ctx.err << "fastappkit: error: " << d->database << " (" << ctx.opt("databases") << ":" << d->line
+            << "): " << config::redact_text(d->error->what()) << "\n";
+    if (!d->error->hint().empty()) ctx.err << "  hint: " << config::redact_text(d->error->hint()) << "\n";
+  }
+  if (ctx.verbosity > 0) {
+    char total[256];
+    std::snprintf(total, sizeof total,
+                  "%zu database(s): %zu done, %zu failed, %zu not started; %zu %s; %.0f ms with --jobs %u\n",
+                  s.databases.size(), s.count(FleetState::done), s.count(FleetState::failed),
+                  s.count(FleetState::not_started), s.total(), kind.counts, s.milliseconds, s.jobs);
+    ctx.out << total;
+  }
+  return code;
+}
+
+// The progress line as each database finishes: "[ 3/25] sqlite:///a.db: applied 5 (core 3, ...) in 12 ms".
+std::function<void(const DatabaseOutcome&)> progress(Context& ctx, std::size_t total) {
+  if (ctx.json || ctx.verbosity == 0) return {};
+  auto done = std::make_shared<std::size_t>(0);
+  return [&ctx, total, done](const DatabaseOutcome& d) {
+    char n[32];
+    std::snprintf(n, sizeof n, "[%*zu/%zu] ", static_cast<int>(std::to_string(total).size()), ++*done, total);
+    ctx.out << n << d.database << ": " << d.detail;
+    if (d.total()) ctx.out << " (" << counts_text(d) << ")";
+    if (d.state != FleetState::not_started) ctx.out << " in " << static_cast<long long>(d.milliseconds + 0.5) << " ms";
+    if (d.error) ctx.out << ": " << first_line(config::redact_text(d.error->message()));
+    ctx.out << "\n";
+    for (const auto& note : d.notes) ctx.warn(d.database + ": " + note);
+    ctx.out.flush();
+  };
+}
+
+}  // namespace
+
+void fleet_options(po::options_description& d) {
+  d.add_options()("databases", po::value<std::string>(),
+                  "run on every database listed in FILE (one URL per line, # comments, ${VAR} from the environment)")(
+      "jobs,j", po::value<int>(), "with --databases: databases at a time (default 4)")(
+      "fail-fast", po::bool_switch(), "with --databases: start no further database after one fails");
+}
+
+bool fleet_requested(const Context& ctx) {
+  const bool fleet = ctx.has("databases");
+  if (!fleet && (ctx.has("jobs") || ctx.flag("fail-fast")))
+    throw Error(ErrorKind::usage, std::string(ctx.has("jobs") ? "--jobs" : "--fail-fast") + " needs --databases FILE",
+                "a single database runs alone; give a fleet file: --databases FILE --jobs N");
+  if (fleet && ctx.database_url)
+    throw Error(ErrorKind::usage, "--database-url and --databases both name the database(s)",
+                "give one: --database-url URL for one database, --databases FILE for a fleet");
+  return fleet;
+}
+
+int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests) {
+  const auto options = fleet_settings(ctx);
+  const auto fleet = load_fleet(ctx);
+  project::RenderCache cache;
+  // Rendered and checked once per dialect before any database is opened (SPEC §9): a plan
+  // that cannot render stops the whole fleet with every database untouched.
+  const bool upgrades = std::all_of(requests.begin(), requests.end(), [](const project::Request& r) {
+    return r.direction == migration::Direction::upgrade;
+  });
+  if (upgrades) {
+    std::set<sql::Dialect> dialects;
+    for (const auto& d : fleet) dialects.insert(d.url.backend);
+    for (auto dialect : dialects) w.plan(nullptr, dialect, requests, &cache);
+  }
+  auto summary = project::run_fleet(
+      fleet, options,
+      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
+        project::migrate_database(w, requests, db.url, ctx.lock_timeout, cache, out);
+      },
+      progress(ctx, fleet.size()));
+  const bool all = requests.size() > 1;
+  return report(ctx, summary, {all ? "migrate all" : "migrate", "applied"});
+}
+
+int fleet_status(Context& ctx) {
+  const auto options = fleet_settings(ctx);
+  project::Workspace w = project::Workspace::open_project(ctx.load(false, true, false));
+  for (const auto& n : w.notes()) ctx.warn(n);
+  const auto fleet = load_fleet(ctx);
+  auto summary = project::run_fleet(
+      fleet, options,
+      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
+        project::status_database(w, db.url, ctx.lock_timeout, out);
+      },
+      progress(ctx, fleet.size()));
+  return report(ctx, summary, {"migrate status", "pending"});
+}
+
+int fleet_check(Context& ctx) {
+  const auto options = fleet_settings(ctx);
+  project::Workspace w = project::Workspace::open_project(ctx.load(false, true, false));
+  for (const auto& n : w.notes()) ctx.warn(n);
+  const auto fleet = load_fleet(ctx);
+  auto summary = project::run_fleet(
+      fleet, options,
+      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
+        project::check_database(w, db.url, ctx.lock_timeout, out);
+      },
+      progress(ctx, fleet.size()));
+  return report(ctx, summary, {"migrate check", "differences"});
+}
+
+}  // namespace fastappkit::cli
