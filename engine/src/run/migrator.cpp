@@ -150,13 +150,40 @@ migration::Schema Migrator::state_of(const std::set<std::string>& applied) const
 
 std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vector<std::string>& current) const {
   std::set<std::string> applied = migration::applied_set(graph_, current, version_table_);
-  migration::Schema state = state_of(applied);
+  const bool downgrade = plan.direction == Direction::downgrade;
+  // The state after a downgrade step is what the remaining revisions give, whatever the
+  // downgrade operations say: later steps render against the truth. When the plan reverts the
+  // newest revisions of the applied order (always, on a linear history), that state is the one
+  // before those revisions' upgrade operations, so they are applied once with an undo record
+  // each and taken back step by step: linear in the history instead of a replay per step.
+  std::vector<migration::Undo> undos;
+  migration::Schema state;
+  if (downgrade) {
+    std::vector<std::string> order = graph_.topological(applied);
+    if (plan.steps.size() <= order.size() && std::equal(plan.steps.begin(), plan.steps.end(), order.rbegin())) {
+      undos.resize(plan.steps.size());
+      const std::size_t keep = order.size() - plan.steps.size();
+      for (std::size_t i = 0; i < order.size(); ++i)
+        for (const auto& op : graph_.get(order[i]).upgrade) {
+          if (i < keep)
+            migration::apply(state, op);
+          else
+            migration::apply(state, op, undos[order.size() - 1 - i]);
+        }
+    } else {
+      state = state_of(applied);
+    }
+  } else {
+    state = state_of(applied);
+  }
   std::vector<Step> steps;
-  for (const auto& id : plan.steps) {
+  for (std::size_t k = 0; k < plan.steps.size(); ++k) {
+    const std::string& id = plan.steps[k];
     Step step;
     step.migration = &graph_.get(id);
     step.direction = plan.direction;
-    const auto& ops = plan.direction == Direction::upgrade ? step.migration->upgrade : step.migration->downgrade;
+    const auto& ops = downgrade ? step.migration->downgrade : step.migration->upgrade;
+    migration::Undo scratch;  // the downgrade operations' own changes, taken back after the step
     for (const auto& op : ops) {
       if (op.kind == migration::OpKind::call) step.calls.emplace_back(step.statements.size(), &op);
       try {
@@ -171,13 +198,19 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
       } catch (const Error& e) {
         throw Error(e.kind(), SourceLocation{step.migration->path, op.line, op.col}, e.message(), e.hint());
       }
-      migration::apply(state, op);
+      if (!undos.empty())
+        migration::apply(state, op, scratch);
+      else
+        migration::apply(state, op);
     }
-    if (plan.direction == Direction::downgrade) {
-      // The state after a downgrade is what the remaining revisions give, whatever the
-      // downgrade operations say: later steps render against the truth.
-      applied.erase(id);
-      state = state_of(applied);
+    if (downgrade) {
+      if (!undos.empty()) {
+        migration::revert(state, scratch);
+        migration::revert(state, undos[k]);
+      } else {
+        applied.erase(id);
+        state = state_of(applied);
+      }
     }
     steps.push_back(std::move(step));
   }
@@ -186,7 +219,8 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
 
 std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows, const std::string& revision,
                                                   Direction d) const {
-  migration::applied_set(graph_, rows, version_table_);  // refuses rows the graph does not know
+  for (const auto& r : rows)
+    if (!graph_.contains(r)) migration::applied_set(graph_, rows, version_table_);  // refuses, naming the table
   std::vector<std::string> after = migration::rows_after_step(graph_, rows, revision, d);
   std::vector<std::string> removed, added;
   for (const auto& r : rows)
@@ -268,6 +302,32 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                    const std::function<void(const StepReport&)>& report) const {
   const bool sqlite = dialect_ == sql::Dialect::sqlite;
   if (sqlite && !steps.empty()) refuse_leftover_rebuild(conn);
+  // The applied set of the rows last seen, kept up to date across steps where that is exact
+  // (a revision with one parent and no depends_on), so a step does not walk the whole history.
+  std::vector<std::string> known_rows;
+  std::set<std::string> known_applied;
+  bool known = false;
+  auto applied_of = [&](const std::vector<std::string>& rows) -> const std::set<std::string>& {
+    if (!known || rows != known_rows) {
+      known_applied = migration::applied_set(graph_, rows, version_table_);
+      known_rows = rows;
+      known = true;
+    }
+    return known_applied;
+  };
+  auto advance = [&](const migration::Migration& m, Direction d, const std::vector<std::string>& rows_after) {
+    bool exact = known && m.depends_on.empty() && m.down_revisions.size() <= 1;
+    if (exact && d == Direction::upgrade) {
+      exact = m.down_revisions.empty() || known_applied.count(m.down_revisions[0]);
+      if (exact) known_applied.insert(m.revision);
+    } else if (exact) {
+      exact = std::find(known_rows.begin(), known_rows.end(), m.revision) != known_rows.end();
+      for (const auto& c : graph_.dependents(m.revision)) exact = exact && !known_applied.count(c);
+      if (exact) known_applied.erase(m.revision);
+    }
+    known = exact;
+    known_rows = rows_after;
+  };
   for (const auto& step : steps) {
     const auto& m = *step.migration;
     const std::string app = m.app.empty() ? label_ : m.app;
@@ -277,7 +337,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
     try {
       if (fk_off) conn.execute("PRAGMA foreign_keys = OFF");
       auto already_done = [&](const std::vector<std::string>& rows) {
-        auto applied = migration::applied_set(graph_, rows, version_table_);
+        const auto& applied = applied_of(rows);
         return step.direction == Direction::upgrade ? applied.count(m.revision) != 0 : applied.count(m.revision) == 0;
       };
       if (!m.transactional) {
@@ -300,7 +360,9 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
       }
       if (m.transactional) execute_step(conn, step, false);
       if (fk_off && m.transactional) check_foreign_keys(conn);
+      applied_of(rows);  // what `advance` starts from
       conn.execute(version_change(rows, m.revision, step.direction));
+      advance(m, step.direction, rows);
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       conn.query(std::string("INSERT INTO ") + kHistoryTable +
                      " (app, revision, direction, checksum, duration_ms) VALUES (" +
