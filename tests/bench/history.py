@@ -292,10 +292,10 @@ class Bench:
         self.record(("downgrade to base, %s (vs Alembic)" % tag, n), ours_down, a_down)
 
 
-def fmt(ours, other):
+def fmt(ours, other, cpu):
     if other is None:
-        return "%.1f ms" % ours
-    return "%.1f / %.1f ms (%.3f)" % (ours, other, ours / other)
+        return "%.1f ms (CPU %.0f)" % (ours, cpu)
+    return "%.1f / %.1f ms (%.3f; CPU %.0f)" % (ours, other, ours / other, cpu)
 
 
 def main():
@@ -355,17 +355,17 @@ def print_table(results, sizes):
         cells = []
         for n in sizes:
             r = results.get((fig, n))
-            cells.append(fmt(r[0], r[1]) if r else "")
+            cells.append(fmt(r[0], r[1], r[2]) if r else "")
         growth = ""
         have = [results[(fig, n)][0] for n in sizes if (fig, n) in results]
         if len(have) >= 2:
             growth = "%.1f×" % (have[-1] / have[-2])
         print("| %s | %s | %s |" % (fig, " | ".join(cells), growth))
-    print("\nCells: fastappkit / other (ratio); medians of whole processes; CPU = user + system of the process.")
-    cpu = [(fig, n, r[2]) for (fig, n), r in results.items() if n]
-    print("fastappkit CPU per revision (ms): " + ", ".join(
-        "%s N=%d: %.3f" % (fig.split(" (")[0], n, c / n) for fig, n, c in cpu if "vs raw" in fig or "preview" in fig
-        and "Alembic" not in fig and "alembic" not in fig))
+    print("\nCells: fastappkit / other (ratio; CPU = user + system ms of the fastappkit process); medians of "
+          "whole processes.")
+    per = ["%s N=%d: %.3f" % (fig.split(" (")[0], n, r[2] / n) for (fig, n), r in results.items()
+           if n and "Alembic" not in fig and "alembic" not in fig]
+    print("fastappkit CPU per revision (ms): " + "; ".join(per))
 
 
 def print_targets(results, sizes):
