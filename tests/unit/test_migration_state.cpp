@@ -131,22 +131,29 @@ TEST_SUITE("fastappkit::migration") {
       if (i > 0) m.down_revisions = {"r" + std::to_string(99 + i)};
       m.path = "versions/" + m.revision + ".toml";
       m.upgrade = {ops[i]};
-      // A downgrade that a later step's rendering must not trust: renames a table to a name
-      // nothing else uses. The state after the step is what the remaining revisions give.
-      Operation odd = on(OpKind::rename_table, ops[i].table.empty() ? "none" : ops[i].table);
+      // Downgrades that render differently with the state (on SQLite, dropping a constrained
+      // column rebuilds the table from its state) and change it in ways a later step's
+      // rendering must not see: the state after a step is what the remaining revisions give.
+      auto drop_fk_column = on(OpKind::drop_column, "posts");
+      drop_fk_column.column_name = "user_id";
+      auto drop_key = on(OpKind::drop_column, "accounts");
+      drop_key.column_name = "account_id";
+      auto odd = on(OpKind::rename_table, "posts");
       odd.new_name = "renamed_by_downgrade";
-      m.downgrade = {odd};
+      m.downgrade = {drop_fk_column, drop_key, odd};
       ms.push_back(m);
     }
     RevisionGraph g(ms);
     for (auto dialect : {sql::Dialect::sqlite, sql::Dialect::postgresql}) {
       run::Migrator migrator(g, "core", "alembic_version", dialect);
       const std::vector<std::string> current = {ms.back().revision};
+      int rebuilds = 0;  // steps whose SQL depends on the whole table's state
       for (std::size_t to = 0; to < ms.size(); ++to) {
         std::string target = to == 0 ? "base" : ms[to - 1].revision;
         Plan plan = plan_downgrade(g, current, target);
         auto steps = migrator.render(plan, current);
         REQUIRE(steps.size() == plan.steps.size());
+        for (const auto& step : steps) rebuilds += step.rebuilds.empty() ? 0 : 1;
         // The reference: the state of what remains, replayed from base, for every step.
         std::set<std::string> applied = g.ancestors(current);
         for (std::size_t k = 0; k < plan.steps.size(); ++k) {
@@ -161,6 +168,7 @@ TEST_SUITE("fastappkit::migration") {
           applied.erase(plan.steps[k]);
         }
       }
+      if (dialect == sql::Dialect::sqlite) CHECK(rebuilds > 0);
     }
   }
 

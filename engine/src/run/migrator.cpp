@@ -102,7 +102,8 @@ void refuse_leftover_rebuild(db::Connection& conn) {
 
 }  // namespace
 
-void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one) const {
+void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one,
+                            const std::vector<std::string>& tail) const {
   std::size_t next = 0;
   auto run_until = [&](std::size_t end) {
     if (end <= next) return;
@@ -133,15 +134,29 @@ void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_
     next = rb.first + rb.count;
   }
   calls_until(step.statements.size());
-  run_until(step.statements.size());
+  // The last statements go with `tail` (the version-table change): one round trip less.
+  std::vector<std::string> last(step.statements.begin() + static_cast<long>(next), step.statements.end());
+  last.insert(last.end(), tail.begin(), tail.end());
+  if (one_by_one)
+    for (const auto& s : last) conn.execute(s);
+  else
+    conn.execute(last);
 }
 
-std::vector<std::string> Migrator::current(db::Connection* conn) const {
+namespace {
+
+std::vector<std::string> rows_of(db::Connection& conn, const std::string& table) {
   std::vector<std::string> out;
-  if (!conn || !conn->table_exists(version_table_)) return out;
-  for (const auto& r : conn->query("SELECT version_num FROM " + version_table_ + " ORDER BY version_num"))
+  for (const auto& r : conn.query("SELECT version_num FROM " + table + " ORDER BY version_num"))
     if (r[0]) out.push_back(*r[0]);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> Migrator::current(db::Connection* conn) const {
+  if (!conn || !conn->table_exists(version_table_)) return {};
+  return rows_of(*conn, version_table_);
 }
 
 migration::Schema Migrator::state_of(const std::set<std::string>& applied) const {
@@ -150,6 +165,7 @@ migration::Schema Migrator::state_of(const std::set<std::string>& applied) const
 
 std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vector<std::string>& current) const {
   std::set<std::string> applied = migration::applied_set(graph_, current, version_table_);
+  if (plan.steps.empty()) return {};  // a no-op needs no state
   const bool downgrade = plan.direction == Direction::downgrade;
   // The state after a downgrade step is what the remaining revisions give, whatever the
   // downgrade operations say: later steps render against the truth. When the plan reverts the
@@ -302,6 +318,9 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                    const std::function<void(const StepReport&)>& report) const {
   const bool sqlite = dialect_ == sql::Dialect::sqlite;
   if (sqlite && !steps.empty()) refuse_leftover_rebuild(conn);
+  // The version table is never dropped by a run: once it is there, each step reads its rows
+  // without asking the catalog first.
+  const bool have_table = !steps.empty() && conn.table_exists(version_table_);
   // The applied set of the rows last seen, kept up to date across steps where that is exact
   // (a revision with one parent and no depends_on), so a step does not walk the whole history.
   std::vector<std::string> known_rows;
@@ -351,17 +370,22 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
       db::Transaction tx(conn);
       // Re-read inside the transaction (which holds SQLite's write lock): another run may
       // have applied this step since the plan was made.
-      std::vector<std::string> rows = current(&conn);
+      std::vector<std::string> rows = have_table ? rows_of(conn, version_table_) : current(&conn);
       if (m.transactional && already_done(rows)) {
         tx.commit();
         if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
         report({step, app, 0, true});
         continue;
       }
-      if (m.transactional) execute_step(conn, step, false);
-      if (fk_off && m.transactional) check_foreign_keys(conn);
       applied_of(rows);  // what `advance` starts from
-      conn.execute(version_change(rows, m.revision, step.direction));
+      std::vector<std::string> change = version_change(rows, m.revision, step.direction);
+      if (m.transactional && !fk_off) {
+        execute_step(conn, step, false, change);  // the version-table change in the same round trip
+      } else {
+        if (m.transactional) execute_step(conn, step, false);
+        if (fk_off && m.transactional) check_foreign_keys(conn);
+        conn.execute(change);
+      }
       advance(m, step.direction, rows);
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       conn.query(std::string("INSERT INTO ") + kHistoryTable +

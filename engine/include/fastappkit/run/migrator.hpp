@@ -91,7 +91,9 @@ class Migrator {
 
  private:
   const migration::RevisionGraph& graph_;
-  void execute_step(db::Connection& conn, const Step& step, bool one_by_one) const;
+  // Runs the step's statements and calls; `tail` is sent with its last statements.
+  void execute_step(db::Connection& conn, const Step& step, bool one_by_one,
+                    const std::vector<std::string>& tail = {}) const;
 
   std::string label_, version_table_;
   sql::Dialect dialect_;
