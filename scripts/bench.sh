@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds in Release (build-release/) and runs the benchmark, on SQLite and on a throwaway
+# Builds in Release (build-release/) and runs the benchmarks (docs/performance.md), on SQLite and on a throwaway
 # PostgreSQL cluster started and stopped here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,3 +10,6 @@ pgdir=$(mktemp -d /tmp/fastappkit-bench-pg-XXXXXX)
 trap 'scripts/pg-test-cluster.sh stop "$pgdir" >/dev/null' EXIT
 scripts/pg-test-cluster.sh start "$pgdir" >/dev/null
 FASTAPPKIT_TEST_PGHOST="$pgdir" ./build-release/tests/bench/fastappkit_bench
+# Synthetic linear histories (N = 200, 1,000, 10,000) against raw sqlite3/psql and Alembic;
+# arguments go to history.py (e.g. --sizes 200,1000 --runs 5).
+/usr/bin/python3 tests/bench/history.py --fastappkit build-release/engine/fastappkit --pghost "$pgdir" "$@"

@@ -1,23 +1,70 @@
 // PostgreSQL through libpq.
-#include <libpq-fe.h>
+#include <dlfcn.h>
 
 #include <thread>
+#include <type_traits>
 
 #include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/util/text.hpp"
+#include "libpq.hpp"
 
 namespace fastappkit::db {
+
+const Libpq& libpq() {
+  static const Libpq lib = [] {
+    Libpq l;
+    void* handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = dlerror();
+      throw DbError(
+          Failure::connect,
+          std::string("cannot load the PostgreSQL client library libpq.so.5: ") + (why ? why : "unknown error"), {}, {},
+          "install it (apt-get install libpq5), then run the command again");
+    }
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
+      if (!fn)
+        throw DbError(Failure::connect, std::string("libpq.so.5 has no function ") + name, {}, {},
+                      "install PostgreSQL 15's libpq5, then run the command again");
+    };
+    load(l.PQclear, "PQclear");
+    load(l.PQconndefaults, "PQconndefaults");
+    load(l.PQconnectdb, "PQconnectdb");
+    load(l.PQconninfoFree, "PQconninfoFree");
+    load(l.PQconninfoParse, "PQconninfoParse");
+    load(l.PQerrorMessage, "PQerrorMessage");
+    load(l.PQexec, "PQexec");
+    load(l.PQexecParams, "PQexecParams");
+    load(l.PQfinish, "PQfinish");
+    load(l.PQfreemem, "PQfreemem");
+    load(l.PQgetResult, "PQgetResult");
+    load(l.PQgetisnull, "PQgetisnull");
+    load(l.PQgetlength, "PQgetlength");
+    load(l.PQgetvalue, "PQgetvalue");
+    load(l.PQnfields, "PQnfields");
+    load(l.PQntuples, "PQntuples");
+    load(l.PQresultErrorField, "PQresultErrorField");
+    load(l.PQresultErrorMessage, "PQresultErrorMessage");
+    load(l.PQresultStatus, "PQresultStatus");
+    load(l.PQsendQuery, "PQsendQuery");
+    load(l.PQsetNoticeProcessor, "PQsetNoticeProcessor");
+    load(l.PQstatus, "PQstatus");
+    load(l.PQtransactionStatus, "PQtransactionStatus");
+    return l;  // the library stays open for the life of the process
+  }();
+  return lib;
+}
 
 namespace {
 
 struct ResultDeleter {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { libpq().PQclear(r); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 struct ConnDeleter {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { libpq().PQfinish(c); }
 };
 using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 
@@ -63,15 +110,15 @@ Conn connect(const config::DatabaseUrl& url) {
     if (k == "connect_timeout") has_timeout = true;
   if (!has_timeout) conninfo += " connect_timeout=10";
   conninfo += " application_name=fastappkit";
-  Conn c(PQconnectdb(conninfo.c_str()));
-  if (!c || PQstatus(c.get()) != CONNECTION_OK) {
-    std::string msg = c ? trim(PQerrorMessage(c.get())) : "out of memory";
+  Conn c(libpq().PQconnectdb(conninfo.c_str()));
+  if (!c || libpq().PQstatus(c.get()) != CONNECTION_OK) {
+    std::string msg = c ? trim(libpq().PQerrorMessage(c.get())) : "out of memory";
     throw DbError(Failure::connect, "cannot connect to PostgreSQL at " + where(url) + ": " + config::redact_text(msg),
                   {}, {},
                   "check that the server is running and that DATABASE_URL (from " + url.source +
                       ") has the right host, port, user, password and database");
   }
-  PQsetNoticeProcessor(
+  libpq().PQsetNoticeProcessor(
       c.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
@@ -96,12 +143,12 @@ class PostgresConnection final : public Connection {
     // result per statement, so the count of results before the error names the failing one.
     std::string batch;
     for (const auto& s : statements) batch += s + ";\n";
-    if (!PQsendQuery(conn_.get(), batch.c_str())) fail_connection(statements.front());
+    if (!libpq().PQsendQuery(conn_.get(), batch.c_str())) fail_connection(statements.front());
     std::size_t index = 0;
     std::optional<DbError> error;
-    while (PGresult* raw = PQgetResult(conn_.get())) {
+    while (PGresult* raw = libpq().PQgetResult(conn_.get())) {
       Result r(raw);
-      auto status = PQresultStatus(r.get());
+      auto status = libpq().PQresultStatus(r.get());
       if (status == PGRES_FATAL_ERROR && !error) {
         error = to_error(r.get(), statements[std::min(index, statements.size() - 1)]);
       } else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
@@ -116,21 +163,21 @@ class PostgresConnection final : public Connection {
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {}) override {
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
-    Result r(PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr,
-                          nullptr, 0));
+    Result r(libpq().PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                  nullptr, nullptr, 0));
     if (!r) fail_connection(sql);
-    auto status = PQresultStatus(r.get());
+    auto status = libpq().PQresultStatus(r.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw to_error(r.get(), sql);
     std::vector<Row> rows;
-    int n = PQntuples(r.get()), m = PQnfields(r.get());
+    int n = libpq().PQntuples(r.get()), m = libpq().PQnfields(r.get());
     rows.reserve(n);
     for (int i = 0; i < n; ++i) {
       Row row;
       for (int j = 0; j < m; ++j) {
-        if (PQgetisnull(r.get(), i, j))
+        if (libpq().PQgetisnull(r.get(), i, j))
           row.emplace_back(std::nullopt);
         else
-          row.emplace_back(std::string(PQgetvalue(r.get(), i, j), PQgetlength(r.get(), i, j)));
+          row.emplace_back(std::string(libpq().PQgetvalue(r.get(), i, j), libpq().PQgetlength(r.get(), i, j)));
       }
       rows.push_back(std::move(row));
     }
@@ -140,9 +187,9 @@ class PostgresConnection final : public Connection {
   void begin() override { execute("BEGIN"); }
   void commit() override { execute("COMMIT"); }
   void rollback() noexcept override {
-    if (PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
-    PGresult* r = PQexec(conn_.get(), "ROLLBACK");
-    if (r) PQclear(r);
+    if (libpq().PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
+    PGresult* r = libpq().PQexec(conn_.get(), "ROLLBACK");
+    if (r) libpq().PQclear(r);
   }
 
   bool table_exists(const std::string& name) override {
@@ -323,9 +370,9 @@ class PostgresConnection final : public Connection {
     const std::string tenant = url_.schema.empty() ? std::string() : std::to_string(schema_lock_key(url_.schema));
     auto try_sql = [&](const char* sql, const std::string& k) {
       const char* values[] = {k.c_str()};
-      Result r(PQexecParams(lock.get(), sql, 1, nullptr, values, nullptr, nullptr, 0));
-      if (!r || PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), sql);
-      return std::string(PQgetvalue(r.get(), 0, 0)) == "t";
+      Result r(libpq().PQexecParams(lock.get(), sql, 1, nullptr, values, nullptr, nullptr, 0));
+      if (!r || libpq().PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), sql);
+      return std::string(libpq().PQgetvalue(r.get(), 0, 0)) == "t";
     };
     for (;;) {
       if (tenant.empty()) {
@@ -356,19 +403,19 @@ class PostgresConnection final : public Connection {
   [[noreturn]] void fail_connection(const std::string& statement) {
     throw DbError(Failure::connect,
                   "lost the connection to PostgreSQL at " + where(url_) + ": " +
-                      config::redact_text(trim(PQerrorMessage(conn_.get()))),
+                      config::redact_text(trim(libpq().PQerrorMessage(conn_.get()))),
                   statement, {}, "check that the server is still running");
   }
 
   DbError to_error(const PGresult* r, const std::string& statement) const {
-    if (!r) return DbError(Failure::connect, config::redact_text(trim(PQerrorMessage(conn_.get()))), statement);
+    if (!r) return DbError(Failure::connect, config::redact_text(trim(libpq().PQerrorMessage(conn_.get()))), statement);
     auto field = [&](int code) {
-      const char* v = PQresultErrorField(r, code);
+      const char* v = libpq().PQresultErrorField(r, code);
       return v ? std::string(v) : std::string();
     };
     std::string sqlstate = field(PG_DIAG_SQLSTATE);
     std::string msg = field(PG_DIAG_MESSAGE_PRIMARY);
-    if (msg.empty()) msg = trim(PQresultErrorMessage(r));
+    if (msg.empty()) msg = trim(libpq().PQresultErrorMessage(r));
     std::string detail = field(PG_DIAG_MESSAGE_DETAIL);
     if (!detail.empty()) msg += " (" + detail + ")";
     if (!sqlstate.empty()) msg += " [SQLSTATE " + sqlstate + "]";

@@ -213,6 +213,7 @@ std::set<std::string> RevisionGraph::descendants(const std::vector<std::string>&
 std::vector<std::string> RevisionGraph::normalized_down(std::string_view id) const {
   const Migration& m = get(id);
   std::vector<std::string> out = m.down_revisions;
+  if (m.depends_on.empty()) return out;  // nothing to normalise: no walk over the ancestors
   std::set<std::string> deps(m.depends_on.begin(), m.depends_on.end());
   for (const auto& a : ancestors({std::string(id)}, false))
     if (a != id)

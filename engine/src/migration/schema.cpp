@@ -262,4 +262,31 @@ void apply(Schema& schema, const Operation& op) {
   }
 }
 
+void apply(Schema& schema, const Operation& op, Undo& undo) {
+  if (op.kind == OpKind::execute || op.kind == OpKind::call) return;  // the state does not change
+  auto save = [&](const std::string& name) {
+    auto it = schema.tables.find(name);
+    undo.saved.emplace_back(name, it == schema.tables.end() ? std::nullopt : std::optional<Table>(it->second));
+  };
+  save(op.table);
+  if (op.kind == OpKind::rename_table) save(op.new_name);
+  // These two rewrite the foreign keys of other tables that reference op.table.
+  if (op.kind == OpKind::rename_table || (op.kind == OpKind::alter_column && !op.new_name.empty()))
+    for (const auto& [name, other] : schema.tables)
+      if (name != op.table && std::any_of(other.foreign_keys.begin(), other.foreign_keys.end(),
+                                          [&](const ForeignKey& fk) { return fk.references_table == op.table; }))
+        save(name);
+  apply(schema, op);
+}
+
+void revert(Schema& schema, Undo& undo) {
+  for (auto it = undo.saved.rbegin(); it != undo.saved.rend(); ++it) {
+    if (it->second)
+      schema.tables[it->first] = std::move(*it->second);
+    else
+      schema.tables.erase(it->first);
+  }
+  undo.saved.clear();
+}
+
 }  // namespace fastappkit::migration

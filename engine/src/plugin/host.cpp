@@ -1,6 +1,7 @@
 // Plugin discovery, checks and loading with Boost.DLL, and the host functions of the C ABI.
 #include "fastappkit/plugin/host.hpp"
 
+#include <dlfcn.h>
 #include <fastappkit/plugin_abi.h>
 #include <openssl/evp.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
 #include "../util/toml_support.hpp"
 #include "fastappkit/migration/validate.hpp"
@@ -280,24 +282,68 @@ void Plugin::call(const migration::Operation& op, db::Connection& conn) const {
   }
 }
 
+namespace {
+
+// OpenSSL's libcrypto is opened when a sha256 pin is checked, not at process start: the other
+// commands do not pay for loading and relocating it (docs/performance.md).
+struct Libcrypto {
+  decltype(&::EVP_MD_CTX_new) EVP_MD_CTX_new = nullptr;
+  decltype(&::EVP_MD_CTX_free) EVP_MD_CTX_free = nullptr;
+  decltype(&::EVP_sha256) EVP_sha256 = nullptr;
+  decltype(&::EVP_DigestInit_ex) EVP_DigestInit_ex = nullptr;
+  decltype(&::EVP_DigestUpdate) EVP_DigestUpdate = nullptr;
+  decltype(&::EVP_DigestFinal_ex) EVP_DigestFinal_ex = nullptr;
+};
+
+const Libcrypto& libcrypto() {
+  static const Libcrypto lib = [] {
+    Libcrypto l;
+    void* handle = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char* why = dlerror();
+      throw Error(
+          ErrorKind::failed,
+          std::string("cannot load OpenSSL's libcrypto.so.3 to check a sha256 pin: ") + (why ? why : "unknown error"),
+          "install it (apt-get install libssl3), then run the command again");
+    }
+    auto load = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
+      if (!fn)
+        throw Error(ErrorKind::failed, std::string("libcrypto.so.3 has no function ") + name,
+                    "install OpenSSL 3's libssl3, then run the command again");
+    };
+    load(l.EVP_MD_CTX_new, "EVP_MD_CTX_new");
+    load(l.EVP_MD_CTX_free, "EVP_MD_CTX_free");
+    load(l.EVP_sha256, "EVP_sha256");
+    load(l.EVP_DigestInit_ex, "EVP_DigestInit_ex");
+    load(l.EVP_DigestUpdate, "EVP_DigestUpdate");
+    load(l.EVP_DigestFinal_ex, "EVP_DigestFinal_ex");
+    return l;  // the library stays open for the life of the process
+  }();
+  return lib;
+}
+
+}  // namespace
+
 std::string sha256_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in)
     throw Error(ErrorKind::input, "cannot read " + file.string() + " to compute its SHA-256",
                 "check that it exists and is readable");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+  const Libcrypto& c = libcrypto();
+  std::unique_ptr<EVP_MD_CTX, decltype(c.EVP_MD_CTX_free)> ctx(c.EVP_MD_CTX_new(), c.EVP_MD_CTX_free);
+  if (!ctx || c.EVP_DigestInit_ex(ctx.get(), c.EVP_sha256(), nullptr) != 1)
     throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
   std::vector<char> buf(1 << 16);
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    if (in.gcount() > 0 && EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount())) != 1)
+    if (in.gcount() > 0 && c.EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<std::size_t>(in.gcount())) != 1)
       throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
   }
   if (in.bad()) throw Error(ErrorKind::input, "error while reading " + file.string());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1)
+  if (c.EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1)
     throw Error(ErrorKind::failed, "OpenSSL cannot compute a SHA-256");
   std::string hex;
   for (unsigned int i = 0; i < len; ++i) {

@@ -106,7 +106,8 @@ void refuse_leftover_rebuild(db::Connection& conn) {
 
 }  // namespace
 
-void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one) const {
+void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one,
+                            const std::vector<std::string>& tail) const {
   std::size_t next = 0;
   auto run_until = [&](std::size_t end) {
     if (end <= next) return;
@@ -137,15 +138,29 @@ void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_
     next = rb.first + rb.count;
   }
   calls_until(step.statements.size());
-  run_until(step.statements.size());
+  // The last statements go with `tail` (the version-table change): one round trip less.
+  std::vector<std::string> last(step.statements.begin() + static_cast<long>(next), step.statements.end());
+  last.insert(last.end(), tail.begin(), tail.end());
+  if (one_by_one)
+    for (const auto& s : last) conn.execute(s);
+  else
+    conn.execute(last);
 }
 
-std::vector<std::string> Migrator::current(db::Connection* conn) const {
+namespace {
+
+std::vector<std::string> rows_of(db::Connection& conn, const std::string& table) {
   std::vector<std::string> out;
-  if (!conn || !conn->table_exists(version_table_)) return out;
-  for (const auto& r : conn->query("SELECT version_num FROM " + version_table_ + " ORDER BY version_num"))
+  for (const auto& r : conn.query("SELECT version_num FROM " + table + " ORDER BY version_num"))
     if (r[0]) out.push_back(*r[0]);
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> Migrator::current(db::Connection* conn) const {
+  if (!conn || !conn->table_exists(version_table_)) return {};
+  return rows_of(*conn, version_table_);
 }
 
 migration::Schema Migrator::state_of(const std::set<std::string>& applied) const {
@@ -154,13 +169,41 @@ migration::Schema Migrator::state_of(const std::set<std::string>& applied) const
 
 std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vector<std::string>& current) const {
   std::set<std::string> applied = migration::applied_set(graph_, current, version_table_);
-  migration::Schema state = state_of(applied);
+  if (plan.steps.empty()) return {};  // a no-op needs no state
+  const bool downgrade = plan.direction == Direction::downgrade;
+  // The state after a downgrade step is what the remaining revisions give, whatever the
+  // downgrade operations say: later steps render against the truth. When the plan reverts the
+  // newest revisions of the applied order (always, on a linear history), that state is the one
+  // before those revisions' upgrade operations, so they are applied once with an undo record
+  // each and taken back step by step: linear in the history instead of a replay per step.
+  std::vector<migration::Undo> undos;
+  migration::Schema state;
+  if (downgrade) {
+    std::vector<std::string> order = graph_.topological(applied);
+    if (plan.steps.size() <= order.size() && std::equal(plan.steps.begin(), plan.steps.end(), order.rbegin())) {
+      undos.resize(plan.steps.size());
+      const std::size_t keep = order.size() - plan.steps.size();
+      for (std::size_t i = 0; i < order.size(); ++i)
+        for (const auto& op : graph_.get(order[i]).upgrade) {
+          if (i < keep)
+            migration::apply(state, op);
+          else
+            migration::apply(state, op, undos[order.size() - 1 - i]);
+        }
+    } else {
+      state = state_of(applied);
+    }
+  } else {
+    state = state_of(applied);
+  }
   std::vector<Step> steps;
-  for (const auto& id : plan.steps) {
+  for (std::size_t k = 0; k < plan.steps.size(); ++k) {
+    const std::string& id = plan.steps[k];
     Step step;
     step.migration = &graph_.get(id);
     step.direction = plan.direction;
-    const auto& ops = plan.direction == Direction::upgrade ? step.migration->upgrade : step.migration->downgrade;
+    const auto& ops = downgrade ? step.migration->downgrade : step.migration->upgrade;
+    migration::Undo scratch;  // the downgrade operations' own changes, taken back after the step
     for (const auto& op : ops) {
       if (op.kind == migration::OpKind::call) step.calls.emplace_back(step.statements.size(), &op);
       try {
@@ -175,13 +218,19 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
       } catch (const Error& e) {
         throw Error(e.kind(), SourceLocation{step.migration->path, op.line, op.col}, e.message(), e.hint());
       }
-      migration::apply(state, op);
+      if (!undos.empty())
+        migration::apply(state, op, scratch);
+      else
+        migration::apply(state, op);
     }
-    if (plan.direction == Direction::downgrade) {
-      // The state after a downgrade is what the remaining revisions give, whatever the
-      // downgrade operations say: later steps render against the truth.
-      applied.erase(id);
-      state = state_of(applied);
+    if (downgrade) {
+      if (!undos.empty()) {
+        migration::revert(state, scratch);
+        migration::revert(state, undos[k]);
+      } else {
+        applied.erase(id);
+        state = state_of(applied);
+      }
     }
     steps.push_back(std::move(step));
   }
@@ -190,7 +239,8 @@ std::vector<Step> Migrator::render(const migration::Plan& plan, const std::vecto
 
 std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows, const std::string& revision,
                                                   Direction d) const {
-  migration::applied_set(graph_, rows, version_table_);  // refuses rows the graph does not know
+  for (const auto& r : rows)
+    if (!graph_.contains(r)) migration::applied_set(graph_, rows, version_table_);  // refuses, naming the table
   std::vector<std::string> after = migration::rows_after_step(graph_, rows, revision, d);
   std::vector<std::string> removed, added;
   for (const auto& r : rows)
@@ -277,6 +327,35 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
   if (!sqlite && !steps.empty())
     conn.execute("SET lock_timeout = '" + std::to_string(ddl.lock_timeout.count()) + "ms'");
   std::mt19937 jitter(std::random_device{}());
+  // The version table is never dropped by a run: once it is there, each step reads its rows
+  // without asking the catalog first.
+  const bool have_table = !steps.empty() && conn.table_exists(version_table_);
+  // The applied set of the rows last seen, kept up to date across steps where that is exact
+  // (a revision with one parent and no depends_on), so a step does not walk the whole history.
+  std::vector<std::string> known_rows;
+  std::set<std::string> known_applied;
+  bool known = false;
+  auto applied_of = [&](const std::vector<std::string>& rows) -> const std::set<std::string>& {
+    if (!known || rows != known_rows) {
+      known_applied = migration::applied_set(graph_, rows, version_table_);
+      known_rows = rows;
+      known = true;
+    }
+    return known_applied;
+  };
+  auto advance = [&](const migration::Migration& m, Direction d, const std::vector<std::string>& rows_after) {
+    bool exact = known && m.depends_on.empty() && m.down_revisions.size() <= 1;
+    if (exact && d == Direction::upgrade) {
+      exact = m.down_revisions.empty() || known_applied.count(m.down_revisions[0]);
+      if (exact) known_applied.insert(m.revision);
+    } else if (exact) {
+      exact = std::find(known_rows.begin(), known_rows.end(), m.revision) != known_rows.end();
+      for (const auto& c : graph_.dependents(m.revision)) exact = exact && !known_applied.count(c);
+      if (exact) known_applied.erase(m.revision);
+    }
+    known = exact;
+    known_rows = rows_after;
+  };
   for (const auto& step : steps) {
     const auto& m = *step.migration;
     const std::string app = m.app.empty() ? label_ : m.app;
@@ -287,7 +366,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
       try {
         if (fk_off) conn.execute("PRAGMA foreign_keys = OFF");
         auto already_done = [&](const std::vector<std::string>& rows) {
-          auto applied = migration::applied_set(graph_, rows, version_table_);
+          const auto& applied = applied_of(rows);
           return step.direction == Direction::upgrade ? applied.count(m.revision) != 0 : applied.count(m.revision) == 0;
         };
         if (!m.transactional) {
@@ -301,7 +380,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         db::Transaction tx(conn);
         // Re-read inside the transaction (which holds SQLite's write lock): another run may
         // have applied this step since the plan was made.
-        std::vector<std::string> rows = current(&conn);
+        std::vector<std::string> rows = have_table ? rows_of(conn, version_table_) : current(&conn);
         // A staged race (tests only): the first step holds here, inside its transaction and under
         // the run lock, until the test lets it go.
         if (&step == &steps.front()) util::test_hold("holding");
@@ -311,9 +390,15 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
           report({step, app, 0, true});
           break;
         }
-        if (m.transactional) execute_step(conn, step, false);
-        if (fk_off && m.transactional) check_foreign_keys(conn);
-        conn.execute(version_change(rows, m.revision, step.direction));
+        applied_of(rows);  // what `advance` starts from
+        std::vector<std::string> change = version_change(rows, m.revision, step.direction);
+        if (m.transactional && !fk_off) {
+          execute_step(conn, step, false, change);  // the version-table change in the same round trip
+        } else {
+          if (m.transactional) execute_step(conn, step, false);
+          if (fk_off && m.transactional) check_foreign_keys(conn);
+          conn.execute(change);
+        }
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
         conn.query(std::string("INSERT INTO ") + kHistoryTable +
                        " (app, revision, direction, checksum, duration_ms) VALUES (" +
@@ -321,10 +406,23 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                    {label_, m.revision, step.direction == Direction::upgrade ? "upgrade" : "downgrade", m.checksum,
                     std::to_string(static_cast<long long>(ms))});
         tx.commit();
+        {
+          // The rows the version change leaves in the common case (one parent); when the next
+          // step reads different rows, `applied_of` computes the set again from them.
+          std::vector<std::string> after = rows;
+          const std::string parent = m.down_revisions.size() == 1 ? m.down_revisions[0] : std::string();
+          const std::string& gone = step.direction == Direction::upgrade ? parent : m.revision;
+          const std::string& added = step.direction == Direction::upgrade ? m.revision : parent;
+          after.erase(std::remove(after.begin(), after.end(), gone), after.end());
+          if (!added.empty()) after.push_back(added);
+          std::sort(after.begin(), after.end());  // as rows_of reads them
+          advance(m, step.direction, after);      // only once the step is committed
+        }
         if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
         report({step, app, ms, false});
         break;
       } catch (const db::DbError& e) {
+        known = false;  // what was applied is read again on a retry
         conn.rollback();
         if (fk_off) {
           try {
@@ -358,7 +456,8 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                                   : " (not retried: transactional = false)") +
                  blocker_text(conn, step);
           hint =
-              "end or wait for the blocking session (SELECT pg_terminate_backend(<pid>) ends it), then run the command "
+              "end or wait for the blocking session (SELECT pg_terminate_backend(<pid>) ends it), then run the "
+              "command "
               "again; --ddl-lock-timeout and --ddl-retries set how long and how often a migration waits";
         }
         msg += m.transactional

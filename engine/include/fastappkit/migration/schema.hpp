@@ -170,4 +170,14 @@ std::string duplicate_unique(const Table& t);
 // are recorded as best it can; it never throws for those.
 void apply(Schema& schema, const Operation& op);
 
+// What `apply` changed: the tables it touched, as they were before (nullopt: absent). Lets a
+// caller walk a history backwards without replaying it from the first revision.
+struct Undo {
+  std::vector<std::pair<std::string, std::optional<Table>>> saved;
+};
+// Applies `op` and appends to `undo` what `revert` needs to take it back exactly.
+void apply(Schema& schema, const Operation& op, Undo& undo);
+// Takes back everything recorded in `undo`, newest first, and empties it.
+void revert(Schema& schema, Undo& undo);
+
 }  // namespace fastappkit::migration

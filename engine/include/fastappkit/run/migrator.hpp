@@ -106,7 +106,9 @@ class Migrator {
 
  private:
   const migration::RevisionGraph& graph_;
-  void execute_step(db::Connection& conn, const Step& step, bool one_by_one) const;
+  // Runs the step's statements and calls; `tail` is sent with its last statements.
+  void execute_step(db::Connection& conn, const Step& step, bool one_by_one,
+                    const std::vector<std::string>& tail = {}) const;
   // "\n  table 't' is locked (Mode) by pid N (state): query" for each session holding a lock
   // on a table `step` names; "" when the catalog cannot be read.
   std::string blocker_text(db::Connection& conn, const Step& step) const;
