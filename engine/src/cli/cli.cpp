@@ -365,7 +365,8 @@ std::string group_help(const std::vector<std::string>& prefix) {
     out += std::string(title) + ":\n";
     for (const Command* c : members) {
       std::string line = "  " + usage_of(*c);
-      line += line.size() + 2 <= column ? std::string(column - line.size(), ' ') : "\n" + std::string(column, ' ');
+      if (line.size() + 2 > column) line += '\n';  // too long: the summary goes on the next line
+      line.append(line.back() == '\n' ? column : column - line.size(), ' ');
       out += line + c->summary + "\n";
     }
     out += "\n";

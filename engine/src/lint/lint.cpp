@@ -64,7 +64,10 @@ std::string q(const std::string& s) { return util::json_escape(s); }  // a TOML 
 std::string list(const std::vector<std::string>& v) {
   std::vector<std::string> parts;
   for (const auto& s : v) parts.push_back(q(s));
-  return "[" + util::join(parts, ", ") + "]";
+  // Appended, not "[" + ...: GCC 12 warns falsely (-Wrestrict, bug 105651) on literal + temporary at -O3.
+  std::string out = "[";
+  out += util::join(parts, ", ");
+  return out += "]";
 }
 
 std::string lower(std::string s) {
@@ -129,8 +132,12 @@ long long width(ColumnType t, const std::optional<int>& length, const std::optio
 std::string type_text(ColumnType t, const std::optional<int>& length, const std::optional<int>& precision,
                       const std::optional<int>& scale) {
   std::string out(migration::column_type_name(t));
-  if (length) out += "(" + std::to_string(*length) + ")";
-  if (precision) out += "(" + std::to_string(*precision) + (scale ? ", " + std::to_string(*scale) : "") + ")";
+  if (length) out.append("(").append(std::to_string(*length)).append(")");
+  if (precision) {
+    out.append("(").append(std::to_string(*precision));
+    if (scale) out.append(", ").append(std::to_string(*scale));
+    out.append(")");
+  }
   return out;
 }
 
