@@ -500,7 +500,7 @@ struct Generator {
       }
       case add_column_unique: {
         // Every table holds one row (or none), so any column is NULL-only or distinct.
-        auto [t, c] = column_where([this](const Tbl& t, const Col& c) {
+        auto [t, c] = column_where([](const Tbl& t, const Col& c) {
           return !c.unique && c.type != "text" && !same_unique_exists(t, {c.name});
         });
         if (!t) return std::nullopt;

@@ -2,6 +2,7 @@
 // progress line per database, and the summary as a table or JSON. The work is the library's
 // (project/fleet.hpp).
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -75,12 +76,8 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
     for (const auto& d : s.databases) {
       json counts = json::object();
       for (const auto& [app, n] : d.counts) counts[app] = n;
-      json j{{"database", d.database},
-             {"line", d.line},
-             {"state", std::string(project::to_string(d.state))},
-             {"detail", d.detail},
-             {kind.counts, counts},
-             {"milliseconds", static_cast<long long>(d.milliseconds + 0.5)}};
+      json j{{"database", d.database}, {"line", d.line},      {"state", std::string(project::to_string(d.state))},
+             {"detail", d.detail},     {kind.counts, counts}, {"milliseconds", std::llround(d.milliseconds)}};
       if (std::string(kind.counts) == "differences") j["difference_list"] = d.differences;
       if (!d.notes.empty()) j["notes"] = d.notes;
       if (d.error) j["error"] = error_json(*d.error);
@@ -96,7 +93,7 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
                       {"failed", s.count(FleetState::failed)},
                       {"not_started", s.count(FleetState::not_started)},
                       {kind.counts, s.total()},
-                      {"milliseconds", static_cast<long long>(s.milliseconds + 0.5)}}}});
+                      {"milliseconds", std::llround(s.milliseconds)}}}});
     return code;
   }
   // Failed databases last, each with its error.
@@ -148,7 +145,7 @@ std::function<void(const DatabaseOutcome&)> progress(Context& ctx, std::size_t t
     std::snprintf(n, sizeof n, "[%*zu/%zu] ", static_cast<int>(std::to_string(total).size()), ++*done, total);
     ctx.out << n << d.database << ": " << d.detail;
     if (d.total()) ctx.out << " (" << counts_text(d) << ")";
-    if (d.state != FleetState::not_started) ctx.out << " in " << static_cast<long long>(d.milliseconds + 0.5) << " ms";
+    if (d.state != FleetState::not_started) ctx.out << " in " << std::llround(d.milliseconds) << " ms";
     if (d.error) ctx.out << ": " << first_line(config::redact_text(d.error->message()));
     ctx.out << "\n";
     for (const auto& note : d.notes) ctx.warn(d.database + ": " + note);

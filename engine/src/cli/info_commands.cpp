@@ -70,9 +70,9 @@ void print_history(Context& ctx, const migration::RevisionGraph& g, const std::s
   for (const auto& id : order) {
     const auto& m = g.get(id);
     std::vector<std::string> marks;
-    if (is_head(id)) marks.push_back("head");
-    if (m.down_revisions.size() > 1) marks.push_back("mergepoint");
-    if (g.children(id).size() > 1) marks.push_back("branchpoint");
+    if (is_head(id)) marks.emplace_back("head");
+    if (m.down_revisions.size() > 1) marks.emplace_back("mergepoint");
+    if (g.children(id).size() > 1) marks.emplace_back("branchpoint");
     ctx.out << (m.down_revisions.empty() ? std::string("<base>") : util::join(m.down_revisions, ", ")) << " -> " << id
             << (marks.empty() ? "" : " (" + util::join(marks, ") (") + ")") << ", " << m.message;
     if (!m.app.empty()) ctx.out << "  [" << m.app << "]";

@@ -269,11 +269,10 @@ RenderedOp render_sqlite(const Operation& op, const Schema& before) {
                     "name a unique or foreign-key constraint the migrations created");
       return rebuild(*t, after, kept_columns(*t, after));
     }
-    // SQLite checks every row when a rebuild adds a foreign key (PRAGMA foreign_key_check):
-    // the constraint is valid already.
+    // validate_constraint: SQLite checks every row when a rebuild adds a foreign key (PRAGMA
+    // foreign_key_check), so the constraint is valid already. The others are rendered the same
+    // on every dialect by render().
     case OpKind::validate_constraint:
-      break;
-    // Rendered the same on every dialect by render().
     case OpKind::create_table:
     case OpKind::drop_table:
     case OpKind::rename_table:
