@@ -20,7 +20,8 @@ struct Project {
   std::unique_ptr<Database> db;
 
   template <class B>
-  explicit Project(B) : root(dir.path / "proj") {
+  explicit Project(B) {
+    root = dir.path / "proj";
     auto r = fastappkit({"core", "new", "proj"}, dir.path);
     REQUIRE_OK(r);
     db = make_database<B>(dir.path);

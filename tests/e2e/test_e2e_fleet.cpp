@@ -23,7 +23,8 @@ struct Fleet {
   std::vector<std::string> schemas;
   std::vector<std::string> urls;  // in file order
 
-  Fleet(int sqlite_files, int pg_databases, std::vector<std::string> tenant_schemas) : schemas(tenant_schemas) {
+  Fleet(int sqlite_files, int pg_databases, std::vector<std::string> tenant_schemas)
+      : schemas(std::move(tenant_schemas)) {
     for (int i = 0; i < sqlite_files; ++i) {
       sqlite.push_back(make_sqlite(p.dir.path / ("t" + std::to_string(i))));
       fs::create_directories(p.dir.path / ("t" + std::to_string(i)));
@@ -316,7 +317,7 @@ TEST_SUITE("fastappkit::e2e") {
       for (bool json : {false, true}) {
         auto args = cmd;
         args.insert(args.end(), {"--databases", "fleet.txt"});
-        if (json) args.push_back("--json");
+        if (json) args.emplace_back("--json");
         auto r = f.run(args, {{"FAK_E2E_PW", "EnvSecr3t"}});
         CHECK_CODE(r, 1);
         CHECK_MESSAGE(!has(r.out + r.err, "Lit3ralPw"), describe(r));

@@ -105,7 +105,7 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
   for (const auto* d : order) width = std::max(width, d->database.size());
   std::string header = kind.counts;
   for (auto& c : header) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  auto pad = [](std::string s, std::size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
+  auto pad = [](const std::string& s, std::size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
   if (ctx.verbosity > 0) {
     ctx.out << "\n"
             << pad("DATABASE", width) << "  " << pad("STATE", 26) << " " << pad(header, 30) << " "

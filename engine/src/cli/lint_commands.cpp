@@ -46,8 +46,6 @@ int cmd_lint(Context& ctx) {
   const sql::Dialect dialect = lint_dialect(ctx, w, !all);
   std::unique_ptr<db::Connection> conn;
   if (!all) conn = ctx.open_read_only(w.url());
-  std::size_t revisions = 0;
-  for (const auto& t : w.targets()) revisions += t.graph->migrations().size();
   auto findings = w.lint(conn.get(), dialect, all);
   std::size_t errors = 0, warnings = 0, silenced = 0;
   for (const auto& f : findings) {
