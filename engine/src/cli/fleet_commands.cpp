@@ -197,32 +197,26 @@ int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<p
   return report(ctx, summary, {all ? "migrate all" : "migrate", "applied"});
 }
 
-int fleet_status(Context& ctx) {
+namespace {
+
+// A read-only command over the fleet: the project loaded once, `one` run per database.
+template <class PerDatabase>
+int fleet_read(Context& ctx, PerDatabase one, const Kind& kind) {
   const auto options = fleet_settings(ctx);
   project::Workspace w = project::Workspace::open_project(ctx.load(false, true, false));
   for (const auto& n : w.notes()) ctx.warn(n);
   const auto fleet = load_fleet(ctx);
   auto summary = project::run_fleet(
       fleet, options,
-      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
-        project::status_database(w, db.url, ctx.lock_timeout, out);
-      },
+      [&](const project::FleetDatabase& db, DatabaseOutcome& out) { one(w, db.url, ctx.lock_timeout, out); },
       progress(ctx, fleet.size()));
-  return report(ctx, summary, {"migrate status", "pending"});
+  return report(ctx, summary, kind);
 }
 
-int fleet_check(Context& ctx) {
-  const auto options = fleet_settings(ctx);
-  project::Workspace w = project::Workspace::open_project(ctx.load(false, true, false));
-  for (const auto& n : w.notes()) ctx.warn(n);
-  const auto fleet = load_fleet(ctx);
-  auto summary = project::run_fleet(
-      fleet, options,
-      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
-        project::check_database(w, db.url, ctx.lock_timeout, out);
-      },
-      progress(ctx, fleet.size()));
-  return report(ctx, summary, {"migrate check", "differences"});
-}
+}  // namespace
+
+int fleet_status(Context& ctx) { return fleet_read(ctx, project::status_database, {"migrate status", "pending"}); }
+
+int fleet_check(Context& ctx) { return fleet_read(ctx, project::check_database, {"migrate check", "differences"}); }
 
 }  // namespace fastappkit::cli
