@@ -212,8 +212,11 @@ class Bench:
         self.smoke = args.smoke
         self.results = {}  # (figure, N) -> (ours ms, other ms or None, ours cpu ms)
 
-    def fak(self, project, url, *cmd, stdout=subprocess.DEVNULL):
+    def fak(self, project, url, *cmd, stdout=subprocess.DEVNULL, cold=False):
         env = dict(os.environ, DATABASE_URL=url)
+        env.pop("FASTAPPKIT_NO_CACHE", None)
+        if cold:  # without the parse cache (docs/performance.md): every file parsed and validated
+            env["FASTAPPKIT_NO_CACHE"] = "1"
         return timed([self.bin, "-q"] + list(cmd), cwd=project, env=env, stdout=stdout)
 
     def alembic(self, adir, url, *cmd, stdout=subprocess.DEVNULL):
@@ -234,7 +237,7 @@ class Bench:
         db = backend.fresh()
         with open(up_sql, "wb") as f:
             f.write(self.fak(project, db["fak"], "migrate", "preview", stdout=subprocess.PIPE)[2])
-        ours_up, raw_up, ours_down, raw_down, noop, preview = [], [], [], [], [], []
+        ours_up, raw_up, ours_down, raw_down, noop, preview, cold = [], [], [], [], [], [], []
         for r in range(reps):
             ours_db, raw_db = backend.fresh(), backend.fresh()
             order = [("ours", ours_db), ("raw", raw_db)]
@@ -254,6 +257,7 @@ class Bench:
                                      stdout=subprocess.PIPE)[2])
             for _ in range(1 if self.smoke else max(1, 10 // reps)):
                 noop.append(self.fak(project, ours_db["fak"], "migrate", "upgrade")[:2])
+            cold.append(self.fak(project, ours_db["fak"], "migrate", "upgrade", cold=True)[:2])
             for side, d in order:
                 backend.prepare(d)
                 if side == "ours":
@@ -267,6 +271,7 @@ class Bench:
         backend.drop(db)
         self.record(("fresh upgrade, %s (vs raw)" % tag, n), ours_up, raw_up)
         self.record(("no-op upgrade at head, %s" % tag, n), noop)
+        self.record(("no-op upgrade at head, no parse cache, %s" % tag, n), cold)
         self.record(("preview from base, %s" % tag, n), preview)
         self.record(("downgrade to base, %s (vs raw)" % tag, n), ours_down, raw_down)
         if not with_alembic:
@@ -298,6 +303,27 @@ def fmt(ours, other, cpu):
     return "%.1f / %.1f ms (%.3f; CPU %.0f)" % (ours, other, ours / other, cpu)
 
 
+def plugins_figure(bench, work, plugins_dir):
+    """`app list` in a project whose manifest lists every plugin folder of plugins_dir (100 made by
+    the fastappkit_bench_plugins target), at head on SQLite: discovery, checks, load of each."""
+    names = sorted(d for d in os.listdir(plugins_dir) if os.path.isfile(os.path.join(plugins_dir, d, "plugin.toml")))
+    project = os.path.join(work, "plugins-project")
+    os.makedirs(os.path.join(project, "core", "db", "migrations", "versions"), exist_ok=True)
+    with open(os.path.join(project, "fastappkit.toml"), "w") as f:
+        f.write("[tool.fastappkit]\napps = [%s]\nplugin_paths = [\"%s\"]\n" %
+                (", ".join('"%s"' % n for n in names), os.path.abspath(plugins_dir)))
+    url = "sqlite:///" + os.path.join(work, "plugins.sqlite")
+    code = subprocess.run([bench.bin, "-q", "migrate", "all"], cwd=project, env=dict(os.environ, DATABASE_URL=url),
+                          stdout=subprocess.DEVNULL).returncode
+    if code != 0:
+        sys.exit("benchmark: migrate all over %d plugins failed (exit %d)" % (len(names), code))
+    runs = [bench.fak(project, url, "app", "list")[:2] for _ in range(10)]
+    bench.record(("app list, %d plugin folders, SQLite at head" % len(names), 0), runs)
+    cold = [bench.fak(project, url, "app", "list", cold=True)[:2] for _ in range(5)]
+    bench.record(("app list, %d plugin folders, no parse cache" % len(names), 0), cold)
+    return len(names)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fastappkit", required=True)
@@ -307,6 +333,8 @@ def main():
     ap.add_argument("--alembic-max", type=int, default=1000, help="largest N Alembic is run on")
     ap.add_argument("--smoke", action="store_true", help="N = 20, one run, no Alembic (CTest bench_smoke)")
     ap.add_argument("--workdir", help="keep the generated histories and databases here")
+    ap.add_argument("--plugins-dir", help="folder of generated plugin folders for the app list figure "
+                                          "(build target fastappkit_bench_plugins: build-release/bench-plugins)")
     args = ap.parse_args()
     if args.smoke:
         args.sizes, args.runs, args.alembic_max = "20", 1, 0
@@ -320,6 +348,8 @@ def main():
     try:
         version = [bench.fak(work, "sqlite:///unused.db", "--version")[:2] for _ in range(3 if args.smoke else 20)]
         bench.record(("fastappkit --version (process start)", 0), version)
+        if args.plugins_dir:
+            plugins_figure(bench, work, args.plugins_dir)
         for n in sizes:
             root = os.path.join(work, "n%d" % n)
             with_alembic = n <= args.alembic_max
@@ -350,7 +380,7 @@ def print_table(results, sizes):
         print("| fastappkit --version (process start) | %.1f ms (CPU %.1f ms) |%s |" % (start[0], start[2],
                                                                                       " |" * (len(sizes) - 1)))
     for fig in figures:
-        if fig.startswith("fastappkit --version"):
+        if fig.startswith("fastappkit --version") or fig.startswith("app list"):
             continue
         cells = []
         for n in sizes:
@@ -361,6 +391,9 @@ def print_table(results, sizes):
         if len(have) >= 2:
             growth = "%.1f×" % (have[-1] / have[-2])
         print("| %s | %s | %s |" % (fig, " | ".join(cells), growth))
+    for (fig, n), r in results.items():
+        if n == 0 and fig.startswith("app list"):
+            print("| %s | %s |%s |" % (fig, fmt(r[0], None, r[2]), " |" * (len(sizes) - 1)))
     print("\nCells: fastappkit / other (ratio; CPU = user + system ms of the fastappkit process); medians of "
           "whole processes.")
     per = ["%s N=%d: %.3f" % (fig.split(" (")[0], n, r[2] / n) for (fig, n), r in results.items()
@@ -388,6 +421,9 @@ def print_targets(results, sizes):
             check("%s: N = 10,000 / N = 1,000 = %.1f <= %d" % (fig, b / a, limit), b / a <= limit)
     version = results[("fastappkit --version (process start)", 0)][0]
     check("process start %.1f ms <= 3 ms" % version, version <= 3)
+    for (fig, n), r in results.items():
+        if n == 0 and fig.startswith("app list") and "no parse cache" not in fig:
+            check("%s: %.1f ms <= 50 ms" % (fig, r[0]), r[0] <= 50)
     for tag in ("SQLite", "PostgreSQL"):
         noop = results.get(("no-op upgrade at head, %s (vs Alembic)" % tag, 1000))
         if noop:

@@ -8,7 +8,9 @@
 #include <string>
 
 #include "fastappkit/error.hpp"
+#include "fastappkit/migration/autogenerate.hpp"
 #include "fastappkit/migration/migration_file.hpp"
+#include "fastappkit/migration/parse_cache.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -556,6 +558,30 @@ TEST_SUITE("fastappkit::migration") {
     REQUIRE(refused);
     CHECK(starts_with(refused->hint(), "1 migration file(s) are invalid"));
     CHECK(load_migrations(tmp.path, ParseOptions{.allow_call = true}).size() == 3);
+  }
+
+  TEST_CASE("the parse cache's byte form keeps every field") {
+    Migration m = parse_migration(kEveryOp, kPath);
+    m.upgrade[0].comment = "DESTRUCTIVE: a comment autogenerate wrote";
+    m.upgrade[0].lint_ignore = {"create-index-not-concurrently"};
+    m.upgrade[1].not_valid = true;
+    const std::string bytes = encode_migration(m);
+    Migration back = decode_migration(bytes);
+    CHECK(encode_migration(back) == bytes);
+    // What the revision writer makes of it: every field a file can hold, in its own words.
+    CHECK(write_migration(back) == write_migration(m));
+    CHECK(back.path == m.path);
+    CHECK(back.checksum == m.checksum);
+    CHECK(back.down_line == m.down_line);
+    CHECK(back.depends_col == m.depends_col);
+    REQUIRE(back.upgrade.size() == m.upgrade.size());
+    for (std::size_t i = 0; i < m.upgrade.size(); ++i) {
+      CHECK(back.upgrade[i].line == m.upgrade[i].line);
+      CHECK(back.upgrade[i].col == m.upgrade[i].col);
+    }
+    // Malformed bytes are refused, never half-read.
+    CHECK_THROWS(decode_migration(bytes.substr(0, bytes.size() / 2)));
+    CHECK_THROWS(decode_migration(bytes + "x"));
   }
 
   TEST_CASE("load_migrations: a missing directory") {

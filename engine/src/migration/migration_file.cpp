@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fastappkit/migration/parse_cache.hpp"
 #include "spec_parse.hpp"
 
 namespace fastappkit::migration {
@@ -409,6 +410,11 @@ Migration parse_migration(std::string_view text, const std::string& path, const 
 }
 
 std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& options) {
+  ParseCache none;
+  return load_migrations(dir, options, none);
+}
+
+std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& options, ParseCache& cache) {
   std::vector<fs::path> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
@@ -425,7 +431,7 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
   for (const auto& f : files) {
     try {
       std::string text = util::read_file(f.string());
-      out.push_back(parse_migration(text, f.string(), options));
+      out.push_back(cache.parse(text, f.string(), options));
     } catch (const Error& e) {
       errors.push_back(std::string(e.what()) + (e.hint().empty() ? "" : "\n  hint: " + e.hint()));
     }

@@ -532,7 +532,9 @@ void check_library(const Manifest& m) {
          "build the plugin with fastappkit_add_plugin() from the SDK (it generates the entry)");
 }
 
-Plugin load(const Manifest& m) {
+Plugin load(const Manifest& m, migration::ParseCache* cache) {
+  migration::ParseCache none;
+  if (!cache) cache = &none;
   check_library(m);
   Plugin p;
   p.manifest = m;
@@ -591,8 +593,8 @@ Plugin load(const Manifest& m) {
     std::vector<std::string> errors;
     for (uint64_t i = 0; i < d->migration_count; ++i) {
       try {
-        migrations.push_back(migration::parse_migration(text(d->migrations[i].text),
-                                                        where + text(d->migrations[i].name), {.allow_call = true}));
+        migrations.push_back(
+            cache->parse(text(d->migrations[i].text), where + text(d->migrations[i].name), {.allow_call = true}));
       } catch (const Error& e) {
         errors.push_back(std::string(e.what()) + (e.hint().empty() ? "" : "\n  hint: " + e.hint()));
       }
@@ -600,7 +602,7 @@ Plugin load(const Manifest& m) {
     if (!errors.empty())
       throw Error(ErrorKind::input, util::join(errors, "\n"), "fix the plugin's revision files and rebuild it");
     p.graph = std::make_unique<migration::RevisionGraph>(std::move(migrations));
-    migration::validate_operations(*p.graph, {.foreign_tables_allowed = true});
+    cache->validate(*p.graph, {.foreign_tables_allowed = true});
   } catch (const Error& e) {
     refuse(m.folder, std::string("invalid embedded files:\n") + e.what(), e.hint());
   }

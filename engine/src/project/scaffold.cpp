@@ -101,7 +101,7 @@ fs::path new_project(const fs::path& parent, const std::string& name) {
   write_new(dir / "core" / "db" / "migrations" / "versions" / ".gitkeep", "");
   write_new(dir / "apps" / ".gitkeep", "");
   write_new(dir / "plugins" / ".gitkeep", "");
-  write_new(dir / ".gitignore", "*.db\n*.db-journal\n");
+  write_new(dir / ".gitignore", "*.db\n*.db-journal\n.fastappkit/\n");
   write_new(
       dir / "README.md",
       "# " + name +
@@ -148,7 +148,7 @@ fs::path new_plugin_source(const fs::path& parent, const std::string& name) {
   write_new(dir / ".env",
             "# This app's own development database (the project's URL is used once it is "
             "integrated).\nDATABASE_URL=sqlite:///dev.db\n");
-  write_new(dir / ".gitignore", "build/\n*.db\n");
+  write_new(dir / ".gitignore", "build/\n*.db\n.fastappkit/\n");
   write_new(dir / "steps.cpp",
             "// C++ data-migration steps of " + name +
                 ". A revision runs one with:\n"

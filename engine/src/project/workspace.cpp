@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "fastappkit/migration/autogenerate.hpp"
+#include "fastappkit/migration/parse_cache.hpp"
 #include "fastappkit/migration/validate.hpp"
 #include "fastappkit/plugin/host.hpp"
 #include "fastappkit/project/fleet.hpp"
@@ -18,6 +19,9 @@ namespace fs = std::filesystem;
 using migration::Direction;
 
 namespace {
+
+// Parse caches (migration/parse_cache.hpp), beside the project or plugin source folder.
+const fs::path kCacheDir = fs::path(".fastappkit") / "cache";
 
 // The tables of fastappkit's own bookkeeping, which no app may name.
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == run::kHistoryTable; }
@@ -150,7 +154,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   if (!fs::is_directory(cfg.versions_dir()))
     throw Error(ErrorKind::input, "Core migrations directory not found: " + cfg.versions_dir().string(),
                 "check the project structure: core/db/migrations/versions/ must exist");
-  auto migrations = migration::load_migrations(cfg.versions_dir());
+  migration::ParseCache cache(cfg.root / kCacheDir / "core.bin");
+  auto migrations = migration::load_migrations(cfg.versions_dir(), {}, cache);
   auto internal = cfg.internal_apps();
   for (const auto& m : migrations) {
     if (!m.app.empty() && m.app != "core" && std::find(internal.begin(), internal.end(), m.app) == internal.end())
@@ -170,14 +175,15 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   core.versions_dir = cfg.versions_dir();
   core.internal_apps = internal;
   core.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
-  migration::validate_operations(*core.graph);
+  cache.validate(*core.graph);
+  cache.save();
   core.steps_hint = "'call' steps exist only in external apps (plugins)";
   if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root);
 
   const auto external = cfg.external_apps();
   if (o.external_apps) core.models = migration::load_project_models(cfg.root, internal);
-  migration::Schema core_head = migration::state_at(*core.graph, core.graph->ancestors(core.graph->heads()));
-  core.tables = migration::tables_named(*core.graph);
+  const std::set<std::string> core_named = migration::tables_named(*core.graph);
+  core.tables = core_named;
   for (const auto& [t, tab] : core.models.schema.tables) core.tables.insert(t);
   for (const auto& [t, a] : core.models.owner) w.owner_[t] = a == "core" ? "core" : "internal app " + a;
   for (const auto& t : core.tables) w.owner_.emplace(t, "core");
@@ -185,11 +191,14 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   if (!o.external_apps) return w;
 
   // Every table core's migrations or models know, for the plugins' foreign keys.
-  migration::Schema core_tables = core_head;
+  migration::Schema core_tables;
+  if (!external.empty()) {
+    const auto& g = *w.targets_.front().graph;
+    core_tables = migration::state_at(g, g.ancestors(g.heads()));
+  }
   for (const auto& [t, tab] : w.targets_.front().models.schema.tables) core_tables.tables.emplace(t, tab);
   std::map<std::string, std::string> owner;  // what plugins may not take: core's migrations and earlier plugins
-  for (const auto& t : migration::tables_named(*w.targets_.front().graph))
-    owner.emplace(t, w.owner_.count(t) ? w.owner_[t] : "core");
+  for (const auto& t : core_named) owner.emplace(t, w.owner_.count(t) ? w.owner_[t] : "core");
 
   // Discovery folder by folder, so that one unreadable plugin.toml marks only its own app.
   std::map<std::string, plugin::Manifest> manifests;
@@ -234,7 +243,9 @@ Workspace Workspace::open_project(const LoadOptions& o) {
                                        (paths.empty() ? std::string("plugins/") : paths)
                                  : "did you mean '" + near + "'?");
       }
-      auto loaded = std::make_shared<plugin::Plugin>(plugin::load(it->second));
+      migration::ParseCache plugin_cache(cfg.root / kCacheDir / ("app-" + name + ".bin"));
+      auto loaded = std::make_shared<plugin::Plugin>(plugin::load(it->second, &plugin_cache));
+      plugin_cache.save();
       Target t;
       t.kind = TargetKind::external;
       t.name = name;
@@ -291,7 +302,8 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
   if (!fs::is_directory(t.versions_dir))
     throw Error(ErrorKind::input, "migrations directory not found: " + t.versions_dir.string(),
                 "create migrations/versions/ in the plugin folder");
-  auto migrations = migration::load_migrations(t.versions_dir, {.allow_call = true});
+  migration::ParseCache cache(folder / kCacheDir / (manifest.name + ".bin"));
+  auto migrations = migration::load_migrations(t.versions_dir, {.allow_call = true}, cache);
   for (const auto& m : migrations)
     for (const auto* ops : {&m.upgrade, &m.downgrade})
       for (const auto& op : *ops)
@@ -300,7 +312,8 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
                       "table '" + op.table + "' belongs to fastappkit's bookkeeping",
                       "the app's version table (" + t.version_table + ") is managed by fastappkit");
   t.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
-  migration::validate_operations(*t.graph, {.foreign_tables_allowed = true});  // a plugin's tables may reference core's
+  cache.validate(*t.graph, {.foreign_tables_allowed = true});  // a plugin's tables may reference core's
+  cache.save();
   fs::path models = folder / "models.toml";
   if (fs::is_regular_file(models))
     t.models = migration::parse_models(util::read_file(models.string()), models.string(), manifest.name);

@@ -1,8 +1,11 @@
 #include "fastappkit/util/text.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -136,11 +139,29 @@ std::string json_escape(std::string_view s) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::input, "cannot read " + path, "check that the file exists and is readable");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // open/fstat/read: one allocation of the file's size, no stream buffers (every revision file
+  // of a project is read on every command).
+  auto fail = [&] {
+    return Error(ErrorKind::input, "cannot read " + path, "check that the file exists and is readable");
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw fail();
+  struct stat st {};
+  std::string out;
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      throw fail();
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 std::uint64_t fnv1a64(std::string_view data) {

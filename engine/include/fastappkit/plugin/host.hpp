@@ -14,6 +14,7 @@
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/migration/graph.hpp"
 #include "fastappkit/migration/models.hpp"
+#include "fastappkit/migration/parse_cache.hpp"
 
 namespace fastappkit::plugin {
 
@@ -86,8 +87,9 @@ void check_library(const Manifest& m);
 
 // Loads, calls the entry, checks the descriptor (magic, ABI, struct_size, name and version
 // against the manifest), and parses the embedded models and migrations. Throws Error(input)
-// whose message names the plugin folder.
-Plugin load(const Manifest& m);
+// whose message names the plugin folder. `cache` (optional) keeps the parsed revisions and the
+// validated set between runs.
+Plugin load(const Manifest& m, migration::ParseCache* cache = nullptr);
 
 // The C ABI's placeholder convention for PostgreSQL (plugin_abi.h): numbers each `?` outside
 // literals, quoted identifiers, comments and dollar-quoted bodies as $1, $2, ...; `?|` and

@@ -1,0 +1,76 @@
+#pragma once
+// A cache of parsed revision files and of validated revision sets, kept in one file per set
+// of revisions (a project's core, an external app), like ninja's .ninja_deps.
+//
+// Entries are keyed by content, not by file times: a revision is looked up by its path, its
+// length and the FNV-1a checksum of its bytes (the checksum fastappkit_history records), so
+// the file is still read, but a file edited in any way misses and is parsed again. A
+// validated set is keyed by every (path, checksum) of the set plus the validation options.
+// The cache file also records the engine that wrote it (version, and the size and mtime of
+// the executable): any other build starts from an empty cache. A missing, unreadable,
+// truncated or foreign cache file is an empty cache; a cache that cannot be written is not
+// an error. Only successes are cached: a file that fails to parse or a set that fails
+// validation is checked again on every run, so errors are reported exactly as without it.
+// FASTAPPKIT_NO_CACHE=1 turns it off (nothing read or written).
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "fastappkit/migration/graph.hpp"
+#include "fastappkit/migration/migration_file.hpp"
+#include "fastappkit/migration/validate.hpp"
+
+namespace fastappkit::migration {
+
+class ParseCache {
+ public:
+  ParseCache() = default;  // disabled: parses and validates every time, keeps nothing
+  // Reads `file` if it exists. `file` empty, or FASTAPPKIT_NO_CACHE set: disabled.
+  explicit ParseCache(std::filesystem::path file);
+  ParseCache(const ParseCache&) = delete;  // entries point into the cache's own buffers
+  ParseCache& operator=(const ParseCache&) = delete;
+
+  // parse_migration(text, path, options), from the cache when the same bytes were parsed
+  // under the same path and options before.
+  Migration parse(std::string_view text, const std::string& path, const ParseOptions& options = {});
+  // validate_operations(graph, options) unless this exact set of revision files passed it before.
+  void validate(const RevisionGraph& graph, const ValidateOptions& options = {});
+  // Writes the entries this run used (so deleted files drop out), atomically (temporary
+  // file + rename), when anything changed. Failures are ignored.
+  void save();
+
+  bool enabled() const { return !file_.empty(); }
+  std::size_t hits() const { return hits_; }
+  std::size_t misses() const { return misses_; }
+
+ private:
+  using Key = std::tuple<std::string, std::uint64_t, std::size_t, bool>;  // path, checksum, length, allow_call
+  std::filesystem::path file_;
+  struct Entry {
+    std::string_view bytes;  // serialised Migration, in data_ or in made_
+    bool used = false;       // parsed or hit by this run: what save() writes
+  };
+  std::string data_;              // the cache file as read
+  std::deque<std::string> made_;  // entries this run parsed (a deque never moves them)
+  std::map<Key, Entry> entries_;
+  std::set<std::uint64_t> validated_, validated_now_;
+  bool dirty_ = false;
+  std::size_t hits_ = 0, misses_ = 0;
+};
+
+// Every *.toml file in `dir` as load_migrations does, each parsed through `cache`.
+std::vector<Migration> load_migrations(const std::filesystem::path& dir, const ParseOptions& options,
+                                       ParseCache& cache);
+
+// The byte form the cache keeps (exposed for its tests). decode throws std::runtime_error on
+// malformed input.
+std::string encode_migration(const Migration& m);
+Migration decode_migration(std::string_view bytes);
+
+}  // namespace fastappkit::migration
