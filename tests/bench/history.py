@@ -309,9 +309,11 @@ def plugins_figure(bench, work, plugins_dir):
     names = sorted(d for d in os.listdir(plugins_dir) if os.path.isfile(os.path.join(plugins_dir, d, "plugin.toml")))
     project = os.path.join(work, "plugins-project")
     os.makedirs(os.path.join(project, "core", "db", "migrations", "versions"), exist_ok=True)
+    for n in names:  # plugin paths are folders inside the project
+        shutil.copytree(os.path.join(plugins_dir, n), os.path.join(project, "plugins", n))
     with open(os.path.join(project, "fastappkit.toml"), "w") as f:
-        f.write("[tool.fastappkit]\napps = [%s]\nplugin_paths = [\"%s\"]\n" %
-                (", ".join('"%s"' % n for n in names), os.path.abspath(plugins_dir)))
+        f.write("[tool.fastappkit]\napps = [%s]\nplugin_paths = [\"plugins\"]\n" %
+                ", ".join('"%s"' % n for n in names))
     url = "sqlite:///" + os.path.join(work, "plugins.sqlite")
     code = subprocess.run([bench.bin, "-q", "migrate", "all"], cwd=project, env=dict(os.environ, DATABASE_URL=url),
                           stdout=subprocess.DEVNULL).returncode
