@@ -248,6 +248,13 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
     }
     creates.push_back(create_table_op(inline_part, true));
     for (const auto& ix : t.indexes) constraint_creates.push_back(index_op(name, ix));
+    // Models declare no CHECK, so only a table re-created from the migrations' state (a
+    // downgrade) has some: they come back with it.
+    for (const auto& k : t.checks) {
+      Operation op = named_op(OpKind::create_check_constraint, name, k.name);
+      op.condition = k.condition;
+      constraint_creates.push_back(op);
+    }
   }
 
   std::set<std::string> cyclic_drop;
@@ -337,6 +344,8 @@ std::string describe(const Operation& op) {
     case OpKind::create_foreign_key:
       return "add foreign key " + op.name + " on " + op.table + cols(op.index_columns) + " -> " + op.references_table +
              cols(op.references_columns);
+    case OpKind::create_check_constraint:
+      return "add check constraint " + op.name + " on " + op.table + " (" + op.condition + ")";
     case OpKind::drop_constraint:
       return "drop constraint " + op.name + " on " + op.table;
     case OpKind::validate_constraint:
@@ -461,6 +470,12 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("references_columns", list(op.references_columns));
       if (op.on_delete) kv("on_delete", q(*op.on_delete));
       if (op.on_update) kv("on_update", q(*op.on_update));
+      if (op.not_valid) kv("not_valid", "true");
+      break;
+    case OpKind::create_check_constraint:
+      kv("name", q(op.name));
+      kv("table", q(op.table));
+      kv("condition", q(op.condition));
       if (op.not_valid) kv("not_valid", "true");
       break;
     case OpKind::execute:

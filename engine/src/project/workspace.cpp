@@ -439,6 +439,7 @@ std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration:
         case migration::OpKind::drop_index:
         case migration::OpKind::create_unique:
         case migration::OpKind::create_foreign_key:
+        case migration::OpKind::create_check_constraint:
         case migration::OpKind::drop_constraint:
         case migration::OpKind::validate_constraint:
         case migration::OpKind::execute:

@@ -12,8 +12,9 @@ namespace fastappkit::migration {
 // index drops, table creates (referenced tables first), column adds, alters and drops,
 // unique/index/foreign-key creates, then table drops (referencing tables first).
 // Deterministic: same inputs, same operations in the same order. Destructive operations
-// carry a comment. Throws Error(input) for a change no operation expresses (a primary key
-// change of an existing table).
+// carry a comment. CHECK constraints are not compared (models declare none, as with Alembic's
+// autogenerate): a table `to` has and `from` lacks is created with its checks. Throws Error(input) for a change no
+// operation expresses (a primary key change of an existing table).
 std::vector<Operation> diff(const Schema& from, const Schema& to);
 
 // The online-safe forms (SPEC §11, docs/lint.md) where a generated revision can carry them on
