@@ -815,9 +815,9 @@ std::string Workspace::graph_dot() const {
 }
 
 std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision,
-                                          bool purge) const {
+                                          bool purge, const run::DdlPolicy& ddl) const {
   run::Migrator m(*t.graph, t.name, t.version_table, conn.dialect());
-  return m.stamp(conn, revision, purge);
+  return m.stamp(conn, revision, purge, ddl);
 }
 
 std::optional<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app,

@@ -477,6 +477,10 @@ std::string Migrator::blocker_text(db::Connection& conn, const Step& step) const
     for (const std::string* t : {&op.table, &op.references_table, &op.new_name})
       if (!t->empty()) tables.insert(*t);
   }
+  return lockers_of(conn, tables);
+}
+
+std::string Migrator::lockers_of(db::Connection& conn, const std::set<std::string>& tables) const {
   std::string names;
   for (const auto& t : tables) names += (names.empty() ? "" : "\x1f") + t;
   try {
@@ -499,22 +503,41 @@ std::string Migrator::blocker_text(db::Connection& conn, const Step& step) const
   }
 }
 
-std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge) const {
-  // A target or rows it cannot stamp are refused before anything (even the tables) is written.
-  if (!purge) migration::applied_set(graph_, current(&conn), version_table_);  // names the table in the error
-  migration::stamp_rows(graph_, current(&conn), target, purge);
-  ensure_tables(conn);
-  db::Transaction tx(conn);
-  // Rows are read again and written under the transaction (a concurrent run may have moved
-  // them): Alembic's stamp (rows of unrelated branches stay; purge empties the table first).
-  std::vector<std::string> before = current(&conn);
-  std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
-  if (rows != before) {
-    conn.execute("DELETE FROM " + version_table_);
-    for (const auto& r : rows) conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + r + "')");
+std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge,
+                                         const DdlPolicy& ddl) const {
+  const bool pg = dialect_ == sql::Dialect::postgresql;
+  // As for a run: waiting on a busy version table would queue the application's queries on it
+  // behind this session, so every statement gives up after ddl.lock_timeout (not retried:
+  // stamp is one short transaction the person runs again).
+  if (pg) conn.execute("SET lock_timeout = '" + std::to_string(ddl.lock_timeout.count()) + "ms'");
+  try {
+    // A target or rows it cannot stamp are refused before anything (even the tables) is written.
+    if (!purge) migration::applied_set(graph_, current(&conn), version_table_);  // names the table in the error
+    migration::stamp_rows(graph_, current(&conn), target, purge);
+    ensure_tables(conn);
+    db::Transaction tx(conn);
+    // Rows are read again and written under the transaction (a concurrent run may have moved
+    // them): Alembic's stamp (rows of unrelated branches stay; purge empties the table first).
+    std::vector<std::string> before = current(&conn);
+    std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
+    if (rows != before) {
+      conn.execute("DELETE FROM " + version_table_);
+      for (const auto& r : rows) conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + r + "')");
+    }
+    tx.commit();
+    return rows;
+  } catch (const db::DbError& e) {
+    if (!pg || e.sqlstate() != "55P03") throw;
+    // The transaction is rolled back by now, so the lock table can be read.
+    throw db::DbError(e.failure(),
+                      "stamp of " + label_ + " failed: " + e.message() + "\n  it waited more than " +
+                          std::to_string(ddl.lock_timeout.count()) + " ms for a lock" +
+                          lockers_of(conn, {version_table_, kHistoryTable}) +
+                          "\n  nothing was written: the version table is as it was",
+                      e.statement(), e.sqlstate(),
+                      "end or wait for the blocking session (SELECT pg_terminate_backend(<pid>) ends it), then run "
+                      "stamp again; --ddl-lock-timeout sets how long it waits");
   }
-  tx.commit();
-  return rows;
 }
 
 std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn,

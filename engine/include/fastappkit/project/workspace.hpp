@@ -216,7 +216,8 @@ class Workspace {
   // Sets a target's version table as Alembic's `stamp [--purge]` does (migration::stamp_rows:
   // rows of unrelated branches kept unless `purge`), without running migrations; returns the
   // rows now.
-  std::vector<std::string> stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge) const;
+  std::vector<std::string> stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge,
+                                 const run::DdlPolicy& ddl = {}) const;
 
   // A new revision from the difference between the models and the migrations' head:
   // nullopt when there is none. For core, `app` is the internal app it is made for ("" for
