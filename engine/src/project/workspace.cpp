@@ -602,6 +602,21 @@ std::vector<lint::Finding> Workspace::lint_new_revision(const Target& t, const s
   return lint::lint_migration(m, state, dialect, t.name);
 }
 
+std::vector<std::vector<lint::Finding>> Workspace::lint_new_revisions(const Target& t,
+                                                                      const std::vector<std::filesystem::path>& files,
+                                                                      sql::Dialect dialect) const {
+  std::vector<std::vector<lint::Finding>> out;
+  migration::Schema state;
+  for (const auto& file : files) {
+    migration::ParseOptions po;
+    po.allow_call = !t.is_core();
+    migration::Migration m = migration::parse_migration(util::read_file(file.string()), file.string(), po);
+    if (out.empty()) state = migration::state_at(*t.graph, t.graph->ancestors(m.down_revisions));
+    out.push_back(lint::lint_migration(m, state, dialect, t.name));  // leaves `state` after m
+  }
+  return out;
+}
+
 void Workspace::write_script(std::ostream& out, const TargetPlan& part) const {
   const Target& t = *part.target;
   run::Migrator m(*t.graph, t.name, t.version_table, part.dialect, t.calls());
@@ -836,6 +851,14 @@ std::optional<migration::Migration> Workspace::autogenerate(const Target& t, con
   return m;
 }
 
+std::vector<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app,
+                                                          const std::string& message, sql::Dialect dialect) const {
+  auto m = autogenerate(t, app, message);
+  if (!m) return {};
+  if (dialect != sql::Dialect::postgresql) return {*m};
+  return migration::split_online_safe(*m, migration::state_at(*t.graph, t.graph->ancestors(m->down_revisions)));
+}
+
 std::optional<migration::Migration> Workspace::merge(const Target& t, const std::string& message) const {
   auto heads = t.graph->heads();
   if (heads.size() < 2) return std::nullopt;
@@ -872,6 +895,15 @@ fs::path Workspace::write_revision(const Target& t, migration::Migration m) cons
   out << text;
   if (!out) throw Error(ErrorKind::failed, "cannot write " + file.string(), "check the folder's permissions");
   return file;
+}
+
+std::vector<fs::path> Workspace::write_revisions(const Target& t, std::vector<migration::Migration> ms) const {
+  std::vector<fs::path> out;
+  for (auto& m : ms) {
+    if (!out.empty()) m.down_revisions = {out.back().filename().string().substr(0, 12)};
+    out.push_back(write_revision(t, std::move(m)));
+  }
+  return out;
 }
 
 std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::string& name) {

@@ -24,6 +24,15 @@ std::vector<Operation> diff(const Schema& from, const Schema& to);
 // PostgreSQL. Marks what it changed with a comment.
 void prefer_online_safe(Migration& m);
 
+// PostgreSQL: a generated revision `m` on `head` split into chained revisions that each take
+// only short locks: (1) the transactional changes, with each foreign key or check added to an
+// existing table NOT VALID; (2) transactional = false, each index on an existing table built
+// CONCURRENTLY; (3) validate_constraint of those keys, in a transaction of its own. Empty parts
+// are left out; `m` alone when nothing needs splitting. Each part's downgrade undoes that part
+// (diff of the states), the first operation of each carries a comment saying why it was split,
+// and down_revisions of the later parts are left for the writer to chain.
+std::vector<Migration> split_online_safe(const Migration& m, const Schema& head);
+
 // One line a person can read, e.g. "add column posts.content (text)".
 std::string describe(const Operation& op);
 
