@@ -93,6 +93,17 @@ TEST_SUITE("fastappkit::e2e::check_constraint") {
     p.write("eeeeeeeeeee5_drop.toml", next("eeeeeeeeeee5", "ddddddddddd4",
                                            "[[upgrade]]\n" + named("drop_constraint", "ck_items_qty") +
                                                "[[downgrade]]\n" + check("ck_items_qty", "qty >= 0")));
+    auto preview = p.run({"migrate", "preview"});
+    REQUIRE_OK(preview);
+    if (pg) {
+      CHECK_OUT(preview, "ALTER TABLE \"items\" ADD CONSTRAINT \"ck_items_price\" CHECK (price >= 0) NOT VALID;");
+      CHECK_OUT(preview, "ALTER TABLE \"items\" VALIDATE CONSTRAINT \"ck_items_price\";");
+    } else {
+      CHECK_OUT(preview,
+                "CONSTRAINT \"ck_items_qty\" CHECK (qty >= 0),\n    CONSTRAINT \"ck_items_price\" CHECK "
+                "(price >= 0)\n)");
+    }
+    CHECK(p.db->tables().empty());  // preview writes nothing
     REQUIRE_OK(p.run({"migrate", "upgrade", "--revision", "bbbbbbbbbbb2"}));
     CHECK(p.refused("INSERT INTO items (id, price, qty, name) VALUES (9, 1, -1, 'x')"));
     p.db->exec("INSERT INTO items (id, price, qty, name) VALUES (1, 10, 1, 'a'), (2, -5, 2, 'b')");
