@@ -106,7 +106,8 @@ columns = [
     auto none = p.run({"migrate", "app", "blog", "makemigrations", "-m", "Nothing"});
     REQUIRE_OK(none);
     CHECK_OUT(none, "No changes detected");
-    CHECK(p.revisions().size() == 4);
+    // On PostgreSQL the relationship is written as two revisions: the key NOT VALID, then validated.
+    CHECK(p.revisions().size() == (std::string(B::name) == "postgresql" ? 5U : 4U));
 
     // One step down: check finds the database behind, upgrade brings it back.
     REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));

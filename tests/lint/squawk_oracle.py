@@ -26,6 +26,7 @@ MAPPING = {
     "require-concurrent-index": "require-concurrent-index-creation",
     "require-concurrent-index-deletion": "require-concurrent-index-deletion",
     "foreign-key-not-valid": "adding-foreign-key-constraint",
+    "check-constraint-not-valid": "constraint-missing-not-valid",
     "unique-constraint": "disallowed-unique-constraint",
     "changing-column-type": "changing-column-type",
     "set-not-null": "adding-not-nullable-field",
@@ -179,6 +180,20 @@ CORPUS = [
     # execute (squawk reads raw SQL; fastappkit only warns that it cannot)
     ("execute_raw_index", True, op("execute", postgresql="CREATE INDEX ix_raw ON users (nick)", sqlite="SELECT 1")),
     ("execute_raw_update", True, op("execute", sql="UPDATE users SET level = 1")),
+    # create_check_constraint, and the set-not-null recipe of docs/lint.md in four revisions
+    ("create_check_risky", True,
+     op("create_check_constraint", name="ck_users_level", table="users", condition="level >= 0")),
+    ("create_check_not_valid", True,
+     op("create_check_constraint", name="ck_users_score", table="users", condition="score >= 0", not_valid=True)),
+    ("validate_check_later", True, op("validate_constraint", name="ck_users_score", table="users")),
+    ("create_check_new_table", True,
+     NEW_TABLE.format(t="n12") + op("create_check_constraint", name="ck_n12_a", table="n12", condition="a > 0")),
+    ("not_null_check_not_valid", True,
+     op("create_check_constraint", name="ck_users_nick_not_null", table="users", condition="nick IS NOT NULL",
+        not_valid=True)),
+    ("not_null_check_validate", True, op("validate_constraint", name="ck_users_nick_not_null", table="users")),
+    ("not_null_after_check", True, op("alter_column", table="users", column="nick", nullable=False)),
+    ("not_null_check_drop", True, op("drop_constraint", name="ck_users_nick_not_null", table="users")),
 ]
 
 # (case, fastappkit rule): why the two tools differ there on purpose.
@@ -209,6 +224,18 @@ ALLOWED = {
         "rewriting a table created in the same revision (no rows, no readers) costs nothing",
     ("set_not_null_new_table", "set-not-null"):
         "scanning a table created in the same revision (no rows, no readers) costs nothing",
+    ("create_fk_risky", "check-constraint-not-valid"):
+        "squawk's constraint-missing-not-valid fires on every ADD CONSTRAINT without NOT VALID; fastappkit reports "
+        "a foreign key as foreign-key-not-valid (squawk's adding-foreign-key-constraint, which fires there too)",
+    ("create_unique_risky", "check-constraint-not-valid"):
+        "a UNIQUE constraint cannot be NOT VALID in PostgreSQL; fastappkit reports it as unique-constraint "
+        "(squawk's disallowed-unique-constraint, which fires there too)",
+    ("validate_same_transaction", "check-constraint-not-valid"):
+        "squawk reports a VALIDATE in the NOT VALID constraint's own transaction as constraint-missing-not-valid; "
+        "fastappkit has its own rule for it, validate-in-same-transaction (a warning)",
+    ("not_null_after_check", "set-not-null"):
+        "a validated CHECK (nick IS NOT NULL) from an earlier revision lets PostgreSQL 12+ set NOT NULL without "
+        "a scan; squawk lints each file alone and cannot see that check",
 }
 
 

@@ -191,8 +191,8 @@ TEST_SUITE("fastappkit::lint") {
                       "[[upgrade]]\nop = \"alter_column\"\ntable = \"users\"\ncolumn = \"age\"\nnullable = true\n"));
     auto fs = lint_body(risky);
     REQUIRE(fs.size() == 1);
-    CHECK(contains(fs[0].fix, "IS NOT NULL) NOT VALID"));
-    CHECK(contains(fs[0].fix, "VALIDATE CONSTRAINT"));
+    CHECK(contains(fs[0].fix, "condition = \"age IS NOT NULL\"\nnot_valid = true"));
+    CHECK(contains(fs[0].fix, "op = \"validate_constraint\""));
   }
 
   TEST_CASE("volatile-default and add-required-column") {

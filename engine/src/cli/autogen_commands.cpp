@@ -20,28 +20,42 @@ std::string require_message(const Context& ctx, const std::string& usage) {
   return m;
 }
 
-void write(Context& ctx, const Workspace& w, const project::Target& t, const migration::Migration& m,
-           const std::string& empty_note) {
-  auto file = w.write_revision(t, m);
+void report(Context& ctx, const migration::Migration& m, const std::filesystem::path& file,
+            const std::vector<lint::Finding>& findings, const std::string& empty_note) {
   if (ctx.verbosity == 0) return;
   ctx.out << "Generated " << file.string() << "\n";
   if (m.upgrade.empty() && !empty_note.empty()) ctx.out << "  " << empty_note << "\n";
   for (const auto& op : m.upgrade)
     ctx.out << "  - " << migration::describe(op) << (op.comment.empty() ? "" : "   # " + op.comment) << "\n";
-  auto findings = w.lint_new_revision(t, file, lint_dialect(ctx, w, false));
   if (findings.empty()) return;
   ctx.out << "migrate lint on this revision:\n";
   print_findings(ctx, findings);
 }
 
+void write(Context& ctx, const Workspace& w, const project::Target& t, const migration::Migration& m,
+           const std::string& empty_note) {
+  auto file = w.write_revision(t, m);
+  report(ctx, m, file,
+         ctx.verbosity == 0 ? std::vector<lint::Finding>{} : w.lint_new_revision(t, file, lint_dialect(ctx, w, false)),
+         empty_note);
+}
+
 int autogenerate(Context& ctx, const Workspace& w, const project::Target& t, const std::string& app,
                  const std::string& message) {
-  auto m = w.autogenerate(t, app, message);
-  if (!m) {
+  // The dialect lint's findings are printed for: the database URL's, PostgreSQL when none is set.
+  const sql::Dialect dialect = lint_dialect(ctx, w, false);
+  auto parts = w.autogenerate(t, app, message, dialect);
+  if (parts.empty()) {
     if (ctx.verbosity > 0) ctx.out << "No changes detected\n";
     return 0;
   }
-  write(ctx, w, t, *m, "");
+  auto files = w.write_revisions(t, parts);
+  if (files.size() > 1 && ctx.verbosity > 0)
+    ctx.out << "PostgreSQL: the changes are split into " << files.size()
+            << " revisions that each take only short locks (docs/lint.md)\n";
+  if (ctx.verbosity == 0) return 0;
+  auto findings = w.lint_new_revisions(t, files, dialect);
+  for (std::size_t i = 0; i < files.size(); ++i) report(ctx, parts[i], files[i], findings[i], "");
   return 0;
 }
 

@@ -190,7 +190,7 @@ int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<p
   auto summary = project::run_fleet(
       fleet, options,
       [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
-        project::migrate_database(w, requests, db.url, ctx.lock_timeout, cache, out);
+        project::migrate_database(w, requests, db.url, ctx.lock_timeout, cache, out, ctx.ddl);
       },
       progress(ctx, fleet.size()));
   const bool all = requests.size() > 1;

@@ -191,7 +191,7 @@ int cmd_stamp(Context& ctx) {
   const auto& t = w.core();
   migration::stamp_rows(*t.graph, {}, target, true);  // refuses a bad target before the database is opened
   auto conn = ctx.open_for_run(w.url());
-  auto rows = w.stamp(*conn, t, target, ctx.flag("purge"));
+  auto rows = w.stamp(*conn, t, target, ctx.flag("purge"), ctx.ddl);
   if (ctx.verbosity > 0)
     ctx.out << "core: stamped " << conn->describe() << " at " << project::describe_revisions(*t.graph, rows) << "\n";
   return 0;

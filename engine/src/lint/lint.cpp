@@ -25,6 +25,9 @@ const std::vector<Rule>& rules() {
       {"foreign-key-not-valid", Level::error, true,
        "a foreign key added to an existing table without not_valid + validate_constraint",
        "adding-foreign-key-constraint", "Adding a foreign key"},
+      {"check-constraint-not-valid", Level::error, true,
+       "a check constraint added to an existing table without not_valid + validate_constraint",
+       "constraint-missing-not-valid", "Adding a check constraint"},
       {"validate-in-same-transaction", Level::warning, true,
        "validate_constraint in the same transaction as the not_valid constraint it validates",
        "constraint-missing-not-valid", "Adding a foreign key (validate in a separate migration)"},
@@ -185,7 +188,8 @@ class Linter {
       check(op, state);
       if (op.kind == OpKind::create_table) created_.insert(op.table);
       if (op.kind == OpKind::rename_table && created_.count(op.table)) created_.insert(op.new_name);
-      if (op.kind == OpKind::create_foreign_key && op.not_valid) not_valid_.insert(op.table + "\n" + op.name);
+      if ((op.kind == OpKind::create_foreign_key || op.kind == OpKind::create_check_constraint) && op.not_valid)
+        not_valid_.insert(op.table + "\n" + op.name);
       migration::apply(state, op);
     }
     return std::move(out_);
@@ -231,6 +235,31 @@ class Linter {
            q(name) + "\ntable = " + q(table);
   }
 
+  static std::string check_ops(const std::string& table, const std::string& name, const std::string& condition) {
+    return "[[upgrade]]\nop = \"create_check_constraint\"\nname = " + q(name) + "\ntable = " + q(table) +
+           "\ncondition = " + q(condition) +
+           "\nnot_valid = true\nthen, in a later revision (it scans without blocking writes):\n"
+           "[[upgrade]]\nop = \"validate_constraint\"\nname = " +
+           q(name) + "\ntable = " + q(table);
+  }
+
+  // A validated CHECK (col IS NOT NULL) on the table: PostgreSQL 12+ then sets NOT NULL without a scan.
+  static bool validated_not_null_check(const migration::Table* table, const std::string& column) {
+    if (!table) return false;
+    const std::vector<std::string> want = {lower(column), "is", "not", "null"};
+    for (const auto& k : table->checks) {
+      if (k.not_valid || migration::sql_identifiers(k.condition) != want) continue;
+      // Only parentheses, spaces and the words themselves: "a IS NOT NULL OR b > 0" has more.
+      std::string rest = k.condition;
+      if (std::all_of(rest.begin(), rest.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '"' || c == ' ' || c == '(' ||
+                   c == ')' || c == '\t' || c == '\n';
+          }))
+        return true;
+    }
+    return false;
+  }
+
   void check(const Operation& op, const migration::Schema& state) {
     const std::string t = op.table;
     switch (op.kind) {
@@ -254,6 +283,13 @@ class Linter {
               "ADD FOREIGN KEY scans every row of '" + t + "' while holding a SHARE ROW EXCLUSIVE lock on '" + t +
                   "' and '" + op.references_table + "': writes to both wait for the scan",
               fk_ops(t, op.name, op.index_columns, op.references_table, op.references_columns));
+        return;
+      case OpKind::create_check_constraint:
+        if (existing(t) && !op.not_valid)
+          add(op, "check-constraint-not-valid",
+              "ADD CONSTRAINT ... CHECK scans every row of '" + t +
+                  "' while holding an ACCESS EXCLUSIVE lock: reads and writes wait for the scan",
+              check_ops(t, op.name, op.condition));
         return;
       case OpKind::validate_constraint:
         if (m_.transactional && not_valid_.count(t + "\n" + op.name))
@@ -310,8 +346,9 @@ class Linter {
       case OpKind::execute:
         add(op, "execute-unanalysed",
             "raw SQL: lint cannot tell which locks it takes or whether it rewrites or loses data",
-            "use an engine operation where one exists (create_index concurrently, create_foreign_key not_valid, "
-            "validate_constraint); otherwise review the SQL (set lock_timeout, batch data changes) and add "
+            "use an engine operation where one exists (create_index concurrently, create_foreign_key or "
+            "create_check_constraint not_valid, validate_constraint); otherwise review the SQL (set lock_timeout, "
+            "batch data changes) and add "
             "lint_ignore = [\"execute-unanalysed\"]");
         return;
       case OpKind::create_table:
@@ -391,25 +428,19 @@ class Linter {
               "ACCESS EXCLUSIVE lock",
           "add a new column of the new type, backfill in batches, switch reads, drop the old one");
     }
-    if (op.nullable && !*op.nullable && (!old || old->nullable)) {
+    if (op.nullable && !*op.nullable && (!old || old->nullable) && !validated_not_null_check(table, op.column_name)) {
       const std::string check = "ck_" + t + "_" + op.column_name + "_not_null";
       add(op, "set-not-null",
           "SET NOT NULL scans every row of '" + t +
               "' under an ACCESS EXCLUSIVE lock: reads and writes wait for "
               "the scan",
-          "on PostgreSQL 12+, a validated CHECK lets SET NOT NULL skip the scan:\n[[upgrade]]\nop = \"execute\"\n"
-          "postgresql = " +
-              q("ALTER TABLE " + t + " ADD CONSTRAINT " + check + " CHECK (" + op.column_name +
-                " IS NOT NULL) NOT VALID") +
-              "\nsqlite = \"SELECT 1\"\nlint_ignore = [\"execute-unanalysed\"]\nthen, in a later revision:\n"
-              "[[upgrade]]\nop = \"execute\"\npostgresql = " +
-              q("ALTER TABLE " + t + " VALIDATE CONSTRAINT " + check) +
-              "\nsqlite = \"SELECT 1\"\nlint_ignore = [\"execute-unanalysed\"]\n[[upgrade]]\nop = \"alter_column\"\n"
-              "table = " +
-              q(t) + "\ncolumn = " + q(op.column_name) +
-              "\nnullable = false\nlint_ignore = [\"set-not-null\"]\n[[upgrade]]\nop = \"execute\"\npostgresql = " +
-              q("ALTER TABLE " + t + " DROP CONSTRAINT " + check) +
-              "\nsqlite = \"SELECT 1\"\nlint_ignore = [\"execute-unanalysed\"]");
+          "on PostgreSQL 12+, a validated CHECK lets SET NOT NULL skip the scan; in four revisions:\n" +
+              check_ops(t, check, op.column_name + " IS NOT NULL") +
+              "\nthen, in a later revision:\n[[upgrade]]\nop = \"alter_column\"\ntable = " + q(t) +
+              "\ncolumn = " + q(op.column_name) +
+              "\nnullable = false\nthen, in a later revision (the check is no longer needed):\n"
+              "[[upgrade]]\nop = \"drop_constraint\"\nname = " +
+              q(check) + "\ntable = " + q(t));
     }
     if (!op.new_name.empty())
       add(op, "rename-column",

@@ -248,6 +248,13 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
     }
     creates.push_back(create_table_op(inline_part, true));
     for (const auto& ix : t.indexes) constraint_creates.push_back(index_op(name, ix));
+    // Models declare no CHECK, so only a table re-created from the migrations' state (a
+    // downgrade) has some: they come back with it.
+    for (const auto& k : t.checks) {
+      Operation op = named_op(OpKind::create_check_constraint, name, k.name);
+      op.condition = k.condition;
+      constraint_creates.push_back(op);
+    }
   }
 
   std::set<std::string> cyclic_drop;
@@ -303,6 +310,72 @@ void prefer_online_safe(Migration& m) {
   }
 }
 
+std::vector<Migration> split_online_safe(const Migration& m, const Schema& head) {
+  std::set<std::string> created;
+  for (const auto& op : m.upgrade)
+    if (op.kind == OpKind::create_table) created.insert(op.table);
+  auto existing = [&](const Operation& op) { return !created.count(op.table) && head.find(op.table); };
+  Migration a = m, b = m, c = m;
+  a.upgrade.clear();
+  b.upgrade.clear();
+  c.upgrade.clear();
+  a.transactional = c.transactional = true;
+  b.transactional = false;
+  for (const auto& op : m.upgrade) {
+    if (op.kind == OpKind::create_index && existing(op)) {
+      Operation ix = op;
+      ix.concurrently = true;
+      ix.comment.clear();
+      b.upgrade.push_back(ix);
+    } else if ((op.kind == OpKind::create_foreign_key || op.kind == OpKind::create_check_constraint) && existing(op)) {
+      Operation key = op;
+      key.not_valid = true;
+      key.comment = "NOT VALID: new rows are checked now, existing ones by validate_constraint in a later revision";
+      a.upgrade.push_back(key);
+      c.upgrade.push_back(named_op(OpKind::validate_constraint, op.table, op.name));
+    } else {
+      a.upgrade.push_back(op);
+    }
+  }
+  if (b.upgrade.empty() && c.upgrade.empty()) return {m};
+  // Each part's downgrade takes the schema back to where the part started.
+  Schema after_a = head;
+  for (const auto& op : a.upgrade) apply(after_a, op);
+  Schema after_b = after_a;
+  for (const auto& op : b.upgrade) apply(after_b, op);
+  a.downgrade = diff(after_a, head);
+  b.downgrade = diff(after_b, after_a);
+  for (auto& op : b.downgrade)
+    if (op.kind == OpKind::drop_index) op.concurrently = true;
+  c.downgrade.clear();  // a validation leaves nothing to undo
+  std::vector<Migration> parts;
+  for (Migration* p : {&a, &b, &c})
+    if (!p->upgrade.empty()) parts.push_back(std::move(*p));
+  if (parts.size() == 1 && m.upgrade.size() == 1) return {m};  // a lone index: prefer_online_safe's form already
+  const std::string of = " of " + std::to_string(parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    Migration& p = parts[i];
+    std::string why;
+    if (!p.transactional) {
+      why =
+          "indexes on existing tables are built CONCURRENTLY (writes go on during the build), which PostgreSQL "
+          "cannot do inside a transaction, so this revision is transactional = false";
+      if (i > 0) p.message += " (concurrent indexes)";
+    } else if (p.upgrade.front().kind == OpKind::validate_constraint) {
+      why =
+          "VALIDATE CONSTRAINT scans the existing rows under a lock that lets reads and writes go on; in a "
+          "transaction of its own, after the NOT VALID constraint was committed";
+      if (i > 0) p.message += " (validate constraints)";
+    } else {
+      why = "the transactional changes; foreign keys and checks on existing tables are added NOT VALID here";
+    }
+    std::string& first = p.upgrade.front().comment;
+    first = "PostgreSQL online-safe split, revision " + std::to_string(i + 1) + of + ": " + why +
+            (first.empty() ? "" : "\n# " + first);
+  }
+  return parts;
+}
+
 std::string describe(const Operation& op) {
   auto cols = [](const std::vector<std::string>& c) { return "(" + util::join(c, ", ") + ")"; };
   switch (op.kind) {
@@ -337,6 +410,8 @@ std::string describe(const Operation& op) {
     case OpKind::create_foreign_key:
       return "add foreign key " + op.name + " on " + op.table + cols(op.index_columns) + " -> " + op.references_table +
              cols(op.references_columns);
+    case OpKind::create_check_constraint:
+      return "add check constraint " + op.name + " on " + op.table + " (" + op.condition + ")";
     case OpKind::drop_constraint:
       return "drop constraint " + op.name + " on " + op.table;
     case OpKind::validate_constraint:
@@ -461,6 +536,12 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("references_columns", list(op.references_columns));
       if (op.on_delete) kv("on_delete", q(*op.on_delete));
       if (op.on_update) kv("on_update", q(*op.on_update));
+      if (op.not_valid) kv("not_valid", "true");
+      break;
+    case OpKind::create_check_constraint:
+      kv("name", q(op.name));
+      kv("table", q(op.table));
+      kv("condition", q(op.condition));
       if (op.not_valid) kv("not_valid", "true");
       break;
     case OpKind::execute:

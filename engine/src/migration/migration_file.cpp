@@ -142,13 +142,21 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
   auto opn = t->get("op");
   if (!opn) src.fail(node.source(), "operation needs 'op'", "e.g. op = \"create_table\"");
   std::string kind = src.str(*opn, "op");
-  static const OpKind kinds[] = {OpKind::create_table,    OpKind::drop_table,
-                                 OpKind::rename_table,    OpKind::add_column,
-                                 OpKind::drop_column,     OpKind::alter_column,
-                                 OpKind::create_index,    OpKind::drop_index,
-                                 OpKind::create_unique,   OpKind::create_foreign_key,
-                                 OpKind::drop_constraint, OpKind::validate_constraint,
-                                 OpKind::execute,         OpKind::call};
+  static const OpKind kinds[] = {OpKind::create_table,
+                                 OpKind::drop_table,
+                                 OpKind::rename_table,
+                                 OpKind::add_column,
+                                 OpKind::drop_column,
+                                 OpKind::alter_column,
+                                 OpKind::create_index,
+                                 OpKind::drop_index,
+                                 OpKind::create_unique,
+                                 OpKind::create_foreign_key,
+                                 OpKind::create_check_constraint,
+                                 OpKind::drop_constraint,
+                                 OpKind::validate_constraint,
+                                 OpKind::execute,
+                                 OpKind::call};
   bool known = false;
   std::vector<std::string> names;
   for (OpKind k : kinds) {
@@ -301,6 +309,17 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       op.on_update = referential_action(src, *t, "on_update");
       op.not_valid = src.opt_bool(*t, "not_valid", what).value_or(false);
       break;
+    case OpKind::create_check_constraint: {
+      src.check_keys(*t, {"op", "name", "table", "condition", "not_valid", "lint_ignore"}, what);
+      op.name = req("name");
+      op.table = req("table");
+      op.condition = req("condition");
+      if (op.condition.find_first_not_of(" \t\r\n") == std::string::npos)
+        src.fail(t->get("condition")->source(), what + ": condition is empty",
+                 "write an SQL boolean expression, e.g. condition = \"price >= 0\"");
+      op.not_valid = src.opt_bool(*t, "not_valid", what).value_or(false);
+      break;
+    }
     case OpKind::execute:
       src.check_keys(*t, {"op", "sql", "sqlite", "postgresql", "lint_ignore"}, what);
       for (const char* k : {"sql", "sqlite", "postgresql"}) {

@@ -21,13 +21,13 @@ namespace {
 // Bumped whenever the byte form changes. The field lists below are the only description of
 // it; the size checks make a field added to one of these structs fail the build here until it
 // is added to the list (on the platforms the project builds for: 64-bit libstdc++).
-constexpr std::uint32_t kFormat = 1;
+constexpr std::uint32_t kFormat = 2;
 constexpr char kMagic[4] = {'F', 'A', 'K', 'C'};
 #if defined(__GLIBCXX__) && defined(__x86_64__)
 static_assert(sizeof(ColumnSpec) == 232, "a ColumnSpec field was added: add it to visit(ColumnSpec) and bump kFormat");
 static_assert(sizeof(ForeignKey) == 192, "a ForeignKey field was added: add it to visit(ForeignKey) and bump kFormat");
 static_assert(sizeof(UniqueConstraint) == 56, "a UniqueConstraint field was added: add it and bump kFormat");
-static_assert(sizeof(Operation) == 888, "an Operation field was added: add it to visit(Operation) and bump kFormat");
+static_assert(sizeof(Operation) == 920, "an Operation field was added: add it to visit(Operation) and bump kFormat");
 static_assert(sizeof(Migration) == 336, "a Migration field was added: add it to visit(Migration) and bump kFormat");
 #endif
 
@@ -209,6 +209,7 @@ void visit(IO& io, O& op) requires std::is_same_v<std::remove_const_t<O>, Operat
   io.io(op.unique);
   io.io(op.concurrently);
   io.io(op.not_valid);
+  io.io(op.condition);
   io.io(op.references_table);
   io.io(op.references_columns);
   io.io(op.on_delete);

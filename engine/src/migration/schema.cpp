@@ -1,6 +1,7 @@
 #include "fastappkit/migration/schema.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace fastappkit::migration {
 
@@ -72,6 +73,8 @@ std::string_view op_kind_name(OpKind k) {
       return "create_unique";
     case OpKind::create_foreign_key:
       return "create_foreign_key";
+    case OpKind::create_check_constraint:
+      return "create_check_constraint";
     case OpKind::drop_constraint:
       return "drop_constraint";
     case OpKind::validate_constraint:
@@ -111,6 +114,85 @@ Column column_from_spec(const ColumnSpec& spec) {
   c.nullable = spec.nullable.value_or(!spec.primary_key);
   c.default_value = spec.default_value;
   return c;
+}
+
+namespace {
+bool ident_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+bool same_word(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+// Calls f(begin, end, word, quoted) for each identifier-like token of `sql` outside string literals.
+template <class F>
+void each_identifier(std::string_view sql, F&& f) {
+  for (std::size_t i = 0; i < sql.size();) {
+    char c = sql[i];
+    if (c == '\'') {
+      for (++i; i < sql.size(); ++i)
+        if (sql[i] == '\'') {
+          if (i + 1 < sql.size() && sql[i + 1] == '\'')
+            ++i;
+          else
+            break;
+        }
+      ++i;
+    } else if (c == '"') {
+      std::size_t start = i;
+      std::string word;
+      for (++i; i < sql.size(); ++i) {
+        if (sql[i] == '"') {
+          if (i + 1 < sql.size() && sql[i + 1] == '"') {
+            word += '"';
+            ++i;
+          } else {
+            break;
+          }
+        } else {
+          word += sql[i];
+        }
+      }
+      ++i;
+      f(start, std::min(i, sql.size()), word, true);
+    } else if (ident_char(c) && !std::isdigit(static_cast<unsigned char>(c))) {
+      std::size_t start = i;
+      while (i < sql.size() && ident_char(sql[i])) ++i;
+      f(start, i, std::string(sql.substr(start, i - start)), false);
+    } else if (ident_char(c)) {
+      while (i < sql.size() && ident_char(sql[i])) ++i;  // a number
+    } else {
+      ++i;
+    }
+  }
+}
+}  // namespace
+
+std::vector<std::string> sql_identifiers(std::string_view sql, bool bare_only) {
+  std::vector<std::string> out;
+  each_identifier(sql, [&](std::size_t, std::size_t, const std::string& w, bool quoted) {
+    if (quoted && bare_only) return;
+    std::string l = w;
+    for (auto& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out.push_back(l);
+  });
+  return out;
+}
+
+std::string rename_identifier(std::string_view sql, std::string_view from, std::string_view to) {
+  std::string out;
+  std::size_t done = 0;
+  each_identifier(sql, [&](std::size_t b, std::size_t e, const std::string& w, bool quoted) {
+    if (quoted ? w != from : !same_word(w, from)) return;
+    out.append(sql.substr(done, b - done));
+    out += '"';
+    for (char ch : to) out += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+    out += '"';
+    done = e;
+  });
+  out.append(sql.substr(done));
+  return out;
 }
 
 // Column-level constraints of `spec` added to `t` with derived names.
@@ -201,6 +283,11 @@ void apply(Schema& schema, const Operation& op) {
         std::erase_if(t->foreign_keys, [&](const ForeignKey& fk) { return mentions(fk.columns, c); });
         std::erase_if(t->uniques, [&](const UniqueConstraint& u) { return mentions(u.columns, c); });
         std::erase_if(t->indexes, [&](const Index& i) { return mentions(i.columns, c); });
+        // PostgreSQL drops the CHECK constraints that name the column with it.
+        std::erase_if(t->checks, [&](const CheckConstraint& k) {
+          auto words = sql_identifiers(k.condition);
+          return std::any_of(words.begin(), words.end(), [&](const std::string& w) { return same_word(w, c); });
+        });
       }
       break;
     case OpKind::alter_column:
@@ -227,6 +314,7 @@ void apply(Schema& schema, const Operation& op) {
           for (auto& fk : t->foreign_keys) rename_in(fk.columns, from, op.new_name);
           for (auto& u : t->uniques) rename_in(u.columns, from, op.new_name);
           for (auto& i : t->indexes) rename_in(i.columns, from, op.new_name);
+          for (auto& k : t->checks) k.condition = rename_identifier(k.condition, from, op.new_name);
           for (auto& [name, other] : schema.tables)
             for (auto& fk : other.foreign_keys)
               if (fk.references_table == op.table) rename_in(fk.references_columns, from, op.new_name);
@@ -249,13 +337,21 @@ void apply(Schema& schema, const Operation& op) {
         t->foreign_keys.push_back(fk);
       }
       break;
+    case OpKind::create_check_constraint:
+      if (t) t->checks.push_back({op.name, op.condition, op.not_valid});
+      break;
     case OpKind::drop_constraint:
       if (t) {
         erase_named(t->foreign_keys, op.name);
         erase_named(t->uniques, op.name);
+        erase_named(t->checks, op.name);
       }
       break;
     case OpKind::validate_constraint:  // the constraint exists already; only its checked state changes
+      if (t)
+        for (auto& k : t->checks)
+          if (k.name == op.name) k.not_valid = false;
+      break;
     case OpKind::execute:
     case OpKind::call:
       break;

@@ -157,24 +157,33 @@ class Checker {
           reference(t, op_.references_table, op_.references_columns, op_.index_columns.size());
         }
         return;
+      case OpKind::create_check_constraint:
+        if (const Table* t = table(op_.table)) constraint_free(*t, op_.name);
+        return;
       case OpKind::drop_constraint:
         if (const Table* t = table(op_.table);
             t && !opaque(t->name) &&
             std::none_of(t->foreign_keys.begin(), t->foreign_keys.end(),
                          [&](const ForeignKey& f) { return f.name == op_.name; }) &&
             std::none_of(t->uniques.begin(), t->uniques.end(),
-                         [&](const UniqueConstraint& u) { return u.name == op_.name; }))
-          fail(
-              "table '" + t->name + "' has no constraint '" + op_.name + "' at this revision",
-              "its unique and foreign-key constraints: " + list_of(t->uniques, t->foreign_keys) + "; name one of them");
+                         [&](const UniqueConstraint& u) { return u.name == op_.name; }) &&
+            std::none_of(t->checks.begin(), t->checks.end(),
+                         [&](const CheckConstraint& k) { return k.name == op_.name; }))
+          fail("table '" + t->name + "' has no constraint '" + op_.name + "' at this revision",
+               "its unique, foreign-key and check constraints: " + list_of(t->uniques, t->foreign_keys, t->checks) +
+                   "; name one of them");
         return;
       case OpKind::validate_constraint:
-        if (const Table* t = table(op_.table); t && !opaque(t->name) &&
-                                               std::none_of(t->foreign_keys.begin(), t->foreign_keys.end(),
-                                                            [&](const ForeignKey& f) { return f.name == op_.name; }))
-          fail("table '" + t->name + "' has no foreign key '" + op_.name + "' at this revision",
-               "its foreign keys: " + list_of(t->foreign_keys) +
-                   "; validate_constraint follows a create_foreign_key with not_valid = true");
+        if (const Table* t = table(op_.table);
+            t && !opaque(t->name) &&
+            std::none_of(t->foreign_keys.begin(), t->foreign_keys.end(),
+                         [&](const ForeignKey& f) { return f.name == op_.name; }) &&
+            std::none_of(t->checks.begin(), t->checks.end(),
+                         [&](const CheckConstraint& k) { return k.name == op_.name; }))
+          fail("table '" + t->name + "' has no foreign key or check constraint '" + op_.name + "' at this revision",
+               "its foreign keys and check constraints: " + list_of(t->foreign_keys, t->checks) +
+                   "; validate_constraint follows a create_foreign_key or create_check_constraint with not_valid = "
+                   "true");
         return;
       case OpKind::execute:
       case OpKind::call:
@@ -259,7 +268,8 @@ class Checker {
     bool used =
         std::any_of(t.foreign_keys.begin(), t.foreign_keys.end(),
                     [&](const ForeignKey& f) { return f.name == name; }) ||
-        std::any_of(t.uniques.begin(), t.uniques.end(), [&](const UniqueConstraint& u) { return u.name == name; });
+        std::any_of(t.uniques.begin(), t.uniques.end(), [&](const UniqueConstraint& u) { return u.name == name; }) ||
+        std::any_of(t.checks.begin(), t.checks.end(), [&](const CheckConstraint& k) { return k.name == name; });
     if (used && !opaque(name))
       fail("table '" + t.name + "' already has a constraint '" + name + "'", "choose another name");
   }

@@ -249,7 +249,8 @@ std::size_t RenderCache::renders() const {
 }
 
 void migrate_database(const Workspace& w, const std::vector<Request>& requests, const config::DatabaseUrl& url,
-                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out) {
+                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out,
+                      const run::DdlPolicy& ddl) {
   // As a single run: an SQLite file that does not exist yet is not created for a plan that cannot run.
   if (url.backend == config::Backend::sqlite && !db::open(url, db::OpenMode::read_only, lock_timeout))
     w.plan(nullptr, sql::Dialect::sqlite, requests, &cache);
@@ -261,7 +262,7 @@ void migrate_database(const Workspace& w, const std::vector<Request>& requests, 
       out.notes.push_back(part.target->name + " revision " + id + " (" + part.target->graph->get(id).path +
                           ") changed after it was applied");
   Counter counter(out);
-  w.apply(*conn, plan, counter);
+  w.apply(*conn, plan, counter, ddl);
   out.detail = out.total() == 0 ? std::string("up to date")
                                 : (counter.reverting() ? "reverted " : "applied ") + std::to_string(out.total());
 }

@@ -452,6 +452,7 @@ std::map<std::string, Touch> touched_by(const TargetPlan& part, const migration:
         case migration::OpKind::drop_index:
         case migration::OpKind::create_unique:
         case migration::OpKind::create_foreign_key:
+        case migration::OpKind::create_check_constraint:
         case migration::OpKind::drop_constraint:
         case migration::OpKind::validate_constraint:
         case migration::OpKind::execute:
@@ -612,6 +613,21 @@ std::vector<lint::Finding> Workspace::lint_new_revision(const Target& t, const s
   migration::Migration m = migration::parse_migration(util::read_file(file.string()), file.string(), po);
   migration::Schema state = migration::state_at(*t.graph, t.graph->ancestors(m.down_revisions));
   return lint::lint_migration(m, state, dialect, t.name);
+}
+
+std::vector<std::vector<lint::Finding>> Workspace::lint_new_revisions(const Target& t,
+                                                                      const std::vector<std::filesystem::path>& files,
+                                                                      sql::Dialect dialect) const {
+  std::vector<std::vector<lint::Finding>> out;
+  migration::Schema state;
+  for (const auto& file : files) {
+    migration::ParseOptions po;
+    po.allow_call = !t.is_core();
+    migration::Migration m = migration::parse_migration(util::read_file(file.string()), file.string(), po);
+    if (out.empty()) state = migration::state_at(*t.graph, t.graph->ancestors(m.down_revisions));
+    out.push_back(lint::lint_migration(m, state, dialect, t.name));  // leaves `state` after m
+  }
+  return out;
 }
 
 void Workspace::write_script(std::ostream& out, const TargetPlan& part) const {
@@ -827,9 +843,9 @@ std::string Workspace::graph_dot() const {
 }
 
 std::vector<std::string> Workspace::stamp(db::Connection& conn, const Target& t, const std::string& revision,
-                                          bool purge) const {
+                                          bool purge, const run::DdlPolicy& ddl) const {
   run::Migrator m(*t.graph, t.name, t.version_table, conn.dialect());
-  return m.stamp(conn, revision, purge);
+  return m.stamp(conn, revision, purge, ddl);
 }
 
 std::optional<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app,
@@ -846,6 +862,14 @@ std::optional<migration::Migration> Workspace::autogenerate(const Target& t, con
   m.app = app;
   migration::prefer_online_safe(m);
   return m;
+}
+
+std::vector<migration::Migration> Workspace::autogenerate(const Target& t, const std::string& app,
+                                                          const std::string& message, sql::Dialect dialect) const {
+  auto m = autogenerate(t, app, message);
+  if (!m) return {};
+  if (dialect != sql::Dialect::postgresql) return {*m};
+  return migration::split_online_safe(*m, migration::state_at(*t.graph, t.graph->ancestors(m->down_revisions)));
 }
 
 std::optional<migration::Migration> Workspace::merge(const Target& t, const std::string& message) const {
@@ -884,6 +908,15 @@ fs::path Workspace::write_revision(const Target& t, migration::Migration m) cons
   out << text;
   if (!out) throw Error(ErrorKind::failed, "cannot write " + file.string(), "check the folder's permissions");
   return file;
+}
+
+std::vector<fs::path> Workspace::write_revisions(const Target& t, std::vector<migration::Migration> ms) const {
+  std::vector<fs::path> out;
+  for (auto& m : ms) {
+    if (!out.empty()) m.down_revisions = {out.back().filename().string().substr(0, 12)};
+    out.push_back(write_revision(t, std::move(m)));
+  }
+  return out;
 }
 
 std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::string& name) {

@@ -391,6 +391,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
           break;
         }
         applied_of(rows);  // what `advance` starts from
+        // version_change turns `rows` into the rows the change leaves (as rows_of reads them, sorted).
         std::vector<std::string> change = version_change(rows, m.revision, step.direction);
         if (m.transactional && !fk_off) {
           execute_step(conn, step, false, change);  // the version-table change in the same round trip
@@ -406,18 +407,9 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                    {label_, m.revision, step.direction == Direction::upgrade ? "upgrade" : "downgrade", m.checksum,
                     std::to_string(static_cast<long long>(ms))});
         tx.commit();
-        {
-          // The rows the version change leaves in the common case (one parent); when the next
-          // step reads different rows, `applied_of` computes the set again from them.
-          std::vector<std::string> after = rows;
-          const std::string parent = m.down_revisions.size() == 1 ? m.down_revisions[0] : std::string();
-          const std::string& gone = step.direction == Direction::upgrade ? parent : m.revision;
-          const std::string& added = step.direction == Direction::upgrade ? m.revision : parent;
-          after.erase(std::remove(after.begin(), after.end(), gone), after.end());
-          if (!added.empty()) after.push_back(added);
-          std::sort(after.begin(), after.end());  // as rows_of reads them
-          advance(m, step.direction, after);      // only once the step is committed
-        }
+        // Only once the step is committed. When the next step reads other rows, `applied_of`
+        // computes the set again from them.
+        advance(m, step.direction, rows);
         if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
         report({step, app, ms, false});
         break;
@@ -477,6 +469,10 @@ std::string Migrator::blocker_text(db::Connection& conn, const Step& step) const
     for (const std::string* t : {&op.table, &op.references_table, &op.new_name})
       if (!t->empty()) tables.insert(*t);
   }
+  return lockers_of(conn, tables);
+}
+
+std::string Migrator::lockers_of(db::Connection& conn, const std::set<std::string>& tables) const {
   std::string names;
   for (const auto& t : tables) names += (names.empty() ? "" : "\x1f") + t;
   try {
@@ -499,22 +495,41 @@ std::string Migrator::blocker_text(db::Connection& conn, const Step& step) const
   }
 }
 
-std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge) const {
-  // A target or rows it cannot stamp are refused before anything (even the tables) is written.
-  if (!purge) migration::applied_set(graph_, current(&conn), version_table_);  // names the table in the error
-  migration::stamp_rows(graph_, current(&conn), target, purge);
-  ensure_tables(conn);
-  db::Transaction tx(conn);
-  // Rows are read again and written under the transaction (a concurrent run may have moved
-  // them): Alembic's stamp (rows of unrelated branches stay; purge empties the table first).
-  std::vector<std::string> before = current(&conn);
-  std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
-  if (rows != before) {
-    conn.execute("DELETE FROM " + version_table_);
-    for (const auto& r : rows) conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + r + "')");
+std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view target, bool purge,
+                                         const DdlPolicy& ddl) const {
+  const bool pg = dialect_ == sql::Dialect::postgresql;
+  // As for a run: waiting on a busy version table would queue the application's queries on it
+  // behind this session, so every statement gives up after ddl.lock_timeout (not retried:
+  // stamp is one short transaction the person runs again).
+  if (pg) conn.execute("SET lock_timeout = '" + std::to_string(ddl.lock_timeout.count()) + "ms'");
+  try {
+    // A target or rows it cannot stamp are refused before anything (even the tables) is written.
+    if (!purge) migration::applied_set(graph_, current(&conn), version_table_);  // names the table in the error
+    migration::stamp_rows(graph_, current(&conn), target, purge);
+    ensure_tables(conn);
+    db::Transaction tx(conn);
+    // Rows are read again and written under the transaction (a concurrent run may have moved
+    // them): Alembic's stamp (rows of unrelated branches stay; purge empties the table first).
+    std::vector<std::string> before = current(&conn);
+    std::vector<std::string> rows = migration::stamp_rows(graph_, before, target, purge);
+    if (rows != before) {
+      conn.execute("DELETE FROM " + version_table_);
+      for (const auto& r : rows) conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES ('" + r + "')");
+    }
+    tx.commit();
+    return rows;
+  } catch (const db::DbError& e) {
+    if (!pg || e.sqlstate() != "55P03") throw;
+    // The transaction is rolled back by now, so the lock table can be read.
+    throw db::DbError(e.failure(),
+                      "stamp of " + label_ + " failed: " + e.message() + "\n  it waited more than " +
+                          std::to_string(ddl.lock_timeout.count()) + " ms for a lock" +
+                          lockers_of(conn, {version_table_, kHistoryTable}) +
+                          "\n  nothing was written: the version table is as it was",
+                      e.statement(), e.sqlstate(),
+                      "end or wait for the blocking session (SELECT pg_terminate_backend(<pid>) ends it), then run "
+                      "stamp again; --ddl-lock-timeout sets how long it waits");
   }
-  tx.commit();
-  return rows;
 }
 
 std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn,

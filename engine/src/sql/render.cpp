@@ -109,6 +109,17 @@ std::string fk_clause(const migration::ForeignKey& fk) {
          referential(fk.on_delete, fk.on_update);
 }
 
+std::string check_clause(const std::string& name, const std::string& condition) {
+  return "CONSTRAINT " + quote_ident(name) + " CHECK (" + condition + ")";
+}
+
+// The CHECK keywords of a CREATE TABLE statement (not in string literals or quoted names).
+std::size_t check_keywords(const std::string& sql) {
+  std::size_t n = 0;
+  for (const auto& w : migration::sql_identifiers(sql, true)) n += w == "check";
+  return n;
+}
+
 std::string column_def(const Table& t, const Column& c, Dialect d) {
   const bool identity = is_identity(t, c);
   // SQLite assigns ids only to a rowid alias, a key column declared exactly INTEGER (its
@@ -153,6 +164,7 @@ RenderedOp rebuild(const Table& before, const Table& after,
   r.move.push_back("DROP TABLE " + quote_ident(before.name));
   r.move.push_back("ALTER TABLE " + quote_ident(tmp) + " RENAME TO " + quote_ident(after.name));
   r.indexes = after.indexes;
+  r.checks_before = before.checks.size();
   for (const auto& i : before.indexes) r.declared_before.push_back(i.name);
   for (auto& s : expand_rebuild(r, {})) out.statements.push_back(std::move(s.sql));
   out.rebuild = std::move(r);
@@ -257,8 +269,11 @@ RenderedOp render_sqlite(const Operation& op, const Schema& before) {
       Table after = after_of();
       return rebuild(*t, after, kept_columns(*t, after));
     }
+    // create_check_constraint: the new table carries the CHECK, so copying the rows checks every
+    // one of them (not_valid cannot be honoured: a violating row fails the migration).
     case OpKind::create_unique:
     case OpKind::create_foreign_key:
+    case OpKind::create_check_constraint:
     case OpKind::drop_constraint: {
       if (!t) unknown_table(op, "change a constraint of");
       Table after = after_of();
@@ -266,12 +281,12 @@ RenderedOp render_sqlite(const Operation& op, const Schema& before) {
         throw Error(ErrorKind::input,
                     "drop_constraint at line " + std::to_string(op.line) + ": table '" + op.table +
                         "' has no constraint '" + op.name + "'",
-                    "name a unique or foreign-key constraint the migrations created");
+                    "name a unique, foreign-key or check constraint the migrations created");
       return rebuild(*t, after, kept_columns(*t, after));
     }
     // validate_constraint: SQLite checks every row when a rebuild adds a foreign key (PRAGMA
-    // foreign_key_check), so the constraint is valid already. The others are rendered the same
-    // on every dialect by render().
+    // foreign_key_check) or a CHECK (the copy), so the constraint is valid already. The others
+    // are rendered the same on every dialect by render().
     case OpKind::validate_constraint:
     case OpKind::create_table:
     case OpKind::drop_table:
@@ -342,6 +357,10 @@ RenderedOp render_postgresql(const Operation& op) {
                                           op.on_delete, op.on_update}) +
                                (op.not_valid ? " NOT VALID" : ""));
       break;
+    case OpKind::create_check_constraint:
+      out.statements.push_back("ALTER TABLE " + table + " ADD " + check_clause(op.name, op.condition) +
+                               (op.not_valid ? " NOT VALID" : ""));
+      break;
     case OpKind::drop_constraint:
       out.statements.push_back("ALTER TABLE " + table + " DROP CONSTRAINT " + quote_ident(op.name));
       break;
@@ -371,6 +390,14 @@ bool is_identity(const Table& t, const Column& c) {
 
 std::vector<RebuildStatement> expand_rebuild(const SqliteRebuild& r, const std::vector<SchemaObject>& master) {
   std::vector<RebuildStatement> out;
+  // A CHECK made by raw SQL is not in the migrations' state, so the new table would not have it.
+  for (const auto& o : master)
+    if (o.type == "table" && same_name(o.name, r.table) && check_keywords(o.sql) > r.checks_before)
+      throw Error(ErrorKind::input,
+                  "table '" + r.table + "' has a CHECK constraint the migrations do not define (made by raw SQL); " +
+                      "rebuilding the table would drop it, so nothing was changed",
+                  "declare it with op = \"create_check_constraint\" (after dropping the raw one with execute), or "
+                  "change this table with op = \"execute\" instead");
   std::vector<const SchemaObject*> kept;  // triggers and views, in creation order
   for (const auto& o : master)
     if ((o.type == "trigger" || o.type == "view") && !o.sql.empty()) kept.push_back(&o);
@@ -470,6 +497,7 @@ std::string create_table(const Table& t, Dialect d, std::string_view as_name) {
   for (const auto& u : t.uniques)
     lines.push_back("CONSTRAINT " + quote_ident(u.name) + " UNIQUE (" + ident_list(u.columns) + ")");
   for (const auto& fk : t.foreign_keys) lines.push_back(fk_clause(fk));
+  for (const auto& k : t.checks) lines.push_back(check_clause(k.name, k.condition));
   std::string out = "CREATE TABLE " + quote_ident(as_name.empty() ? std::string_view(t.name) : as_name) + " (\n";
   for (std::size_t i = 0; i < lines.size(); ++i) out += "    " + lines[i] + (i + 1 < lines.size() ? ",\n" : "\n");
   return out + ")";
@@ -655,6 +683,7 @@ RenderedOp render(const Operation& op, const Schema& before, Dialect d) {
     case OpKind::alter_column:
     case OpKind::create_unique:
     case OpKind::create_foreign_key:
+    case OpKind::create_check_constraint:
     case OpKind::drop_constraint:
     case OpKind::validate_constraint:
       return d == Dialect::sqlite ? render_sqlite(op, before) : render_postgresql(op);

@@ -69,6 +69,15 @@ struct UniqueConstraint {
   bool operator==(const UniqueConstraint&) const = default;
 };
 
+// A CHECK constraint: `condition` is SQL as written. `not_valid`: added with NOT VALID and not
+// yet validated (PostgreSQL checks new rows only until validate_constraint).
+struct CheckConstraint {
+  std::string name;
+  std::string condition;
+  bool not_valid = false;
+  bool operator==(const CheckConstraint&) const = default;
+};
+
 struct Index {
   std::string name;
   std::vector<std::string> columns;
@@ -83,6 +92,9 @@ struct Table {
   std::vector<ForeignKey> foreign_keys;
   std::vector<UniqueConstraint> uniques;
   std::vector<Index> indexes;
+  // Only migrations add these (create_check_constraint); models declare none, so autogenerate
+  // and `migrate check` ignore them.
+  std::vector<CheckConstraint> checks;
 
   const Column* find_column(std::string_view n) const;
   Column* find_column(std::string_view n);
@@ -106,6 +118,7 @@ enum class OpKind {
   drop_index,
   create_unique,
   create_foreign_key,
+  create_check_constraint,
   drop_constraint,
   validate_constraint,
   execute,
@@ -142,7 +155,9 @@ struct Operation {
   std::vector<std::string> index_columns;
   bool unique = false;
   bool concurrently = false;  // create_index, drop_index: PostgreSQL CONCURRENTLY (transactional = false files)
-  bool not_valid = false;     // create_foreign_key: PostgreSQL NOT VALID (existing rows checked by validate_constraint)
+  bool not_valid = false;     // create_foreign_key, create_check_constraint: PostgreSQL NOT VALID (existing rows
+                              // checked by validate_constraint)
+  std::string condition;      // create_check_constraint: an SQL boolean expression
   std::string references_table;
   std::vector<std::string> references_columns;
   std::optional<std::string> on_delete, on_update;
@@ -161,6 +176,13 @@ Table table_from_specs(const std::string& table, const std::vector<ColumnSpec>& 
                        const std::vector<std::string>& primary_key, const std::vector<ForeignKey>& fks,
                        const std::vector<UniqueConstraint>& uniques);
 Column column_from_spec(const ColumnSpec& spec);
+
+// The identifier-like words of an SQL expression, quoted or not, lower-cased; string literals
+// are skipped (and double-quoted names with `bare_only`). Tells which columns a CHECK names.
+std::vector<std::string> sql_identifiers(std::string_view sql, bool bare_only = false);
+// `sql` with every identifier `from` (bare or double-quoted, any case) replaced by `to`,
+// double-quoted; string literals are left alone. A column rename carries into CHECK conditions.
+std::string rename_identifier(std::string_view sql, std::string_view from, std::string_view to);
 
 // Two unique constraints of `t` on the same columns ("" when there are none). PostgreSQL keeps
 // only one of them in a CREATE TABLE, so the declaration is refused rather than half-applied.

@@ -103,9 +103,11 @@ class RenderCache {
 };
 
 // The per-database work of migrate upgrade / downgrade / all over a fleet: opens the database,
-// takes its run lock, plans (through `cache`), applies, and counts what was applied per app.
+// takes its run lock, plans (through `cache`), applies (under `ddl`, as a single run), and counts
+// what was applied per app.
 void migrate_database(const Workspace& w, const std::vector<Request>& requests, const config::DatabaseUrl& url,
-                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out);
+                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out,
+                      const run::DdlPolicy& ddl = {});
 // migrate status over a fleet: pending migrations per app (read-only).
 void status_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                      DatabaseOutcome& out);

@@ -193,6 +193,11 @@ class Workspace {
   // them), read back from `file` so that they carry its lines.
   std::vector<lint::Finding> lint_new_revision(const Target& t, const std::filesystem::path& file,
                                                sql::Dialect dialect) const;
+  // The same for chained files just written (write_revisions): each linted on the state after
+  // the ones before it.
+  std::vector<std::vector<lint::Finding>> lint_new_revisions(const Target& t,
+                                                             const std::vector<std::filesystem::path>& files,
+                                                             sql::Dialect dialect) const;
   // The plan as an SQL script, as apply would send it (preview).
   void write_script(std::ostream& out, const TargetPlan& part) const;
 
@@ -216,13 +221,19 @@ class Workspace {
   // Sets a target's version table as Alembic's `stamp [--purge]` does (migration::stamp_rows:
   // rows of unrelated branches kept unless `purge`), without running migrations; returns the
   // rows now.
-  std::vector<std::string> stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge) const;
+  std::vector<std::string> stamp(db::Connection& conn, const Target& t, const std::string& revision, bool purge,
+                                 const run::DdlPolicy& ddl = {}) const;
 
   // A new revision from the difference between the models and the migrations' head:
   // nullopt when there is none. For core, `app` is the internal app it is made for ("" for
   // core); a model table owned by an external app is refused, naming both.
   std::optional<migration::Migration> autogenerate(const Target& t, const std::string& app,
                                                    const std::string& message) const;
+  // The same as one or more chained revisions for `dialect`: on PostgreSQL a revision that mixes
+  // transactional changes with indexes or foreign keys added to existing tables is split into
+  // online-safe parts (migration::split_online_safe); elsewhere one revision. Empty: no changes.
+  std::vector<migration::Migration> autogenerate(const Target& t, const std::string& app, const std::string& message,
+                                                 sql::Dialect dialect) const;
   // A merge of the current heads; nullopt when there are fewer than two.
   std::optional<migration::Migration> merge(const Target& t, const std::string& message) const;
   // An empty revision on the single head.
@@ -230,6 +241,8 @@ class Workspace {
   // Writes `m` (fresh id, create_date now) into the target's versions folder, reads it back,
   // and returns the file; never overwrites.
   std::filesystem::path write_revision(const Target& t, migration::Migration m) const;
+  // Writes `ms` in order, each after the one before (down_revision), and returns the files.
+  std::vector<std::filesystem::path> write_revisions(const Target& t, std::vector<migration::Migration> ms) const;
 
  private:
   Workspace();

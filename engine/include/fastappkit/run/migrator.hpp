@@ -4,6 +4,7 @@
 #include <chrono>
 #include <functional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -99,7 +100,10 @@ class Migrator {
   // Sets the version table as Alembic's `stamp TARGET [--purge]` does, without running
   // migrations (migration::stamp_rows); returns the rows written. Throws, writing nothing,
   // for a bad target or (without purge) a row the graph does not know.
-  std::vector<std::string> stamp(db::Connection& conn, std::string_view target, bool purge) const;
+  // On PostgreSQL every statement waits at most ddl.lock_timeout for a lock; when one gives up,
+  // nothing is written and the error names the sessions holding locks on the version table.
+  std::vector<std::string> stamp(db::Connection& conn, std::string_view target, bool purge,
+                                 const DdlPolicy& ddl = {}) const;
 
   // Revisions whose file changed after they were applied (checksum in fastappkit_history).
   std::vector<std::string> modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const;
@@ -112,6 +116,8 @@ class Migrator {
   // "\n  table 't' is locked (Mode) by pid N (state): query" for each session holding a lock
   // on a table `step` names; "" when the catalog cannot be read.
   std::string blocker_text(db::Connection& conn, const Step& step) const;
+  // "\n  table 't' is locked (mode) by pid N (state): query" for each session holding a lock on `tables`.
+  std::string lockers_of(db::Connection& conn, const std::set<std::string>& tables) const;
 
   std::string label_, version_table_;
   sql::Dialect dialect_;

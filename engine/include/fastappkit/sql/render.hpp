@@ -45,6 +45,7 @@ struct SqliteRebuild {
   std::vector<std::string> move;             // steps 4-7: create the new table, copy rows, drop old, rename new
   std::vector<migration::Index> indexes;     // step 8: the declared indexes after the operation
   std::vector<std::string> declared_before;  // declared index names before: not recreated from sqlite_master
+  std::size_t checks_before = 0;             // CHECK constraints the migrations know on the table before
 };
 
 // One statement of an expanded rebuild; `object` names what a recreate statement brings back
