@@ -105,7 +105,7 @@ TEST_SUITE("parse cache") {
     unsetenv("FASTAPPKIT_NO_CACHE");
     Project p;
     p.load();
-    for (std::string junk : {std::string(), std::string("FAKC"), std::string(100, '\x7f')}) {
+    for (const std::string& junk : {std::string(), std::string("FAKC"), std::string(100, '\x7f')}) {
       std::ofstream(p.cache_file, std::ios::binary | std::ios::trunc) << junk;
       std::size_t hits = 1, misses = 0;
       auto ms = p.load(&hits, &misses);
