@@ -2,9 +2,11 @@
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "fastappkit/migration/graph.hpp"
 #include "fastappkit/migration/parse_cache.hpp"
@@ -135,5 +137,44 @@ TEST_SUITE("parse cache") {
     p.tmp.write(".fastappkit", "a file where the cache folder would go");
     CHECK(p.load().size() == 2);
     CHECK(p.load().size() == 2);
+  }
+}
+
+TEST_SUITE("parse cache") {
+  TEST_CASE("a file whose stat key is unchanged is not read; a fresh or edited file is") {
+    unsetenv("FASTAPPKIT_NO_CACHE");
+    Project p;
+    const std::string a = (p.versions / (kA + "_users.toml")).string();
+    // Just written: racily clean, so no stat key is kept and the file must be read.
+    p.load();
+    {
+      ParseCache cache(p.cache_file);
+      CHECK_FALSE(cache.unchanged(a, StatKey::of(a)).has_value());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    p.load();  // now older than the margin: the stat key is kept
+    {
+      ParseCache cache(p.cache_file);
+      auto m = cache.unchanged(a, StatKey::of(a));
+      REQUIRE(m.has_value());
+      CHECK(m->revision == kA);
+      CHECK(cache.hits() == 1);
+      // Other options are another entry.
+      CHECK_FALSE(cache.unchanged(a, StatKey::of(a), {.allow_call = true}).has_value());
+    }
+    // Same size, modification time put back: the change time moved, so the file is read again.
+    const auto when = fs::last_write_time(a);
+    std::string text = users("email");
+    text.replace(text.find("\"users\""), 7, "\"userz\"");
+    std::ofstream(a, std::ios::trunc) << text;
+    fs::last_write_time(a, when);
+    {
+      ParseCache cache(p.cache_file);
+      CHECK_FALSE(cache.unchanged(a, StatKey::of(a)).has_value());
+    }
+    auto ms = p.load();
+    CHECK(ms.front().message == "userz");
+    // A file that is gone has no stat key.
+    CHECK_FALSE(StatKey::of((p.versions / "gone.toml").string()).known());
   }
 }

@@ -6,6 +6,7 @@
 
 #include "context.hpp"
 #include "fastappkit/error.hpp"
+#include "fastappkit/project/head_snapshot.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::cli {
@@ -89,9 +90,35 @@ std::string required_revision(const Context& ctx, const std::string& message, co
   return ctx.opt("revision");
 }
 
+// The no-op shortcut (project/head_snapshot.hpp): at head, with nothing changed since a full load,
+// print what the full way prints and open nothing else. False: take the full way.
+bool at_head_already(Context& ctx, const std::string& after_core = {}) {
+  if (ctx.has("databases") || ctx.has("jobs") || ctx.flag("fail-fast")) return false;
+  auto snap = project::HeadSnapshot::match(ctx.load(true, true, true));
+  if (!snap || snap->url().is_memory()) return false;
+  try {
+    auto conn = ctx.open_read_only(snap->url());
+    if (!conn || !snap->at_head(*conn)) return false;
+  } catch (const std::exception&) {
+    return false;  // whatever went wrong, the full way meets it again and reports it as usual
+  }
+  if (ctx.verbosity > 0) {
+    ctx.out << "core: nothing to do; alembic_version is at " << snap->head() << " (head)\n";
+    if (!after_core.empty()) ctx.out << after_core << "\n";
+  }
+  return true;
+}
+
+std::string internal_apps_note(const std::vector<std::string>& internal) {
+  return internal.empty()
+             ? ""
+             : "internal apps (" + util::join(internal, ", ") + "): skipped, already included in core migrations";
+}
+
 }  // namespace
 
 int cmd_upgrade(Context& ctx) {
+  if (ctx.opt("revision", "head") == "head" && at_head_already(ctx)) return 0;
   Workspace w = Workspace::open_project(ctx.load(true, true, true));
   return run(ctx, w, {{&w.core(), Direction::upgrade, ctx.opt("revision", "head")}});
 }
@@ -112,6 +139,7 @@ int cmd_downgrade(Context& ctx) {
 }
 
 int cmd_all(Context& ctx) {
+  if (at_head_already(ctx, internal_apps_note(config::load_project(ctx.directory).internal_apps()))) return 0;
   Workspace w = Workspace::open_project(ctx.load());  // every app is checked before the database is touched
   std::vector<project::Request> requests;
   for (const auto& t : w.targets()) requests.push_back({&t, Direction::upgrade, "head"});
@@ -125,10 +153,7 @@ int cmd_all(Context& ctx) {
                       ? "merge them first: fastappkit migrate merge -m \"merge heads\" (or apply every branch of core: "
                         "fastappkit migrate upgrade --revision heads)"
                       : "the plugin's revisions must be merged in its source folder; then rebuild it");
-  return run(ctx, w, requests,
-             internal.empty()
-                 ? ""
-                 : "internal apps (" + util::join(internal, ", ") + "): skipped, already included in core migrations");
+  return run(ctx, w, requests, internal_apps_note(internal));
 }
 
 int cmd_app_migrate(Context& ctx) {

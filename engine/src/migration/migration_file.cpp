@@ -434,10 +434,12 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
 }
 
 std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& options, ParseCache& cache) {
-  std::vector<fs::path> files;
+  // Sorted as strings (one folder: the same order): fs::path compares element by element, and
+  // that sort was a tenth of a no-op's instructions at N = 1,000.
+  std::vector<std::string> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path());
+    if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path().string());
   }
   if (ec) {
     throw Error(
@@ -449,8 +451,13 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
   std::vector<std::string> errors;
   for (const auto& f : files) {
     try {
-      std::string text = util::read_file(f.string());
-      out.push_back(cache.parse(text, f.string(), options));
+      const StatKey stat = cache.enabled() ? StatKey::of(f) : StatKey{};
+      if (auto m = cache.unchanged(f, stat, options)) {
+        out.push_back(std::move(*m));
+        continue;
+      }
+      std::string text = util::read_file(f);
+      out.push_back(cache.parse(text, f, options, stat));
     } catch (const Error& e) {
       errors.push_back(std::string(e.what()) + (e.hint().empty() ? "" : "\n  hint: " + e.hint()));
     }

@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
@@ -21,7 +23,7 @@ namespace {
 // Bumped whenever the byte form changes. The field lists below are the only description of
 // it; the size checks make a field added to one of these structs fail the build here until it
 // is added to the list (on the platforms the project builds for: 64-bit libstdc++).
-constexpr std::uint32_t kFormat = 2;
+constexpr std::uint32_t kFormat = 3;  // 3: entries carry the stat key of the file they were read from
 constexpr char kMagic[4] = {'F', 'A', 'K', 'C'};
 #if defined(__GLIBCXX__) && defined(__x86_64__)
 static_assert(sizeof(ColumnSpec) == 232, "a ColumnSpec field was added: add it to visit(ColumnSpec) and bump kFormat");
@@ -246,6 +248,14 @@ template <class T>
 requires std::is_class_v<T>
 void Dec::io(T& t) { visit(*this, t); }
 
+std::uint64_t set_digest(const RevisionGraph& graph, const ValidateOptions& options) {
+  std::string all = options.foreign_tables_allowed ? "foreign\n" : "own\n";
+  for (const auto& m : graph.migrations()) all += m.path + "\n" + m.checksum + "\n";
+  return util::fnv1a64(all);
+}
+
+}  // namespace
+
 // The build that writes a cache is the only one that reads it: another version, or the same
 // version rebuilt, may parse or validate differently.
 std::string engine_identity() {
@@ -256,14 +266,6 @@ std::string engine_identity() {
           std::to_string(st.st_mtim.tv_nsec);
   return id;
 }
-
-std::uint64_t set_digest(const RevisionGraph& graph, const ValidateOptions& options) {
-  std::string all = options.foreign_tables_allowed ? "foreign\n" : "own\n";
-  for (const auto& m : graph.migrations()) all += m.path + "\n" + m.checksum + "\n";
-  return util::fnv1a64(all);
-}
-
-}  // namespace
 
 std::string encode_migration(const Migration& m) {
   Writer w;
@@ -283,6 +285,11 @@ Migration decode_migration(std::string_view bytes) {
 
 ParseCache::ParseCache(fs::path file) {
   if (file.empty()) return;
+  {
+    struct timespec t {};
+    ::clock_gettime(CLOCK_REALTIME, &t);
+    began_ = std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+  }
   if (const char* off = std::getenv("FASTAPPKIT_NO_CACHE"); off && *off && std::string_view(off) != "0") return;
   file_ = std::move(file);
   if (!fs::is_regular_file(file_)) return;
@@ -300,7 +307,9 @@ ParseCache::ParseCache(fs::path file) {
       std::uint64_t sum = r.u64();
       std::size_t len = r.u64();
       bool allow_call = r.u64() != 0;
-      entries_.emplace(Key{std::move(path), sum, len, allow_call}, Entry{r.bytes()});
+      StatKey st{};
+      for (auto& v : st.v) v = static_cast<std::int64_t>(r.u64());
+      entries_.emplace(Key{std::move(path), sum, len, allow_call}, Entry{r.bytes(), false, st});
     }
     if (!r.done()) throw std::runtime_error("");
   } catch (const std::exception&) {
@@ -311,8 +320,45 @@ ParseCache::ParseCache(fs::path file) {
   }
 }
 
-Migration ParseCache::parse(std::string_view text, const std::string& path, const ParseOptions& options) {
+StatKey StatKey::of(const std::string& path) {
+  StatKey k{};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return k;
+  auto ns = [](const struct timespec& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+  k.v[0] = st.st_size;
+  k.v[1] = ns(st.st_mtim);
+  k.v[2] = ns(st.st_ctim);
+  k.v[3] = static_cast<std::int64_t>(st.st_ino);
+  k.v[4] = static_cast<std::int64_t>(st.st_dev);
+  k.v[5] = st.st_mode;
+  return k;
+}
+
+std::optional<Migration> ParseCache::unchanged(const std::string& path, const StatKey& stat,
+                                               const ParseOptions& options) {
+  if (!enabled() || !stat.known()) return std::nullopt;
+  for (auto it = entries_.lower_bound(Key{path, 0, 0, false}); it != entries_.end() && std::get<0>(it->first) == path;
+       ++it) {
+    if (std::get<3>(it->first) != options.allow_call || !(it->second.stat == stat)) continue;
+    try {
+      Migration m = decode_migration(it->second.bytes);
+      ++hits_;
+      it->second.used = true;
+      return m;
+    } catch (const std::exception&) {
+      return std::nullopt;  // undecodable: read and parse the file
+    }
+  }
+  return std::nullopt;
+}
+
+Migration ParseCache::parse(std::string_view text, const std::string& path, const ParseOptions& options,
+                            const StatKey& stat) {
   if (!enabled()) return parse_migration(text, path, options);
+  // A stat key is kept only when the file's times are kRacyMargin older than this cache's
+  // start: a file written in the same clock tick could change again without its times changing.
+  StatKey kept = stat;
+  if (!stat.known() || std::max(stat.v[1], stat.v[2]) >= began_ - std::int64_t(2'000'000'000)) kept = StatKey{};
   Key key{path, util::fnv1a64(text), text.size(), options.allow_call};
   auto it = entries_.find(key);
   if (it != entries_.end()) {
@@ -320,6 +366,10 @@ Migration ParseCache::parse(std::string_view text, const std::string& path, cons
       Migration m = decode_migration(it->second.bytes);
       ++hits_;
       it->second.used = true;
+      if (!(it->second.stat == kept)) {
+        it->second.stat = kept;
+        dirty_ = true;
+      }
       return m;
     } catch (const std::exception&) {
       // Undecodable entry: parse the file as if it were not there.
@@ -328,7 +378,7 @@ Migration ParseCache::parse(std::string_view text, const std::string& path, cons
   ++misses_;
   Migration m = parse_migration(text, path, options);
   made_.push_back(encode_migration(m));
-  entries_.insert_or_assign(std::move(key), Entry{made_.back(), true});
+  entries_.insert_or_assign(std::move(key), Entry{made_.back(), true, kept});
   dirty_ = true;
   return m;
 }
@@ -360,6 +410,7 @@ void ParseCache::save() {
     w.u64(std::get<1>(key));
     w.u64(std::get<2>(key));
     w.u64(std::get<3>(key) ? 1 : 0);
+    for (auto v : e.stat.v) w.u64(static_cast<std::uint64_t>(v));
     w.bytes(e.bytes);
   }
   std::error_code ec;

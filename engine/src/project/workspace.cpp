@@ -11,6 +11,7 @@
 #include "fastappkit/migration/validate.hpp"
 #include "fastappkit/plugin/host.hpp"
 #include "fastappkit/project/fleet.hpp"
+#include "fastappkit/project/head_snapshot.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::project {
@@ -141,6 +142,7 @@ Workspace& Workspace::operator=(Workspace&&) noexcept = default;
 Workspace::~Workspace() = default;
 
 Workspace Workspace::open_project(const LoadOptions& o) {
+  const std::int64_t began = HeadSnapshot::now();
   Workspace w;
   w.config_ = config::load_project(o.directory);
   const auto& cfg = w.config_;
@@ -177,6 +179,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   core.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
   cache.validate(*core.graph);
   cache.save();
+  HeadSnapshot::record(cfg, *core.graph, began);
   core.steps_hint = "'call' steps exist only in external apps (plugins)";
   if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root);
 
@@ -633,7 +636,7 @@ std::vector<std::vector<lint::Finding>> Workspace::lint_new_revisions(const Targ
 void Workspace::write_script(std::ostream& out, const TargetPlan& part) const {
   const Target& t = *part.target;
   run::Migrator m(*t.graph, t.name, t.version_table, part.dialect, t.calls());
-  m.write_script(out, part.plan, part.current, part.version_table_exists);
+  m.write_script(out, part.steps, part.current, part.version_table_exists);  // rendered once, by plan()
 }
 
 template <class Healthy, class Broken>

@@ -263,7 +263,11 @@ std::vector<std::string> Migrator::version_change(std::vector<std::string>& rows
 
 void Migrator::write_script(std::ostream& out, const migration::Plan& plan, const std::vector<std::string>& current,
                             bool version_table_exists) const {
-  auto steps = render(plan, current);
+  write_script(out, render(plan, current), current, version_table_exists);
+}
+
+void Migrator::write_script(std::ostream& out, const std::vector<Step>& steps, const std::vector<std::string>& current,
+                            bool version_table_exists) const {
   if (!version_table_exists) out << version_table_ddl(version_table_) << ";\n\n";
   std::vector<std::string> rows = current;
   for (const auto& step : steps) {

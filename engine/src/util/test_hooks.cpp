@@ -10,8 +10,8 @@ namespace fastappkit::util {
 
 namespace {
 
-std::filesystem::path hook_path(std::string_view name) {
-  const char* dir = std::getenv("FASTAPPKIT_TEST_HOLD_DIR");
+std::filesystem::path hook_path(std::string_view name, const char* variable = "FASTAPPKIT_TEST_HOLD_DIR") {
+  const char* dir = std::getenv(variable);
   if (!dir || !*dir) return {};
   return std::filesystem::path(dir) / std::string(name);
 }
@@ -20,6 +20,10 @@ std::filesystem::path hook_path(std::string_view name) {
 
 void test_touch(std::string_view name) {
   if (auto p = hook_path(name); !p.empty()) std::ofstream(p).put('\n');
+}
+
+void test_mark(std::string_view name) {
+  if (auto p = hook_path(name, "FASTAPPKIT_TEST_MARK_DIR"); !p.empty()) std::ofstream(p).put('\n');
 }
 
 void test_hold(std::string_view name) {

@@ -2,9 +2,11 @@
 // A cache of parsed revision files and of validated revision sets, kept in one file per set
 // of revisions (a project's core, an external app), like ninja's .ninja_deps.
 //
-// Entries are keyed by content, not by file times: a revision is looked up by its path, its
-// length and the FNV-1a checksum of its bytes (the checksum fastappkit_history records), so
-// the file is still read, but a file edited in any way misses and is parsed again. A
+// Entries are keyed by content: a revision is looked up by its path, its length and the FNV-1a
+// checksum of its bytes (the checksum fastappkit_history records), so a file edited in any way
+// misses and is parsed again. An entry also keeps the stat key of the file it was read from
+// (size, mtime, ctime, inode, device, mode), unless the file was racily clean; a file whose stat
+// key is the same again is not read at all (load_migrations): a write changes the ctime. A
 // validated set is keyed by every (path, checksum) of the set plus the validation options.
 // The cache file also records the engine that wrote it (version, and the size and mtime of
 // the executable): any other build starts from an empty cache. A missing, unreadable,
@@ -16,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -28,6 +31,15 @@
 
 namespace fastappkit::migration {
 
+// What stat(2) says of a file (following links): size, mtime and ctime in nanoseconds, inode,
+// device, mode. All zero when unknown.
+struct StatKey {
+  std::int64_t v[6] = {};
+  static StatKey of(const std::string& path);
+  bool known() const { return v[2] != 0; }
+  bool operator==(const StatKey&) const = default;
+};
+
 class ParseCache {
  public:
   ParseCache() = default;  // disabled: parses and validates every time, keeps nothing
@@ -38,7 +50,13 @@ class ParseCache {
 
   // parse_migration(text, path, options), from the cache when the same bytes were parsed
   // under the same path and options before.
-  Migration parse(std::string_view text, const std::string& path, const ParseOptions& options = {});
+  // `stat` is the file's stat key taken before `text` was read: kept with the entry unless the
+  // file's times are within two seconds of this cache's start (racily clean, as git calls it).
+  Migration parse(std::string_view text, const std::string& path, const ParseOptions& options = {},
+                  const StatKey& stat = {});
+  // The entry of `path` whose kept stat key equals `stat`, without reading the file: any write
+  // to a file changes its ctime, which no program sets back. nullopt: read and parse().
+  std::optional<Migration> unchanged(const std::string& path, const StatKey& stat, const ParseOptions& options = {});
   // validate_operations(graph, options) unless this exact set of revision files passed it before.
   void validate(const RevisionGraph& graph, const ValidateOptions& options = {});
   // Writes the entries this run used (so deleted files drop out), atomically (temporary
@@ -55,7 +73,9 @@ class ParseCache {
   struct Entry {
     std::string_view bytes;  // serialised Migration, in data_ or in made_
     bool used = false;       // parsed or hit by this run: what save() writes
+    StatKey stat{};          // of the file these bytes came from, when not racily clean
   };
+  std::int64_t began_ = 0;        // when this cache was opened, ns since the epoch
   std::string data_;              // the cache file as read
   std::deque<std::string> made_;  // entries this run parsed (a deque never moves them)
   std::map<Key, Entry> entries_;
@@ -67,6 +87,10 @@ class ParseCache {
 // Every *.toml file in `dir` as load_migrations does, each parsed through `cache`.
 std::vector<Migration> load_migrations(const std::filesystem::path& dir, const ParseOptions& options,
                                        ParseCache& cache);
+
+// What identifies the build that writes a cache (version, cache format, size and mtime of the
+// executable): any other build ignores the cache.
+std::string engine_identity();
 
 // The byte form the cache keeps (exposed for its tests). decode throws std::runtime_error on
 // malformed input.

@@ -84,6 +84,9 @@ class Migrator {
   // The whole plan as an SQL script, as `run` would send it (preview).
   void write_script(std::ostream& out, const migration::Plan& plan, const std::vector<std::string>& current,
                     bool version_table_exists) const;
+  // The same, from steps `render` already made for that plan.
+  void write_script(std::ostream& out, const std::vector<Step>& steps, const std::vector<std::string>& current,
+                    bool version_table_exists) const;
 
   // Creates the version and history tables when absent (own transaction).
   void ensure_tables(db::Connection& conn) const;

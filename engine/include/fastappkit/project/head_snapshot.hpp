@@ -1,0 +1,75 @@
+#pragma once
+// The no-op shortcut (docs/performance.md, "No-op at head"): `migrate upgrade` and `migrate all`
+// at head without reading, parsing or placing a single revision in a graph.
+//
+// After core's revisions were loaded and validated, Workspace::open_project records a head
+// snapshot beside the parse cache (.fastappkit/cache/core.head): the bytes of fastappkit.toml
+// (their checksum), every entry of the versions folder with its stat key (size, mtime and
+// ctime in nanoseconds, inode, device, following links), and what the load found: the heads
+// and each revision's checksum. A later command that finds the manifest and the folder exactly
+// so (the folder is listed and every entry stat'ed, nothing is read) knows that loading would
+// give the same graph, so it only has to read the version table and the history.
+//
+// A stale snapshot can never change a result:
+// - any write to a file changes its ctime, which no program can set back (touch -d sets mtime);
+//   adding, removing or renaming an entry changes the listing;
+// - racily clean entries, as git calls them, are never recorded: when any entry's mtime or ctime
+//   is less than kRacyMargin before the load began, the snapshot is not written (a file written
+//   in the same clock tick as the load could change later without its times changing);
+// - it is written only by a load that succeeded, by this very build of the engine, and it is
+//   used only when the project has no external app and no plugin folder (their libraries and
+//   trust checks are loaded every time);
+// - the database decides the rest: the shortcut answers only when the version table holds
+//   exactly the single head and no applied revision's file changed since it was applied (the
+//   checksums in fastappkit_history); anything else goes the full way.
+// FASTAPPKIT_NO_CACHE=1 turns it off, as for the parse cache.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fastappkit/config/database_url.hpp"
+#include "fastappkit/config/project.hpp"
+#include "fastappkit/db/connection.hpp"
+#include "fastappkit/migration/graph.hpp"
+
+namespace fastappkit::project {
+
+inline constexpr std::chrono::seconds kRacyMargin{2};
+
+struct LoadOptions;
+
+class HeadSnapshot {
+ public:
+  HeadSnapshot() = default;
+  HeadSnapshot(const HeadSnapshot&) = delete;  // checksums_ points into text_
+  HeadSnapshot& operator=(const HeadSnapshot&) = delete;
+
+  // The snapshot of a project whose manifest and versions folder are as recorded; nullptr
+  // when there is none, it does not match, or the project has external apps or plugin folders.
+  static std::unique_ptr<HeadSnapshot> match(const LoadOptions& options);
+  // Records core's load (Workspace::open_project calls it after validation). `began` is when the
+  // load started, before any file was read. Writes only when the content changes; failures are ignored.
+  static void record(const config::ProjectConfig& config, const migration::RevisionGraph& core, std::int64_t began);
+  // The wall clock in nanoseconds since the epoch, as file times count it.
+  static std::int64_t now();
+
+  const config::ProjectConfig& config() const { return config_; }
+  const config::DatabaseUrl& url() const { return url_; }
+  const std::string& head() const { return head_; }
+  // True when `conn` holds exactly the head in alembic_version and every revision's latest
+  // upgrade row in fastappkit_history has the checksum its file has now.
+  bool at_head(db::Connection& conn) const;
+
+ private:
+  config::ProjectConfig config_;
+  config::DatabaseUrl url_;
+  std::string head_;
+  std::string text_;                                                  // the snapshot file; checksums_ points into it
+  std::unordered_map<std::string_view, std::string_view> checksums_;  // revision -> checksum of its file
+};
+
+}  // namespace fastappkit::project

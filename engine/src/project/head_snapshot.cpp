@@ -1,0 +1,224 @@
+#include "fastappkit/project/head_snapshot.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <string_view>
+#include <unordered_map>
+
+#include "../util/test_hooks.hpp"
+#include "fastappkit/migration/parse_cache.hpp"
+#include "fastappkit/project/workspace.hpp"
+#include "fastappkit/run/migrator.hpp"
+#include "fastappkit/util/text.hpp"
+
+namespace fastappkit::project {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kMagic = "fastappkit head snapshot 2\n";
+
+bool disabled() {
+  const char* v = std::getenv("FASTAPPKIT_NO_CACHE");
+  return v && *v && std::string_view(v) != "0";
+}
+
+fs::path snapshot_path(const config::ProjectConfig& c) { return c.root / ".fastappkit" / "cache" / "core.head"; }
+
+std::int64_t ns(const struct timespec& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+
+// What must be on disk as it was: the engine, the manifest's bytes (their checksum), and every
+// entry of the versions folder in the order the folder lists them (an order that changes only
+// declines), each as its name, a NUL and its stat key (size, mtime and ctime in nanoseconds,
+// inode, device, mode; following links; zeros when stat fails). `newest` gets the latest mtime
+// or ctime of any entry (the largest value when an entry cannot be stat'ed).
+std::optional<std::string> inputs(const config::ProjectConfig& c, std::int64_t* newest) {
+  std::string s = "engine " + migration::engine_identity() + "\nconfig " + c.config_path.string() + " " +
+                  std::to_string(util::fnv1a64(util::read_file(c.config_path.string()))) + "\ndir " +
+                  c.versions_dir().string() + "\n";
+  DIR* d = ::opendir(c.versions_dir().c_str());
+  if (!d) return std::nullopt;
+  const int fd = ::dirfd(d);
+  std::int64_t latest = 0;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::int64_t key[6] = {};
+    struct stat st {};
+    if (::fstatat(fd, e->d_name, &st, 0) == 0) {
+      key[0] = st.st_size;
+      key[1] = ns(st.st_mtim);
+      key[2] = ns(st.st_ctim);
+      key[3] = static_cast<std::int64_t>(st.st_ino);
+      key[4] = static_cast<std::int64_t>(st.st_dev);
+      key[5] = st.st_mode;
+      latest = std::max({latest, key[1], key[2]});
+    } else {
+      latest = INT64_MAX;
+    }
+    s.append(name);
+    s.push_back('\0');
+    s.append(reinterpret_cast<const char*>(key), sizeof key);
+  }
+  ::closedir(d);
+  if (newest) *newest = latest;
+  return s;
+}
+
+std::string framed(const std::string& inputs) {
+  const std::uint64_t n = inputs.size();
+  return std::string(kMagic) + std::string(reinterpret_cast<const char*>(&n), sizeof n) + inputs;
+}
+
+// No external app is listed and no plugin folder holds a plugin.toml: then the full way's plugin
+// discovery (plugin::discover_folders) loads nothing and notes nothing. Checked every time, not recorded.
+bool eligible(const config::ProjectConfig& c) {
+  if (!c.external_apps().empty()) return false;
+  for (const auto& p : c.plugin_paths) {
+    std::error_code ec;
+    const fs::path dir = c.root / p;
+    if (!fs::is_directory(dir, ec)) continue;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.is_directory(ec) && fs::exists(e.path() / "plugin.toml", ec)) return false;
+    if (ec) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::int64_t HeadSnapshot::now() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return ns(t);
+}
+
+void HeadSnapshot::record(const config::ProjectConfig& c, const migration::RevisionGraph& core, std::int64_t began) {
+  if (disabled() || !eligible(c)) return;
+  try {
+    auto heads = core.heads();
+    if (heads.size() != 1) return;
+    std::int64_t newest = 0;
+    auto in = inputs(c, &newest);
+    // Racily clean entries are not recorded: see the header.
+    if (!in || newest >= began - std::chrono::nanoseconds(kRacyMargin).count()) return;
+    std::string text = framed(*in) + "head " + heads.front() + "\n";
+    for (const auto& m : core.migrations()) text += "r " + m.revision + "\t" + m.checksum + "\n";
+    const fs::path path = snapshot_path(c);
+    std::error_code ec;
+    if (fs::is_regular_file(path, ec) && util::read_file(path.string()) == text) return;
+    fs::create_directories(path.parent_path(), ec);
+    const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << text;
+      if (!out.flush()) {
+        fs::remove(tmp, ec);
+        return;
+      }
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) fs::remove(tmp, ec);
+  } catch (...) {  // a snapshot that cannot be written is no snapshot
+  }
+}
+
+std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
+  if (disabled()) return nullptr;
+  auto snap = std::make_unique<HeadSnapshot>();
+  HeadSnapshot& s = *snap;
+  s.config_ = config::load_project(o.directory);
+  const auto& c = s.config_;
+  if (!eligible(c)) return nullptr;
+  for (const auto& app : c.apps)
+    if (app.internal && !fs::is_directory(c.root / "apps" / app.name)) return nullptr;
+  try {
+    s.text_ = util::read_file(snapshot_path(c).string());
+  } catch (const Error&) {
+    return nullptr;
+  }
+  auto in = inputs(c, nullptr);
+  if (!in) return nullptr;
+  const std::string want = framed(*in);
+  if (s.text_.size() < want.size() || s.text_.compare(0, want.size(), want) != 0) return nullptr;
+  std::string_view rest = std::string_view(s.text_).substr(want.size());
+  while (!rest.empty()) {
+    auto nl = rest.find('\n');
+    if (nl == std::string_view::npos) return nullptr;
+    std::string_view line = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    if (line.rfind("head ", 0) == 0) {
+      s.head_ = std::string(line.substr(5));
+    } else if (line.rfind("r ", 0) == 0) {
+      auto tab = line.find('\t');
+      if (tab == std::string_view::npos) return nullptr;
+      s.checksums_.emplace(line.substr(2, tab - 2), line.substr(tab + 1));
+    } else {
+      return nullptr;
+    }
+  }
+  if (s.head_.empty() || !s.checksums_.count(s.head_)) return nullptr;
+  s.url_ = config::resolve_database_url(o.database_url, c.root);
+  return snap;
+}
+
+bool HeadSnapshot::at_head(db::Connection& conn) const {
+  if (!conn.table_exists("alembic_version")) return false;
+  auto rows = conn.query("SELECT version_num FROM alembic_version");
+  if (rows.size() != 1 || !rows[0][0] || *rows[0][0] != head_) return false;
+  // Without fastappkit_history the full way creates it (Migrator::ensure_tables): not a no-op.
+  if (!conn.table_exists(run::kHistoryTable)) return false;
+  {
+    // The latest upgrade row of each revision, as Migrator::modified_since_applied reads them.
+    // One row, not one per revision: three lists joined by ',', aggregated over the same rows in
+    // the same order. Revision ids are 12 hex digits (is_revision_id), checksums hex and ids
+    // integers, so ',' cannot occur in an item.
+    const bool pg = conn.dialect() == sql::Dialect::postgresql;
+    auto agg = [&](const std::string& col) {
+      return pg ? "string_agg(" + col + ", ',')" : "group_concat(" + col + ", ',')";
+    };
+    auto rows = conn.query("SELECT " + agg(pg ? "id::text" : "id") + ", " + agg("revision") + ", " + agg("checksum") +
+                           " FROM " + run::kHistoryTable + " WHERE app = 'core' AND direction = 'upgrade'");
+    std::string_view ids, revs, sums;
+    if (!rows.empty() && rows[0].size() == 3 && rows[0][0] && rows[0][1] && rows[0][2]) {
+      ids = *rows[0][0];
+      revs = *rows[0][1];
+      sums = *rows[0][2];
+    }
+    auto next = [](std::string_view& list) {
+      auto comma = list.find(',');
+      std::string_view one = list.substr(0, comma);
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+      return one;
+    };
+    std::unordered_map<std::string_view, std::pair<long long, std::string_view>> last;  // the latest row wins
+    while (!ids.empty()) {
+      std::string_view id_text = next(ids), rev = next(revs), sum = next(sums);
+      long long id = 0;
+      if (std::from_chars(id_text.data(), id_text.data() + id_text.size(), id).ec != std::errc() || rev.empty())
+        return false;
+      auto [it, fresh] = last.try_emplace(rev, id, sum);
+      if (!fresh && it->second.first < id) it->second = {id, sum};
+    }
+    if (!revs.empty() || !sums.empty()) return false;
+    for (const auto& [rev, row] : last) {
+      auto it = checksums_.find(rev);
+      if (it != checksums_.end() && it->second != row.second) return false;
+    }
+  }
+  util::test_mark("head-snapshot-used");
+  return true;
+}
+
+}  // namespace fastappkit::project

@@ -1,0 +1,159 @@
+// The no-op shortcut (project/head_snapshot.hpp, docs/performance.md): `migrate upgrade` and
+// `migrate all` at head answer from the head snapshot, print exactly what the full way prints,
+// and take the full way whenever a file, the listing, the database or the history says otherwise.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace e2e;
+
+namespace {
+
+std::string revision(int i) {
+  char id[13];
+  std::snprintf(id, sizeof id, "%012llx", 0xb00000000000ULL + i);
+  std::string text = "revision = \"" + std::string(id) + "\"\n";
+  if (i > 1) {
+    char down[13];
+    std::snprintf(down, sizeof down, "%012llx", 0xb00000000000ULL + i - 1);
+    text += "down_revision = \"" + std::string(down) + "\"\n";
+  }
+  text += "message = \"step " + std::to_string(i) + "\"\n\n[[upgrade]]\nop = \"create_table\"\ntable = \"t" +
+          std::to_string(i) + "\"\ncolumns = [ { name = \"id\", type = \"integer\", primary_key = true } ]\n\n" +
+          "[[downgrade]]\nop = \"drop_table\"\ntable = \"t" + std::to_string(i) + "\"\n";
+  return text;
+}
+
+struct Project {
+  TempDir dir;
+  fs::path root = dir.path / "proj";
+  fs::path marks = dir.path / "marks";
+  std::unique_ptr<Database> db;
+  template <class B>
+  explicit Project(B) {
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    fs::create_directories(marks);
+    db = make_database<B>(dir.path);
+    for (int i = 1; i <= 3; ++i) add(i);
+  }
+  fs::path file(int i) const {
+    return root / "core" / "db" / "migrations" / "versions" / ("b0000000000" + std::to_string(i) + "_step.toml");
+  }
+  void add(int i) const { write_file(file(i), revision(i)); }
+  // Runs with the test hook that reports the shortcut; `used` tells whether it answered.
+  RunResult run(const std::vector<std::string>& args, bool* used = nullptr) const {
+    fs::remove(marks / "head-snapshot-used");
+    auto r = fastappkit(args, root, {{"DATABASE_URL", db->url()}, {"FASTAPPKIT_TEST_MARK_DIR", marks.string()}});
+    if (used) *used = fs::exists(marks / "head-snapshot-used");
+    return r;
+  }
+  RunResult full(const std::vector<std::string>& args) const {
+    return fastappkit(args, root, {{"DATABASE_URL", db->url()}, {"FASTAPPKIT_NO_CACHE", "1"}});
+  }
+  // Past the racy margin (kRacyMargin, 2 s): the next full load records the snapshot.
+  static void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(2100)); }
+};
+
+void same(const RunResult& a, const RunResult& b) {
+  CHECK_MESSAGE(a.code == b.code, (e2e::describe(a) + "\n" + e2e::describe(b)));
+  CHECK_MESSAGE(a.out == b.out, (e2e::describe(a) + "\n" + e2e::describe(b)));
+  CHECK_MESSAGE(a.err == b.err, (e2e::describe(a) + "\n" + e2e::describe(b)));
+}
+
+}  // namespace
+
+TEST_SUITE("fastappkit::e2e") {
+  TEST_CASE_TEMPLATE("no-op shortcut: same answer as the full way, and never when something changed", B, Sqlite,
+                     Postgresql) {
+    Project p{B{}};
+    bool used = false;
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK_FALSE(used);
+    // Files written less than the racy margin before a load are not recorded.
+    CHECK_FALSE(fs::exists(p.root / ".fastappkit" / "cache" / "core.head"));
+    Project::settle();
+    auto first = p.run({"migrate", "upgrade"}, &used);  // the full way, which records the snapshot
+    REQUIRE_OK(first);
+    CHECK_FALSE(used);
+    CHECK(fs::is_regular_file(p.root / ".fastappkit" / "cache" / "core.head"));
+
+    auto fast = p.run({"migrate", "upgrade"}, &used);
+    CHECK(used);
+    CHECK_OUT(fast, "core: nothing to do; alembic_version is at b00000000003 (head)");
+    same(fast, first);
+    same(fast, p.full({"migrate", "upgrade"}));
+    auto all = p.run({"migrate", "all"}, &used);
+    CHECK(used);
+    same(all, p.full({"migrate", "all"}));
+    // An explicit revision, or a fleet, takes the full way.
+    REQUIRE_OK(p.run({"migrate", "upgrade", "--revision", "b00000000003"}, &used));
+    CHECK_FALSE(used);
+
+    // An applied file edited in place, same size, its modification time put back: ctime moved.
+    const auto when = fs::last_write_time(p.file(2));
+    std::string text = read_file(p.file(2));
+    text.replace(text.find("step 2"), 6, "step Z");
+    write_file(p.file(2), text);
+    fs::last_write_time(p.file(2), when);
+    auto edited = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    CHECK_ERR(edited, "revision b00000000002");
+    CHECK_ERR(edited, "changed after it was applied");
+    same(edited, p.full({"migrate", "upgrade"}));
+    text.replace(text.find("step Z"), 6, "step 2");
+    write_file(p.file(2), text);
+
+    // A new revision is applied, not reported as nothing to do.
+    p.add(4);
+    Project::settle();
+    auto added = p.run({"migrate", "upgrade"}, &used);
+    REQUIRE_OK(added);
+    CHECK_FALSE(used);
+    CHECK_OUT(added, "applied b00000000004");
+    CHECK(p.db->query("SELECT version_num FROM alembic_version") ==
+          std::vector<std::vector<std::string>>{{"b00000000004"}});
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+
+    // The database moved: another run went down one revision; this one goes up again.
+    REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
+    auto again = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    CHECK_OUT(again, "applied b00000000004");
+
+    // The history says the file applied was another one: the full way warns.
+    p.db->exec("UPDATE fastappkit_history SET checksum = 'not-this-one' WHERE revision = 'b00000000001'");
+    auto warned = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    CHECK_ERR(warned, "revision b00000000001");
+    same(warned, p.full({"migrate", "upgrade"}));
+
+    // A damaged snapshot is no snapshot.
+    write_file(p.root / ".fastappkit" / "cache" / "core.head", "fastappkit head snapshot 2\nnonsense");
+    auto damaged = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    same(damaged, p.full({"migrate", "upgrade"}));
+  }
+
+  TEST_CASE("no-op shortcut: not taken with a plugin folder, and not written with FASTAPPKIT_NO_CACHE") {
+    Project p{Sqlite{}};
+    Project::settle();
+    REQUIRE_OK(p.full({"migrate", "upgrade"}));
+    CHECK_FALSE(fs::exists(p.root / ".fastappkit" / "cache" / "core.head"));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    CHECK(fs::exists(p.root / ".fastappkit" / "cache" / "core.head"));
+    bool used = false;
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+    // A plugin folder the manifest does not list: the full way reads it (and notes it when its
+    // manifest is valid), so the shortcut stands aside.
+    fs::create_directories(p.root / "plugins" / "blog");
+    write_file(p.root / "plugins" / "blog" / "plugin.toml", "name = \"blog\"\n");
+    auto noted = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    same(noted, p.full({"migrate", "upgrade"}));
+  }
+}
