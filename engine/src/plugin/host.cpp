@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+// Boost.DLL on std::filesystem: Boost.Filesystem would run a static initialiser (uname and
+// sscanf of the kernel version) in every process, plugin or not (docs/perf-start.md).
+#define BOOST_DLL_USE_STD_FS
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/shared_library.hpp>
 #include <cctype>

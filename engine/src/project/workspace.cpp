@@ -21,7 +21,7 @@ using migration::Direction;
 namespace {
 
 // Parse caches (migration/parse_cache.hpp), beside the project or plugin source folder.
-const fs::path kCacheDir = fs::path(".fastappkit") / "cache";
+constexpr const char* kCacheDir = ".fastappkit/cache";  // no fs::path global: built before main
 
 // The tables of fastappkit's own bookkeeping, which no app may name.
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == run::kHistoryTable; }
