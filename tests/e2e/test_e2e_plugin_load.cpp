@@ -1,7 +1,8 @@
-// Loading plugins and reading many apps' version rows, as changed for speed
-// (docs/perf-start.md): the entry symbol is looked up in the library's dynamic symbol table,
-// so a stripped library loads; `app list` and `migrate status` read every app's version rows
-// with one table listing, whether its version table exists or not.
+// What the start-up and many-apps changes of docs/perf-start.md must keep working: the entry
+// symbol is looked up in the library's dynamic symbol table, so a stripped library loads;
+// `app list` and `migrate status` read every app's version rows after one table listing,
+// whether its version table exists or not; SQL math functions reach libm, which the
+// executable opens on first use.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -77,5 +78,18 @@ TEST_SUITE("fastappkit::e2e") {
     auto list = p.run({"app", "list"});
     REQUIRE_OK(list);
     CHECK_OUT(list, "core                 core      -         alembic_version                up to date");
+  }
+
+  TEST_CASE_TEMPLATE("SQL math functions in an execute step give libm's results", B, Sqlite, Postgresql) {
+    ExampleProject p{B{}};
+    write_file(p.root / "core" / "db" / "migrations" / "versions" / "9e9e9e9e9e9e_math.toml",
+               "revision = \"9e9e9e9e9e9e\"\ndown_revision = \"4d5e6f708192\"\nmessage = \"math\"\n\n"
+               "[[upgrade]]\nop = \"execute\"\nsql = \"CREATE TABLE math_check AS SELECT cos(0) AS c, sqrt(16) AS s, "
+               "ln(1) AS l, exp(0) AS e, power(2, 10) AS p, trunc(2.7) AS t, atan2(0, 1) AS a, sin(0) AS n, "
+               "mod(7.5, 2) AS m\"\n\n[[downgrade]]\nop = \"execute\"\nsql = \"DROP TABLE math_check\"\n");
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    CHECK(p.db->query("SELECT CASE WHEN c = 1 AND s = 4 AND l = 0 AND e = 1 AND p = 1024 AND t = 2 AND a = 0 AND "
+                      "n = 0 AND m = 1.5 THEN 'ok' ELSE 'wrong' END FROM math_check") ==
+          std::vector<std::vector<std::string>>{{"ok"}});
   }
 }
