@@ -19,13 +19,16 @@ COMMANDS = [["-q", "--version"], ["--help"]]
 
 
 def defined_functions(exe):
+    """Names of functions defined exactly once: a name several translation units define locally
+    (a clone of an inline function, say) would make lld move each of those units' whole .text
+    to the front, hundreds of KB of code start-up never runs."""
     out = subprocess.run(["nm", "--defined-only", exe], check=True, capture_output=True, text=True).stdout
-    names = set()
+    count = {}
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 3 and parts[1] in "tTwWiI":
-            names.add(parts[2])
-    return names
+            count[parts[2]] = count.get(parts[2], 0) + 1
+    return {name for name, n in count.items() if n == 1}
 
 
 def functions_run(exe, args, workdir):
