@@ -4,7 +4,7 @@
 # arguments are installed too (scripts/format.sh and scripts/tidy.sh add clang-format, clang-tidy).
 set -euo pipefail
 packages=(
-  g++ cmake ninja-build pkg-config dpkg-dev
+  g++ cmake ninja-build pkg-config dpkg-dev lld
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
   postgresql-15 nlohmann-json3-dev graphviz libssl-dev

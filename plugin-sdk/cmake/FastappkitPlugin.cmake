@@ -102,6 +102,15 @@ function(fastappkit_add_plugin)
     LIBRARY_OUTPUT_DIRECTORY "${P_OUTPUT_DIRECTORY}"
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
+  # Loading costs a page fault for each page of the library first touched (docs/perf-start.md).
+  # Headers, code and read-only data in one segment, and writable data not split at a RELRO
+  # page boundary, take a small plugin from 5.5 faults to 3.5 (`app list` over 100 plugins:
+  # 400 fewer). The price: its read-only data is mapped executable and its GOT stays writable
+  # after loading. A plugin that wants the split layout back links with
+  # LINKER:-z,separate-code LINKER:-z,relro after this call (the last -z option wins).
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    target_link_options(${P_TARGET} PRIVATE LINKER:-z,noseparate-code LINKER:-z,norelro)
+  endif()
   file(GENERATE OUTPUT "${P_OUTPUT_DIRECTORY}/plugin.toml" CONTENT
 "# fastappkit plugin manifest (read without running plugin code)
 name = \"${P_NAME}\"

@@ -248,7 +248,7 @@ int cmd_app_list(Context& ctx) {
   } catch (const Error& e) {
     db_note = e.what();
   }
-  project::Status s = w.status(conn.get());
+  project::Status s = w.status(conn.get(), {.modified = false});  // app list prints no edited revisions
   for (const auto& n : w.notes()) ctx.warn(n);
   struct Row {
     std::string name, kind, version, table, state;

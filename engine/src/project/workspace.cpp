@@ -1,6 +1,7 @@
 #include "fastappkit/project/workspace.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <fstream>
@@ -22,7 +23,7 @@ using migration::Direction;
 namespace {
 
 // Parse caches (migration/parse_cache.hpp), beside the project or plugin source folder.
-const fs::path kCacheDir = fs::path(".fastappkit") / "cache";
+constexpr const char* kCacheDir = ".fastappkit/cache";  // no fs::path global: built before main
 
 // The tables of fastappkit's own bookkeeping, which no app may name.
 bool is_bookkeeping(const std::string& t) { return t.rfind("alembic_version", 0) == 0 || t == run::kHistoryTable; }
@@ -656,10 +657,40 @@ std::vector<Request> Workspace::revert_all() const {
   return out;
 }
 
-Status Workspace::status(db::Connection* conn) const {
+namespace {
+
+// The rows of every target's version table: one query lists the tables, then each existing
+// version table is read, where asking each target whether its table exists cost a query more
+// per app (status and app list over many apps, docs/perf-start.md). The same statement, rows
+// and order as Migrator::current.
+std::map<std::string, std::vector<std::string>> version_rows(db::Connection& conn, const std::vector<Target>& targets) {
+  // SQLite finds a table whatever the case of its name (ASCII), as table_exists does.
+  const bool fold = conn.dialect() == sql::Dialect::sqlite;
+  auto key = [&](std::string name) {
+    if (fold)
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return name;
+  };
+  std::set<std::string> existing;
+  for (auto& name : conn.tables()) existing.insert(key(name));
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& t : targets) {
+    if (!existing.count(key(t.version_table))) continue;
+    auto& rows = out[t.version_table];
+    for (const auto& r : conn.query("SELECT version_num FROM " + t.version_table + " ORDER BY version_num"))
+      if (r[0]) rows.push_back(*r[0]);
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Workspace::status(db::Connection* conn, StatusOptions options) const {
   Status s;
   s.database = url_.redacted();
   s.database_exists = conn != nullptr;
+  const auto rows = conn ? version_rows(*conn, targets_) : std::map<std::string, std::vector<std::string>>{};
   auto describe = [&](const Target& t) {
     AppStatus a;
     a.name = t.name;
@@ -668,12 +699,12 @@ Status Workspace::status(db::Connection* conn) const {
     a.version_table = t.version_table;
     a.internal_apps = t.internal_apps;
     a.graph = t.graph.get();
-    a.current = current(conn, t);
+    if (auto r = rows.find(t.version_table); r != rows.end()) a.current = r->second;
     a.heads = t.graph->heads();
     try {
       auto applied = migration::applied_set(*t.graph, a.current, t.version_table);
       a.pending = pending_of(*t.graph, applied);
-      if (conn)
+      if (conn && options.modified)
         a.modified =
             run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).modified_since_applied(*conn, applied);
     } catch (const Error& e) {

@@ -81,6 +81,12 @@ std::string sha256_file(const std::filesystem::path& file);
 // `app validate` (so a user can pin it). Reads the file; never opens it as a library.
 std::string pin_status(const Manifest& m);
 
+// The names a shared library exports to dlsym: the defined, global or weak, default- or
+// protected-visibility symbols of its dynamic symbol table, which `strip` keeps. Read from the
+// file with bounds checks; the library is never opened as a library. Throws std::runtime_error
+// saying why for a file that is not a 64-bit ELF shared object of this machine.
+std::vector<std::string> exported_symbols(const std::filesystem::path& library);
+
 // The checks that need no plugin code: check_trust(), then the library exports the entry
 // symbol of this host's ABI major and the manifest's ABI is one this host supports.
 void check_library(const Manifest& m);

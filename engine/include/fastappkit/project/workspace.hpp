@@ -122,6 +122,13 @@ struct Status {
   bool healthy() const;
 };
 
+// What Workspace::status reads besides each app's version rows.
+struct StatusOptions {
+  // Revisions edited after they were applied (fastappkit_history, one query per app); `app list`
+  // does not print them.
+  bool modified = true;
+};
+
 struct AppCheck {
   std::string name;
   std::vector<std::string> current, heads;
@@ -205,7 +212,7 @@ class Workspace {
   // order, then core, each to base.
   std::vector<Request> revert_all() const;
 
-  Status status(db::Connection* conn) const;
+  Status status(db::Connection* conn, StatusOptions options = {}) const;
   // Models vs migrations vs database for every target (core and internal apps against their
   // models, each external app against its own), with revisions edited after they were applied.
   CheckResult check(db::Connection* conn) const;
