@@ -158,4 +158,30 @@ sql = ")TOML" + slow_statement(*p.db) +
     // The other migrations' rows are there with their app.
     CHECK(p.history_count("direction = 'upgrade' AND revision = '" + std::string(kHead) + "' AND app = 'core'") == "1");
   }
+
+  TEST_CASE_TEMPLATE("a transactional = false migration's history row includes its statements' time", B, Sqlite,
+                     Postgresql) {
+    Project p{B{}};
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    // Its statements run one by one before the transaction that writes the version and history
+    // rows: the duration must still include them.
+    write_file(p.versions_dir() / "5e6f708192a3_slow_outside.toml", std::string(R"TOML(revision = "5e6f708192a3"
+down_revision = "4d5e6f708192"
+message = "Slow, outside a transaction"
+transactional = false
+
+[[upgrade]]
+op = "execute"
+sql = ")TOML") + slow_statement(*p.db) + R"TOML("
+
+[[downgrade]]
+op = "execute"
+sql = "SELECT 1"
+)TOML");
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    auto rows = p.db->query("SELECT duration_ms FROM fastappkit_history WHERE revision = '5e6f708192a3'");
+    REQUIRE(rows.size() == 1);
+    CHECK_MESSAGE(std::stoll(rows[0][0]) >= 200, "duration_ms " << rows[0][0]);
+    CHECK(p.versions() == std::vector<std::string>{"5e6f708192a3"});
+  }
 }

@@ -406,19 +406,20 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
           check_foreign_keys(conn);
         }
         last.insert(last.end(), change.begin(), change.end());
-        std::string duration;
         if (sqlite) {
           // In-process: nothing to save by sending these with the history row, which then
           // records the time they took.
           conn.execute(last);
           last.clear();
-          duration = std::to_string(static_cast<long long>(
-              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
-        } else {
-          // Sent in the same round trip as the statements, so the server measures: from the
-          // transaction's start (its BEGIN went with the version-table read) to this row.
-          duration = "CAST(1000 * EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) AS INTEGER)";
         }
+        // Where the statements are sent with the row, the server measures from the transaction's
+        // start (its BEGIN went with the version-table read) to the row; elsewhere they have run
+        // (in a transactional = false file, before the transaction) and the client measures.
+        std::string duration =
+            !sqlite && m.transactional
+                ? "CAST(1000 * EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) AS INTEGER)"
+                : std::to_string(static_cast<long long>(
+                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
         last.push_back(history_insert(m, step.direction, duration));
         tx.commit(last);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
