@@ -138,29 +138,28 @@ class PostgresConnection final : public Connection {
   std::string describe() const override { return url_.redacted(); }
 
   void execute(const std::vector<std::string>& statements) override {
-    if (statements.empty()) return;
+    if (statements.empty() && !begin_pending_) return;
     // One round trip: the simple-query protocol runs the statements in order and returns one
     // result per statement, so the count of results before the error names the failing one.
-    std::string batch;
-    for (const auto& s : statements) batch += s + ";\n";
-    if (!libpq().PQsendQuery(conn_.get(), batch.c_str())) fail_connection(statements.front());
-    std::size_t index = 0;
+    // A BEGIN not sent yet goes first, in the same round trip.
+    const bool began = send(statements);
     std::optional<DbError> error;
-    while (PGresult* raw = libpq().PQgetResult(conn_.get())) {
-      Result r(raw);
-      auto status = libpq().PQresultStatus(r.get());
-      if (status == PGRES_FATAL_ERROR && !error) {
-        error = to_error(r.get(), statements[std::min(index, statements.size() - 1)]);
-      } else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
-        error = DbError(Failure::statement, "COPY is not supported in migrations",
-                        statements[std::min(index, statements.size() - 1)]);
-      }
-      ++index;
-    }
+    collect(statements, began, error);
     if (error) throw *error;
   }
 
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {}) override {
+    if (begin_pending_ && params.empty()) {
+      // BEGIN and the query in one round trip (simple-query protocol, one statement after BEGIN,
+      // results as text as PQexecParams gives them).
+      const std::vector<std::string> statements{sql};
+      const bool began = send(statements);
+      std::optional<DbError> error;
+      Result last = collect(statements, began, error);
+      if (error) throw *error;
+      return rows_of(last.get());
+    }
+    if (begin_pending_) execute(std::vector<std::string>{});  // sends the BEGIN alone
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
     Result r(libpq().PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
@@ -168,25 +167,29 @@ class PostgresConnection final : public Connection {
     if (!r) fail_connection(sql);
     auto status = libpq().PQresultStatus(r.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw to_error(r.get(), sql);
-    std::vector<Row> rows;
-    int n = libpq().PQntuples(r.get()), m = libpq().PQnfields(r.get());
-    rows.reserve(n);
-    for (int i = 0; i < n; ++i) {
-      Row row;
-      for (int j = 0; j < m; ++j) {
-        if (libpq().PQgetisnull(r.get(), i, j))
-          row.emplace_back(std::nullopt);
-        else
-          row.emplace_back(std::string(libpq().PQgetvalue(r.get(), i, j), libpq().PQgetlength(r.get(), i, j)));
-      }
-      rows.push_back(std::move(row));
-    }
-    return rows;
+    return rows_of(r.get());
   }
 
-  void begin() override { execute("BEGIN"); }
-  void commit() override { execute("COMMIT"); }
+  // BEGIN is sent with the transaction's first statement, not alone: a migration step is then
+  // two round trips (BEGIN with the version-table read; statements, history row and COMMIT).
+  // Nothing differs on the server: a transaction takes its snapshot at its first statement.
+  void begin() override { begin_pending_ = true; }
+  void commit() override {
+    if (begin_pending_) {  // nothing was sent: there is no transaction to commit
+      begin_pending_ = false;
+      return;
+    }
+    execute("COMMIT");
+  }
+  void commit_after(const std::vector<std::string>& last) override {
+    std::vector<std::string> all = last;
+    all.push_back("COMMIT");
+    // On an error the server skips the rest of the batch, COMMIT included: the transaction
+    // stays open (aborted) for the caller's rollback.
+    execute(all);
+  }
   void rollback() noexcept override {
+    begin_pending_ = false;
     if (libpq().PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
     PGresult* r = libpq().PQexec(conn_.get(), "ROLLBACK");
     if (r) libpq().PQclear(r);
@@ -400,6 +403,57 @@ class PostgresConnection final : public Connection {
   }
 
  private:
+  // Sends `statements` as one simple query, after the pending BEGIN if there is one (returns
+  // whether there was).
+  bool send(const std::vector<std::string>& statements) {
+    const bool began = begin_pending_;
+    begin_pending_ = false;
+    std::string batch = began ? "BEGIN;\n" : "";
+    for (const auto& s : statements) batch += s + ";\n";
+    if (!libpq().PQsendQuery(conn_.get(), batch.c_str())) fail_connection(began ? kBegin : statements.front());
+    return began;
+  }
+
+  // Reads every result of what `send` sent; `error` is the first failure, naming its statement
+  // (`statements[i]`, or BEGIN when `began`). Returns the last result.
+  Result collect(const std::vector<std::string>& statements, bool began, std::optional<DbError>& error) {
+    Result last;
+    std::size_t index = 0;
+    const std::size_t offset = began ? 1 : 0;
+    while (PGresult* raw = libpq().PQgetResult(conn_.get())) {
+      Result r(raw);
+      auto status = libpq().PQresultStatus(r.get());
+      const std::string& statement =
+          index < offset || statements.empty() ? kBegin : statements[std::min(index - offset, statements.size() - 1)];
+      if (status == PGRES_FATAL_ERROR && !error) {
+        error = to_error(r.get(), statement);
+      } else if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT) {
+        error = DbError(Failure::statement, "COPY is not supported in migrations", statement);
+      }
+      ++index;
+      last = std::move(r);
+    }
+    return last;
+  }
+
+  std::vector<Row> rows_of(const PGresult* r) const {
+    std::vector<Row> rows;
+    if (!r) return rows;
+    int n = libpq().PQntuples(r), m = libpq().PQnfields(r);
+    rows.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      Row row;
+      for (int j = 0; j < m; ++j) {
+        if (libpq().PQgetisnull(r, i, j))
+          row.emplace_back(std::nullopt);
+        else
+          row.emplace_back(std::string(libpq().PQgetvalue(r, i, j), libpq().PQgetlength(r, i, j)));
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
   [[noreturn]] void fail_connection(const std::string& statement) {
     throw DbError(Failure::connect,
                   "lost the connection to PostgreSQL at " + where(url_) + ": " +
@@ -422,9 +476,11 @@ class PostgresConnection final : public Connection {
     return DbError(failure_of(sqlstate), config::redact_text(msg), statement, sqlstate, field(PG_DIAG_MESSAGE_HINT));
   }
 
+  inline static const std::string kBegin = "BEGIN";
   config::DatabaseUrl url_;
   Conn conn_;
   Conn lock_conn_;
+  bool begin_pending_ = false;
 };
 
 }  // namespace

@@ -106,8 +106,7 @@ void refuse_leftover_rebuild(db::Connection& conn) {
 
 }  // namespace
 
-void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one,
-                            const std::vector<std::string>& tail) const {
+std::vector<std::string> Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one) const {
   std::size_t next = 0;
   auto run_until = [&](std::size_t end) {
     if (end <= next) return;
@@ -138,13 +137,17 @@ void Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_
     next = rb.first + rb.count;
   }
   calls_until(step.statements.size());
-  // The last statements go with `tail` (the version-table change): one round trip less.
   std::vector<std::string> last(step.statements.begin() + static_cast<long>(next), step.statements.end());
-  last.insert(last.end(), tail.begin(), tail.end());
-  if (one_by_one)
-    for (const auto& s : last) conn.execute(s);
-  else
-    conn.execute(last);
+  if (!one_by_one) return last;
+  for (const auto& s : last) conn.execute(s);
+  return {};
+}
+
+std::string Migrator::history_insert(const migration::Migration& m, Direction d, const std::string& duration_ms) const {
+  return std::string("INSERT INTO ") + kHistoryTable + " (app, revision, direction, checksum, duration_ms) VALUES (" +
+         sql::quote_literal(label_) + ", " + sql::quote_literal(m.revision) + ", " +
+         (d == Direction::upgrade ? "'upgrade'" : "'downgrade'") + ", " + sql::quote_literal(m.checksum) + ", " +
+         duration_ms + ")";
 }
 
 namespace {
@@ -397,20 +400,33 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         applied_of(rows);  // what `advance` starts from
         // version_change turns `rows` into the rows the change leaves (as rows_of reads them, sorted).
         std::vector<std::string> change = version_change(rows, m.revision, step.direction);
-        if (m.transactional && !fk_off) {
-          execute_step(conn, step, false, change);  // the version-table change in the same round trip
-        } else {
-          if (m.transactional) execute_step(conn, step, false);
-          if (fk_off && m.transactional) check_foreign_keys(conn);
-          conn.execute(change);
+        // The step's last statements, the version-table change, the history row and COMMIT
+        // go together: on PostgreSQL one round trip (Connection::commit_after).
+        std::vector<std::string> last;
+        if (m.transactional) last = execute_step(conn, step, false);
+        if (fk_off && m.transactional) {
+          conn.execute(last);
+          last.clear();
+          check_foreign_keys(conn);
         }
+        last.insert(last.end(), change.begin(), change.end());
+        if (sqlite) {
+          // In-process: nothing to save by sending these with the history row, which then
+          // records the time they took.
+          conn.execute(last);
+          last.clear();
+        }
+        // Where the statements are sent with the row, the server measures from the transaction's
+        // start (its BEGIN went with the version-table read) to the row; elsewhere they have run
+        // (in a transactional = false file, before the transaction) and the client measures.
+        std::string duration =
+            !sqlite && m.transactional
+                ? "CAST(1000 * EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) AS INTEGER)"
+                : std::to_string(static_cast<long long>(
+                      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count()));
+        last.push_back(history_insert(m, step.direction, duration));
+        tx.commit(last);
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        conn.query(std::string("INSERT INTO ") + kHistoryTable +
-                       " (app, revision, direction, checksum, duration_ms) VALUES (" +
-                       sql::traits(dialect_).placeholders(5) + ")",
-                   {label_, m.revision, step.direction == Direction::upgrade ? "upgrade" : "downgrade", m.checksum,
-                    std::to_string(static_cast<long long>(ms))});
-        tx.commit();
         // Only once the step is committed. When the next step reads other rows, `applied_of`
         // computes the set again from them.
         advance(m, step.direction, rows);

@@ -56,6 +56,12 @@ class Connection {
   // (SQLite: BEGIN IMMEDIATE, waiting up to the lock timeout).
   virtual void begin() = 0;
   virtual void commit() = 0;
+  // Runs `last`, then commits: one round trip where the driver can (PostgreSQL). Throws as
+  // execute does, the transaction left open (to be rolled back) when a statement fails.
+  virtual void commit_after(const std::vector<std::string>& last) {
+    execute(last);
+    commit();
+  }
   virtual void rollback() noexcept = 0;  // Never throws: used on error paths.
 
   virtual bool table_exists(const std::string& name) = 0;
@@ -88,8 +94,13 @@ class Transaction {
   ~Transaction() {
     if (!done_) c_.rollback();
   }
-  void commit() {
-    c_.commit();
+  // Runs `last` (statements that end the transaction's work, see Connection::commit_after)
+  // and commits.
+  void commit(const std::vector<std::string>& last = {}) {
+    if (last.empty())
+      c_.commit();
+    else
+      c_.commit_after(last);
     done_ = true;
   }
   Transaction(const Transaction&) = delete;

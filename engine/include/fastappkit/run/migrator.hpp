@@ -113,9 +113,13 @@ class Migrator {
 
  private:
   const migration::RevisionGraph& graph_;
-  // Runs the step's statements and calls; `tail` is sent with its last statements.
-  void execute_step(db::Connection& conn, const Step& step, bool one_by_one,
-                    const std::vector<std::string>& tail = {}) const;
+  // Runs the step's statements and calls. `one_by_one`: each statement alone, all of them run;
+  // else the statements after the last call or rebuild are returned, not run, for the caller
+  // to send with the version-table change, the history row and COMMIT (one round trip).
+  std::vector<std::string> execute_step(db::Connection& conn, const Step& step, bool one_by_one) const;
+  // The fastappkit_history row of a step; `duration_ms` is an SQL expression.
+  std::string history_insert(const migration::Migration& m, migration::Direction d,
+                             const std::string& duration_ms) const;
   // "\n  table 't' is locked (Mode) by pid N (state): query" for each session holding a lock
   // on a table `step` names; "" when the catalog cannot be read.
   std::string blocker_text(db::Connection& conn, const Step& step) const;
