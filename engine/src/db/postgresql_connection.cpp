@@ -183,7 +183,7 @@ class PostgresConnection final : public Connection {
   }
   void commit_after(const std::vector<std::string>& last) override {
     std::vector<std::string> all = last;
-    all.push_back("COMMIT");
+    all.emplace_back("COMMIT");
     // On an error the server skips the rest of the batch, COMMIT included: the transaction
     // stays open (aborted) for the caller's rollback.
     execute(all);

@@ -24,7 +24,9 @@
 //   checksums in fastappkit_history); anything else goes the full way.
 // FASTAPPKIT_NO_CACHE=1 turns it off, as for the parse cache.
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -45,7 +47,8 @@ struct LoadOptions;
 class HeadSnapshot {
  public:
   HeadSnapshot() = default;
-  HeadSnapshot(const HeadSnapshot&) = delete;  // checksums_ points into text_
+  ~HeadSnapshot();
+  HeadSnapshot(const HeadSnapshot&) = delete;  // checksums_ points into the mapping
   HeadSnapshot& operator=(const HeadSnapshot&) = delete;
 
   // The snapshot of a project whose manifest and versions folder are as recorded; nullptr
@@ -68,7 +71,10 @@ class HeadSnapshot {
   config::ProjectConfig config_;
   config::DatabaseUrl url_;
   std::string head_;
-  std::string text_;                                                  // the snapshot file; checksums_ points into it
+  bool map(const std::filesystem::path& file);
+  std::string_view text() const { return {data_, size_}; }
+  const char* data_ = nullptr;  // the snapshot file, mapped read-only; checksums_ points into it
+  std::size_t size_ = 0;
   std::unordered_map<std::string_view, std::string_view> checksums_;  // revision -> checksum of its file
 };
 
