@@ -17,11 +17,11 @@ constexpr const char* kHead = "4d5e6f708192";
 
 struct Project {
   TempDir dir;
-  fs::path root;
+  fs::path root = dir.path / "project";
   std::unique_ptr<Database> db;
 
   template <class B>
-  explicit Project(B) : root(dir.path / "project") {
+  explicit Project(B) {
     copy_tree(source_dir() / "apps-example", root);
     install_plugins(root);
     db = make_database<B>(dir.path);
