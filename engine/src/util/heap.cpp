@@ -53,12 +53,12 @@ bool reserve() noexcept {
   std::free(block);
   mallopt(M_TOP_PAD, kDefaultTopPad);
   auto* after = static_cast<char*>(sbrk(0));
-  if (block == nullptr || before == reinterpret_cast<char*>(-1) || after <= before) return false;
+  const auto at = [](const char* p) { return reinterpret_cast<std::uintptr_t>(p); };
+  if (block == nullptr || at(before) == UINTPTR_MAX || after <= before) return false;  // sbrk's (void*)-1
   const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-  const std::uintptr_t begin = (reinterpret_cast<std::uintptr_t>(before) + page - 1) & ~(page - 1);
-  const auto end = reinterpret_cast<std::uintptr_t>(after);
-  if (end <= begin) return false;
-  return madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) == 0;
+  char* begin = before + (page - at(before) % page) % page;  // the first whole page of the new range
+  if (after <= begin) return false;
+  return madvise(begin, static_cast<std::size_t>(after - begin), MADV_HUGEPAGE) == 0;
 }
 
 }  // namespace
