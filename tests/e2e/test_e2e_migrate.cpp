@@ -143,6 +143,61 @@ TEST_SUITE("fastappkit::e2e") {
     if (p.db->backend() == "sqlite") CHECK(read_file(p.dir.path / "test.db") == before_bytes);
   }
 
+  TEST_CASE_TEMPLATE("preview --from is offline: the script for a database at that revision, none opened", B, Sqlite,
+                     Postgresql) {
+    Project p{B{}};
+    // The script after its first line (the header names the database, or says offline).
+    auto body = [](const RunResult& r) { return r.out.substr(std::min(r.out.size(), r.out.find('\n') + 1)); };
+    auto online = p.run({"migrate", "preview"});
+    auto offline = p.run({"migrate", "preview", "--from", "base"});
+    REQUIRE_OK(online);
+    REQUIRE_OK(offline);
+    CHECK(body(offline) == body(online));
+    CHECK_OUT(offline, "CREATE TABLE alembic_version");
+    CHECK_OUT(offline, "offline: no database is read");
+
+    REQUIRE_OK(p.run({"migrate", "upgrade", "--revision", kSessions}));
+    const std::string before = p.db->schema_dump();
+    online = p.run({"migrate", "preview"});
+    offline = p.run({"migrate", "preview", "--from", kSessions});
+    REQUIRE_OK(offline);
+    CHECK(body(offline) == body(online));
+    CHECK_NO_OUT(offline, "CREATE TABLE alembic_version");  // a database at a revision has the table
+    CHECK_OUT(offline, "UPDATE alembic_version SET version_num='3c4d5e6f7081'");
+    // A unique prefix names the revision as --revision does; a downgrade starts from it too.
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    online = p.run({"migrate", "preview", "--downgrade", "--revision", "base"});
+    offline = p.run({"migrate", "preview", "--downgrade", "--revision", "base", "--from", "4d5e6f"});
+    REQUIRE_OK(offline);
+    CHECK(body(offline) == body(online));
+    CHECK_OUT(offline, "DROP TABLE \"sessions\"");
+    CHECK(p.versions() == std::vector<std::string>{kHead});
+    CHECK(p.db->schema_dump() != before);
+
+    // No database is opened: a server that does not exist, a SQLite file in a missing folder.
+    TempDir nowhere;
+    const std::string absent = p.db->backend() == "sqlite"
+                                   ? "sqlite:///" + (nowhere.path / "missing" / "x.db").string()
+                                   : "postgresql://nobody@/nodb?host=" + (nowhere.path / "no-server").string();
+    auto away = fastappkit({"migrate", "preview", "--from", "base"}, p.root, {{"DATABASE_URL", absent}});
+    REQUIRE_OK(away);
+    CHECK(body(away) == body(p.run({"migrate", "preview", "--from", "base"})));
+    CHECK_FALSE(fs::exists(nowhere.path / "missing"));
+
+    // Refusals: exit 2, nothing written.
+    const std::string dump = p.db->schema_dump();
+    auto unknown = p.run({"migrate", "preview", "--from", "abcdef"});
+    CHECK(unknown.code == 2);
+    CHECK_ERR(unknown, "Can't locate revision identified by 'abcdef'");
+    auto relative = p.run({"migrate", "preview", "--from", "-1"});
+    CHECK(relative.code == 2);
+    auto all = p.run({"migrate", "preview", "--all", "--from", "base"});
+    CHECK(all.code == 2);
+    CHECK_ERR(all, "preview --from names a revision of one app");
+    CHECK(p.db->schema_dump() == dump);
+    CHECK(p.versions() == std::vector<std::string>{kHead});
+  }
+
   TEST_CASE_TEMPLATE("a failing migration is rolled back and earlier ones stay applied", B, Sqlite, Postgresql) {
     Project p{B{}};
     write_file(p.versions_dir() / "5e6f708192a3_seed_users.toml", R"TOML(revision = "5e6f708192a3"

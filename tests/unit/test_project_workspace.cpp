@@ -37,7 +37,7 @@ struct Example {
 
 std::vector<project::Request> upgrade_all(const Workspace& w) {
   std::vector<project::Request> r;
-  for (const auto& t : w.targets()) r.push_back({&t, Direction::upgrade, "head"});
+  for (const auto& t : w.targets()) r.emplace_back(&t, Direction::upgrade, "head");
   return r;
 }
 

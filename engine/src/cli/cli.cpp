@@ -98,6 +98,12 @@ void revision_option(po::options_description& d, po::positional_options_descript
   d.add_options()("revision,r", po::value<std::string>(), help);
 }
 
+void from_option(po::options_description& d) {
+  d.add_options()("from", po::value<std::string>(),
+                  "offline: start from this revision (base, head, an id...) as if the database were stamped "
+                  "there; no database is opened");
+}
+
 void message_option(po::options_description& d) {
   d.add_options()("message,m", po::value<std::string>(), "the revision's message");
 }
@@ -124,12 +130,13 @@ const std::vector<Command>& commands() {
        },
        cmd_downgrade},
       {{"migrate", "preview"},
-       "[--revision R]",
+       "[--revision R] [--from R]",
        "print the SQL that upgrade (or --downgrade) would run; applies nothing",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision (default head)");
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision instead of an upgrade");
          d.add_options()("all", po::bool_switch(), "preview every app: core, then each external app, as one script");
+         from_option(d);
        },
        cmd_preview},
       {{"migrate", "lint"},
@@ -185,11 +192,12 @@ const std::vector<Command>& commands() {
        },
        cmd_app_migrate},
       {{"migrate", "app", "<name>", "preview"},
-       "[--revision R]",
+       "[--revision R] [--from R]",
        "print the SQL of an external app's upgrade (or --downgrade); applies nothing",
        [](auto& d, auto& p) {
          revision_option(d, p, "target revision (default head)");
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision");
+         from_option(d);
        },
        cmd_app_migrate},
       {{"plugin", "revision"},

@@ -142,7 +142,7 @@ int cmd_all(Context& ctx) {
   if (at_head_already(ctx, internal_apps_note(config::load_project(ctx.directory).internal_apps()))) return 0;
   Workspace w = Workspace::open_project(ctx.load());  // every app is checked before the database is touched
   std::vector<project::Request> requests;
-  for (const auto& t : w.targets()) requests.push_back({&t, Direction::upgrade, "head"});
+  for (const auto& t : w.targets()) requests.emplace_back(&t, Direction::upgrade, "head");
   const auto& internal = w.core().internal_apps;
   for (const auto& t : w.targets())
     if (t.graph->heads().size() > 1)
@@ -173,29 +173,42 @@ int cmd_app_migrate(Context& ctx) {
 
 int cmd_preview(Context& ctx) {
   const bool app = !ctx.params.empty();
-  const bool down = ctx.flag("downgrade"), all = ctx.flag("all");
+  const bool down = ctx.flag("downgrade"), all = ctx.flag("all"), offline = ctx.has("from");
   if (down && !ctx.has("revision"))
     throw Error(ErrorKind::usage, "preview --downgrade needs --revision",
                 "e.g. fastappkit migrate preview --downgrade --revision -1");
   if (all && ctx.has("revision"))
     throw Error(ErrorKind::usage, "preview --all previews every app to its head", "leave out --revision");
+  if (all && offline)
+    throw Error(ErrorKind::usage,
+                "preview --from names a revision of one app; --all starts each app where its database is",
+                "preview core and each external app alone: 'fastappkit migrate preview --from R' and "
+                "'fastappkit migrate app <name> preview --from R'");
   Workspace w = Workspace::open_project(ctx.load(true, true, !all && !app));
   std::string target = ctx.opt("revision", "head");
   std::vector<project::Request> requests;
   const Direction dir = down ? Direction::downgrade : Direction::upgrade;
   if (app) {
-    requests.push_back({&w.external(ctx.params.at(0)), dir, target});
+    requests.emplace_back(&w.external(ctx.params.at(0)), dir, target);
   } else {
-    requests.push_back({&w.core(), dir, target});
+    requests.emplace_back(&w.core(), dir, target);
     if (all)
       for (std::size_t i = 1; i < w.targets().size(); ++i)
-        requests.push_back({&w.targets()[i], Direction::upgrade, "head"});
+        requests.emplace_back(&w.targets()[i], Direction::upgrade, "head");
   }
   for (const auto& r : requests) migration::validate_target(*r.target->graph, r.revision);
-  auto conn = ctx.open_read_only(w.url());
+  // Offline (Alembic's `--sql` with a start revision): the rows `stamp --purge FROM` would leave
+  // stand for the database, which is not opened at all.
+  if (offline)
+    requests.front().from = migration::stamp_rows(*requests.front().target->graph, {}, ctx.opt("from", ""), true);
+  auto conn = offline ? nullptr : ctx.open_read_only(w.url());
   auto dialect = conn ? conn->dialect() : dialect_of(w.url());
   project::RunPlan plan = w.plan(conn.get(), dialect, requests);
-  if (!app) ctx.out << "-- fastappkit preview on " << w.url().redacted() << "; nothing is applied\n";
+  if (!app && offline)
+    ctx.out << "-- fastappkit preview for " << sql::dialect_name(dialect) << " from " << ctx.opt("from", "")
+            << ", offline: no database is read; nothing is applied\n";
+  else if (!app)
+    ctx.out << "-- fastappkit preview on " << w.url().redacted() << "; nothing is applied\n";
   for (std::size_t i = 0; i < plan.parts.size(); ++i) {
     const auto& part = plan.parts[i];
     const auto& t = *part.target;

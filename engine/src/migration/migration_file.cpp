@@ -1,6 +1,10 @@
 #include "fastappkit/migration/migration_file.hpp"
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <memory>
 
 #include "fastappkit/migration/parse_cache.hpp"
 #include "spec_parse.hpp"
@@ -433,25 +437,43 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
   return load_migrations(dir, options, none);
 }
 
-std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& options, ParseCache& cache) {
-  // Sorted as strings (one folder: the same order): fs::path compares element by element, and
-  // that sort was a tenth of a no-op's instructions at N = 1,000.
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (e.is_regular_file() && e.path().extension() == ".toml") files.push_back(e.path().string());
-  }
-  if (ec) {
+std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& options, ParseCache& cache,
+                                       std::vector<ListedEntry>* listing) {
+  DIR* folder = ::opendir(dir.c_str());
+  if (folder == nullptr) {
     throw Error(
         ErrorKind::input, "Core migrations directory not found: " + dir.string(),
         "check the project structure: core/db/migrations/versions/ must exist (fastappkit core new creates it)");
   }
-  std::sort(files.begin(), files.end());
+  const std::unique_ptr<DIR, int (*)(DIR*)> close(folder, ::closedir);
+  const int fd = ::dirfd(folder);
+  struct File {
+    std::string path;
+    StatKey stat;  // taken before the file is read (ParseCache::unchanged)
+  };
+  std::vector<File> files;
+  while (const dirent* e = ::readdir(folder)) {
+    const std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    // What fs::path::extension() calls ".toml" (a name that is only ".toml" has none).
+    const bool toml = name.size() > 5 && name.substr(name.size() - 5) == ".toml";
+    const bool by_type = e->d_type != DT_UNKNOWN && e->d_type != DT_LNK;  // else stat says (links followed)
+    StatKey key{};
+    if (listing || (toml && (cache.enabled() || !by_type))) key = StatKey::at(fd, e->d_name);
+    if (listing) listing->push_back({std::string(name), key});
+    if (!toml) continue;
+    const bool regular = (listing || cache.enabled() || !by_type)
+                             ? key.known() && S_ISREG(static_cast<mode_t>(key.v[5]))
+                             : e->d_type == DT_REG;
+    if (regular) files.push_back({(dir / e->d_name).string(), cache.enabled() ? key : StatKey{}});
+  }
+  // Sorted as strings (one folder: the same order): fs::path compares element by element, and
+  // that sort was a tenth of a no-op's instructions at N = 1,000.
+  std::sort(files.begin(), files.end(), [](const File& a, const File& b) { return a.path < b.path; });
   std::vector<Migration> out;
   std::vector<std::string> errors;
-  for (const auto& f : files) {
+  for (const auto& [f, stat] : files) {
     try {
-      const StatKey stat = cache.enabled() ? StatKey::of(f) : StatKey{};
       if (auto m = cache.unchanged(f, stat, options)) {
         out.push_back(std::move(*m));
         continue;

@@ -320,11 +320,10 @@ ParseCache::ParseCache(fs::path file) {
   }
 }
 
-StatKey StatKey::of(const std::string& path) {
-  StatKey k{};
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return k;
+namespace {
+StatKey key_of(const struct stat& st) {
   auto ns = [](const struct timespec& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+  StatKey k{};
   k.v[0] = st.st_size;
   k.v[1] = ns(st.st_mtim);
   k.v[2] = ns(st.st_ctim);
@@ -332,6 +331,17 @@ StatKey StatKey::of(const std::string& path) {
   k.v[4] = static_cast<std::int64_t>(st.st_dev);
   k.v[5] = st.st_mode;
   return k;
+}
+}  // namespace
+
+StatKey StatKey::of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? key_of(st) : StatKey{};
+}
+
+StatKey StatKey::at(int dirfd, const char* name) {
+  struct stat st {};
+  return ::fstatat(dirfd, name, &st, 0) == 0 ? key_of(st) : StatKey{};
 }
 
 std::optional<Migration> ParseCache::unchanged(const std::string& path, const StatKey& stat,

@@ -37,46 +37,42 @@ bool disabled() {
 
 fs::path snapshot_path(const config::ProjectConfig& c) { return c.root / ".fastappkit" / "cache" / "core.head"; }
 
-std::int64_t ns(const struct timespec& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
-
 // What must be on disk as it was, handed to `sink` piece by piece: the engine, the manifest's
 // bytes (their checksum), and every entry of the versions folder in the order the folder lists
 // them (an order that changes only declines), each as its name, a NUL and its stat key (size,
-// mtime and ctime in nanoseconds, inode, device, mode; following links; zeros when stat fails),
-// then a lone NUL (no name is empty). `newest` gets the latest mtime or ctime of any entry (the
-// largest value when an entry cannot be stat'ed). False when the folder cannot be listed.
+// mtime and ctime in nanoseconds, inode, device, mode; following links; zeros when stat fails:
+// migration::StatKey), then a lone NUL (no name is empty). `newest` gets the latest mtime or
+// ctime of any entry (the largest value when an entry cannot be stat'ed).
 // Streamed, not built: a no-op compares it with the mapped snapshot and allocates nothing per entry.
 template <class Sink>
-bool inputs(const config::ProjectConfig& c, Sink&& sink, std::int64_t* newest) {
+void manifest(const config::ProjectConfig& c, Sink&& sink) {
   sink("engine " + migration::engine_identity() + "\nconfig " + c.config_path.string() + " " +
        std::to_string(util::fnv1a64(util::read_file(c.config_path.string()))) + "\ndir " + c.versions_dir().string() +
        "\n");
+}
+
+template <class Sink>
+void entry(std::string_view name_with_nul, const migration::StatKey& key, Sink&& sink, std::int64_t& newest) {
+  newest = key.known() ? std::max({newest, key.v[1], key.v[2]}) : INT64_MAX;
+  sink(name_with_nul);
+  sink(std::string_view(reinterpret_cast<const char*>(key.v), sizeof key.v));
+}
+
+// The folder listed now. False when it cannot be listed.
+template <class Sink>
+bool inputs(const config::ProjectConfig& c, Sink&& sink) {
+  manifest(c, sink);
   DIR* d = ::opendir(c.versions_dir().c_str());
   if (!d) return false;
   const int fd = ::dirfd(d);
-  std::int64_t latest = 0;
+  std::int64_t newest = 0;
   while (const dirent* e = ::readdir(d)) {
     const std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
-    std::int64_t key[6] = {};
-    struct stat st {};
-    if (::fstatat(fd, e->d_name, &st, 0) == 0) {
-      key[0] = st.st_size;
-      key[1] = ns(st.st_mtim);
-      key[2] = ns(st.st_ctim);
-      key[3] = static_cast<std::int64_t>(st.st_ino);
-      key[4] = static_cast<std::int64_t>(st.st_dev);
-      key[5] = st.st_mode;
-      latest = std::max({latest, key[1], key[2]});
-    } else {
-      latest = INT64_MAX;
-    }
-    sink(std::string_view(name.data(), name.size() + 1));  // with its NUL
-    sink(std::string_view(reinterpret_cast<const char*>(key), sizeof key));
+    entry(std::string_view(name.data(), name.size() + 1), migration::StatKey::at(fd, e->d_name), sink, newest);
   }
   ::closedir(d);
   sink(std::string_view("\0", 1));
-  if (newest) *newest = latest;
   return true;
 }
 
@@ -100,21 +96,23 @@ bool eligible(const config::ProjectConfig& c) {
 std::int64_t HeadSnapshot::now() {
   struct timespec t {};
   ::clock_gettime(CLOCK_REALTIME, &t);
-  return ns(t);
+  return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
-void HeadSnapshot::record(const config::ProjectConfig& c, const migration::RevisionGraph& core, std::int64_t began) {
+void HeadSnapshot::record(const config::ProjectConfig& c, const migration::RevisionGraph& core,
+                          const std::vector<migration::ListedEntry>& listing, std::int64_t began) {
   if (disabled() || !eligible(c)) return;
   try {
     auto heads = core.heads();
     if (heads.size() != 1) return;
-    std::int64_t newest = 0;
     std::string text(kMagic);
+    auto append = [&](std::string_view piece) { text.append(piece); };
+    manifest(c, append);
+    std::int64_t newest = 0;
+    for (const auto& e : listing) entry(std::string_view(e.name.c_str(), e.name.size() + 1), e.stat, append, newest);
+    text.push_back('\0');
     // Racily clean entries are not recorded: see the header.
-    if (!inputs(
-            c, [&](std::string_view piece) { text.append(piece); }, &newest) ||
-        newest >= began - std::chrono::nanoseconds(kRacyMargin).count())
-      return;
+    if (newest >= began - std::chrono::nanoseconds(kRacyMargin).count()) return;
     text += "head " + heads.front() + "\n";
     for (const auto& m : core.migrations()) text += "r " + m.revision + "\t" + m.checksum + "\n";
     const fs::path path = snapshot_path(c);
@@ -156,7 +154,7 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
     else
       same = false;
   };
-  if (!inputs(c, compare, nullptr) || !same) return nullptr;
+  if (!inputs(c, compare) || !same) return nullptr;
   std::string_view rest = text.substr(at);
   while (!rest.empty()) {
     auto nl = rest.find('\n');

@@ -160,7 +160,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
     throw Error(ErrorKind::input, "Core migrations directory not found: " + cfg.versions_dir().string(),
                 "check the project structure: core/db/migrations/versions/ must exist");
   migration::ParseCache cache(cfg.root / kCacheDir / "core.bin");
-  auto migrations = migration::load_migrations(cfg.versions_dir(), {}, cache);
+  std::vector<migration::ListedEntry> listing;  // for the head snapshot: the folder listed once
+  auto migrations = migration::load_migrations(cfg.versions_dir(), {}, cache, cache.enabled() ? &listing : nullptr);
   auto internal = cfg.internal_apps();
   for (const auto& m : migrations) {
     if (!m.app.empty() && m.app != "core" && std::find(internal.begin(), internal.end(), m.app) == internal.end())
@@ -182,7 +183,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   core.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
   cache.validate(*core.graph);
   cache.save();
-  HeadSnapshot::record(cfg, *core.graph, began);
+  HeadSnapshot::record(cfg, *core.graph, listing, began);
   core.steps_hint = "'call' steps exist only in external apps (plugins)";
   if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root);
 
@@ -498,7 +499,7 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
     part.direction = req.direction;
     part.revision = req.revision;
     part.dialect = dialect;
-    part.current = m.current(conn);
+    part.current = req.from ? *req.from : m.current(conn);
     migration::validate_target(*t.graph, req.revision);
     part.plan = req.direction == Direction::upgrade ? migration::plan_upgrade(*t.graph, part.current, req.revision)
                                                     : migration::plan_downgrade(*t.graph, part.current, req.revision);
@@ -507,6 +508,7 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
               : m.render(part.plan, part.current);
     resolve_calls(t, part);
     std::set<std::string> applied = migration::applied_set(*t.graph, part.current, t.version_table);
+    if (req.from) part.version_table_exists = !req.from->empty();
     if (conn) {
       part.version_table_exists = conn->table_exists(t.version_table);
       if (req.direction == Direction::upgrade) part.modified = m.modified_since_applied(*conn, applied);
@@ -655,7 +657,7 @@ void Workspace::for_each_external(Healthy&& healthy, Broken&& broken) const {
 
 std::vector<Request> Workspace::revert_all() const {
   std::vector<Request> out;
-  for (auto it = targets_.rbegin(); it != targets_.rend(); ++it) out.push_back({&*it, Direction::downgrade, "base"});
+  for (auto it = targets_.rbegin(); it != targets_.rend(); ++it) out.emplace_back(&*it, Direction::downgrade, "base");
   return out;
 }
 

@@ -36,6 +36,8 @@ namespace fastappkit::migration {
 struct StatKey {
   std::int64_t v[6] = {};
   static StatKey of(const std::string& path);
+  // The key of `name` in the folder open as `dirfd` (fstatat, links followed); zeros on failure.
+  static StatKey at(int dirfd, const char* name);
   bool known() const { return v[2] != 0; }
   bool operator==(const StatKey&) const = default;
 };
@@ -84,9 +86,17 @@ class ParseCache {
   std::size_t hits_ = 0, misses_ = 0;
 };
 
-// Every *.toml file in `dir` as load_migrations does, each parsed through `cache`.
-std::vector<Migration> load_migrations(const std::filesystem::path& dir, const ParseOptions& options,
-                                       ParseCache& cache);
+// One entry of a folder as it was listed: its name and stat key (zeros when stat failed).
+struct ListedEntry {
+  std::string name;
+  StatKey stat;
+};
+
+// Every *.toml file in `dir` as load_migrations does, each parsed through `cache`. With
+// `listing`, every entry of `dir` (not only revision files) in the order the folder listed
+// them, each stat'ed once (the head snapshot records this listing instead of listing again).
+std::vector<Migration> load_migrations(const std::filesystem::path& dir, const ParseOptions& options, ParseCache& cache,
+                                       std::vector<ListedEntry>* listing = nullptr);
 
 // What identifies the build that writes a cache (version, cache format, size and mtime of the
 // executable): any other build ignores the cache.

@@ -37,6 +37,7 @@
 #include "fastappkit/config/project.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/migration/graph.hpp"
+#include "fastappkit/migration/parse_cache.hpp"
 
 namespace fastappkit::project {
 
@@ -54,9 +55,11 @@ class HeadSnapshot {
   // The snapshot of a project whose manifest and versions folder are as recorded; nullptr
   // when there is none, it does not match, or the project has external apps or plugin folders.
   static std::unique_ptr<HeadSnapshot> match(const LoadOptions& options);
-  // Records core's load (Workspace::open_project calls it after validation). `began` is when the
+  // Records core's load (Workspace::open_project calls it after validation): `listing` is the
+  // versions folder as that load listed and stat'ed it (load_migrations), `began` is when the
   // load started, before any file was read. Writes only when the content changes; failures are ignored.
-  static void record(const config::ProjectConfig& config, const migration::RevisionGraph& core, std::int64_t began);
+  static void record(const config::ProjectConfig& config, const migration::RevisionGraph& core,
+                     const std::vector<migration::ListedEntry>& listing, std::int64_t began);
   // The wall clock in nanoseconds since the epoch, as file times count it.
   static std::int64_t now();
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fastappkit/config/database_url.hpp"
@@ -72,9 +73,15 @@ struct LoadOptions {
 
 // What a command wants done to one target.
 struct Request {
+  Request() = default;
+  Request(const Target* t, migration::Direction d, std::string r) : target(t), direction(d), revision(std::move(r)) {}
+
   const Target* target = nullptr;
   migration::Direction direction = migration::Direction::upgrade;
   std::string revision = "head";
+  // Offline (`preview --from`): the version rows to plan from, instead of the database's; the
+  // version table is taken to exist when there are rows (as Alembic's offline mode does).
+  std::optional<std::vector<std::string>> from;
 };
 
 // One target's part of a run, rendered before anything is written.
