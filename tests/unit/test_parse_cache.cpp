@@ -1,6 +1,9 @@
 // The parse cache (migration/parse_cache.hpp): what it keeps, and that it never changes a result.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -176,5 +179,19 @@ TEST_SUITE("parse cache") {
     CHECK(ms.front().message == "userz");
     // A file that is gone has no stat key.
     CHECK_FALSE(StatKey::of((p.versions / "gone.toml").string()).known());
+    // The key holds what stat(2) says (it is read with statx), by path and by folder + name.
+    struct stat st {};
+    REQUIRE(::stat(a.c_str(), &st) == 0);
+    const StatKey key = StatKey::of(a);
+    CHECK(key.v[0] == st.st_size);
+    CHECK(key.v[1] == std::int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
+    CHECK(key.v[2] == std::int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec);
+    CHECK(key.v[3] == static_cast<std::int64_t>(st.st_ino));
+    CHECK(key.v[4] == static_cast<std::int64_t>(st.st_dev));
+    CHECK(key.v[5] == st.st_mode);
+    const int dir = ::open(p.versions.c_str(), O_RDONLY | O_DIRECTORY);
+    REQUIRE(dir >= 0);
+    CHECK(StatKey::at(dir, fs::path(a).filename().c_str()) == key);
+    ::close(dir);
   }
 }

