@@ -183,6 +183,18 @@ TEST_SUITE("fastappkit::e2e") {
     REQUIRE_OK(away);
     CHECK(body(away) == body(p.run({"migrate", "preview", "--from", "base"})));
     CHECK_FALSE(fs::exists(nowhere.path / "missing"));
+    if (p.db->backend() == "postgresql") {
+      // Offline, only the URL's dialect is read: libpq is not even loaded (the dynamic loader
+      // names every library it opens under LD_DEBUG=files). Online it is.
+      auto traced = fastappkit({"migrate", "preview", "--from", "base"}, p.root,
+                               {{"DATABASE_URL", p.db->url()}, {"LD_DEBUG", "files"}});
+      REQUIRE_OK(traced);
+      CHECK_FALSE(has(traced.err, "libpq.so"));
+      auto connected =
+          fastappkit({"migrate", "preview"}, p.root, {{"DATABASE_URL", p.db->url()}, {"LD_DEBUG", "files"}});
+      REQUIRE_OK(connected);
+      CHECK(has(connected.err, "libpq.so"));
+    }
 
     // Refusals: exit 2, nothing written.
     const std::string dump = p.db->schema_dump();

@@ -13,18 +13,6 @@
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
 std::string thp_mode() {
   std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string line;
@@ -55,9 +43,9 @@ TEST_CASE("a loading command's heap grows in huge pages where the kernel and the
   const bool made = fastappkit::util::grow_heap_in_huge_pages();
   CHECK(fastappkit::util::grow_heap_in_huge_pages() == made);  // once per process; the first call decides
   const std::string mode = thp_mode();
-  if (kSanitized || std::getenv("FASTAPPKIT_NO_HUGE_PAGES") != nullptr || mode.empty() ||
+  if (!fastappkit::util::kGlibcMalloc || std::getenv("FASTAPPKIT_NO_HUGE_PAGES") != nullptr || mode.empty() ||
       mode.find("[never]") != std::string::npos) {
-    CHECK_FALSE((kSanitized && made));
+    CHECK_FALSE((!fastappkit::util::kGlibcMalloc && made));
     return;
   }
   REQUIRE(made);

@@ -184,7 +184,9 @@ int cmd_preview(Context& ctx) {
                 "preview --from names a revision of one app; --all starts each app where its database is",
                 "preview core and each external app alone: 'fastappkit migrate preview --from R' and "
                 "'fastappkit migrate app <name> preview --from R'");
-  Workspace w = Workspace::open_project(ctx.load(true, true, !all && !app));
+  project::LoadOptions load = ctx.load(true, true, !all && !app);
+  if (offline) load.url_use = config::UrlUse::dialect;  // no connection: libpq is not loaded
+  Workspace w = Workspace::open_project(load);
   std::string target = ctx.opt("revision", "head");
   std::vector<project::Request> requests;
   const Direction dir = down ? Direction::downgrade : Direction::upgrade;

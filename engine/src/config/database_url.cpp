@@ -271,7 +271,7 @@ std::string DatabaseUrl::libpq_conninfo() const {
   return out;
 }
 
-DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
+DatabaseUrl parse_database_url(std::string_view url, const fs::path& root, UrlUse use) {
   DatabaseUrl out;
   auto sep = url.find("://");
   if (sep == std::string_view::npos) {
@@ -328,6 +328,7 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root) {
     check_unencoded_userinfo(rest);
     std::string without_schema(rest);
     out.schema = take_schema(without_schema);
+    if (use == UrlUse::dialect) return out;
     // libpq parses the URI itself (multi-host lists, IPv6, percent-encoding, every keyword),
     // so fastappkit connects to exactly what libpq would.
     const std::string uri = "postgresql://" + without_schema;
@@ -421,14 +422,14 @@ std::optional<std::string> read_dotenv(const fs::path& file, std::string_view ke
   return found;
 }
 
-DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, const fs::path& root) {
+DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, const fs::path& root, UrlUse use) {
   if (from_cli) {
-    DatabaseUrl u = parse_database_url(*from_cli, root);
+    DatabaseUrl u = parse_database_url(*from_cli, root, use);
     u.source = "--database-url";
     return u;
   }
   if (const char* env = std::getenv("DATABASE_URL"); env && *env) {
-    DatabaseUrl u = parse_database_url(env, root);
+    DatabaseUrl u = parse_database_url(env, root, use);
     u.source = "environment variable DATABASE_URL";
     return u;
   }
@@ -436,7 +437,7 @@ DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, con
   fs::path dotenv = root / ".env";
   if (auto v = read_dotenv(dotenv, "DATABASE_URL", &line)) {
     try {
-      DatabaseUrl u = parse_database_url(*v, root);
+      DatabaseUrl u = parse_database_url(*v, root, use);
       u.source = dotenv.string() + ":" + std::to_string(line);
       return u;
     } catch (const Error& e) {

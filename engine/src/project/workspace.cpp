@@ -185,7 +185,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   cache.save();
   HeadSnapshot::record(cfg, *core.graph, listing, began);
   core.steps_hint = "'call' steps exist only in external apps (plugins)";
-  if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root);
+  if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root, o.url_use);
 
   const auto external = cfg.external_apps();
   if (o.external_apps) core.models = migration::load_project_models(cfg.root, internal);
@@ -335,7 +335,7 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
     t.plugin = loaded;
   }
   for (const auto& table : t.tables) w.owner_[table] = "external app " + t.name;
-  if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, folder);
+  if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, folder, o.url_use);
   w.targets_.push_back(std::move(t));
   return w;
 }

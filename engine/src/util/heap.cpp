@@ -29,18 +29,6 @@ constexpr int kMmapThreshold = 32 << 20;   // glibc's maximum: large vectors sta
 constexpr int kTrimThreshold = 1 << 30;    // the freed reservation is kept, not trimmed
 constexpr int kDefaultTopPad = 128 << 10;  // glibc's default, restored after the reservation
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kGlibcMalloc = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
-constexpr bool kGlibcMalloc = false;
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
-#else
-constexpr bool kGlibcMalloc = true;
-#endif
-
 bool reserve() noexcept {
   if (!kGlibcMalloc || std::getenv("FASTAPPKIT_NO_HUGE_PAGES") != nullptr) return false;
   mallopt(M_MMAP_THRESHOLD, kMmapThreshold);

@@ -43,7 +43,14 @@ bool is_secret_option(std::string_view keyword);
 // Throws Error(input) with what is wrong, never quoting a password or anything that may be
 // one (an unencoded '/' or '@' in a password moves the URL's parts); `root` resolves relative
 // SQLite paths.
-DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& root);
+// What a command does with the URL: connect (every part parsed and checked, a PostgreSQL URL by
+// libpq's PQconninfoParse, which loads libpq and its libraries: about 11 ms here), or only take
+// its dialect (`preview --from`, `lint`: the scheme, the driver suffix, the userinfo encoding and
+// the ?schema= parameter are checked as for a connection; the rest of a PostgreSQL URL is not
+// read, so host, port, user and database stay empty).
+enum class UrlUse { connect, dialect };
+
+DatabaseUrl parse_database_url(std::string_view url, const std::filesystem::path& root, UrlUse use = UrlUse::connect);
 
 // Value of `key` in a .env file (KEY=VALUE, # comments, optional quotes, optional `export `);
 // std::nullopt if the file or the key is absent. `line_out` receives the line number.
@@ -51,7 +58,8 @@ std::optional<std::string> read_dotenv(const std::filesystem::path& file, std::s
                                        int* line_out = nullptr);
 
 // --database-url, then $DATABASE_URL, then <root>/.env. Throws Error(input) when none is set.
-DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, const std::filesystem::path& root);
+DatabaseUrl resolve_database_url(const std::optional<std::string>& from_cli, const std::filesystem::path& root,
+                                 UrlUse use = UrlUse::connect);
 
 // Replaces a password inside any URL-looking text with ***; used on messages from drivers.
 std::string redact_text(std::string text);

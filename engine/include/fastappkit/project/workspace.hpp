@@ -65,7 +65,9 @@ struct LoadOptions {
   std::filesystem::path directory = ".";
   std::optional<std::string> database_url;  // --database-url
   bool need_url = true;                     // resolve the database URL (refused when none is set)
-  bool external_apps = true;                // load the plugins of the manifest
+  // Only its dialect is needed (preview --from): a PostgreSQL URL is not handed to libpq.
+  config::UrlUse url_use = config::UrlUse::connect;
+  bool external_apps = true;  // load the plugins of the manifest
   // Record a plugin that cannot be loaded in broken() and go on (status, app list, check);
   // otherwise loading stops with its error.
   bool keep_broken = false;

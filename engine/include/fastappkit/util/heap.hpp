@@ -4,6 +4,19 @@
 
 namespace fastappkit::util {
 
+// Whether malloc is glibc's: not in sanitizer builds, whose runtime brings its own allocator.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kGlibcMalloc = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+inline constexpr bool kGlibcMalloc = false;
+#else
+inline constexpr bool kGlibcMalloc = true;
+#endif
+#else
+inline constexpr bool kGlibcMalloc = true;
+#endif
+
 // Reserves address space at the top of the heap (virtual only: nothing is touched) and asks the
 // kernel to back it with 2 MiB pages (madvise MADV_HUGEPAGE), so a load that builds megabytes of
 // revisions takes one page fault per 2 MiB instead of one per 4 KiB. Once per process; the first
