@@ -285,6 +285,11 @@ Migration decode_migration(std::string_view bytes) {
   return m;
 }
 
+bool caches_disabled() {
+  const char* off = std::getenv("FASTAPPKIT_NO_CACHE");
+  return off != nullptr && *off != '\0' && std::string_view(off) != "0";
+}
+
 ParseCache::ParseCache(fs::path file) {
   if (file.empty()) return;
   {
@@ -292,7 +297,7 @@ ParseCache::ParseCache(fs::path file) {
     ::clock_gettime(CLOCK_REALTIME, &t);
     began_ = std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
   }
-  if (const char* off = std::getenv("FASTAPPKIT_NO_CACHE"); off && *off && std::string_view(off) != "0") return;
+  if (caches_disabled()) return;
   file_ = std::move(file);
   if (!fs::is_regular_file(file_)) return;
   try {
@@ -370,7 +375,8 @@ Migration ParseCache::parse(std::string_view text, const std::string& path, cons
   // A stat key is kept only when the file's times are kRacyMargin older than this cache's
   // start: a file written in the same clock tick could change again without its times changing.
   StatKey kept = stat;
-  if (!stat.known() || std::max(stat.v[1], stat.v[2]) >= began_ - std::int64_t(2'000'000'000)) kept = StatKey{};
+  if (!stat.known() || std::max(stat.v[1], stat.v[2]) >= began_ - std::chrono::nanoseconds(kRacyMargin).count())
+    kept = StatKey{};
   Key key{path, util::fnv1a64(text), text.size(), options.allow_call};
   auto it = entries_.find(key);
   if (it != entries_.end()) {

@@ -30,11 +30,6 @@ namespace {
 
 constexpr std::string_view kMagic = "fastappkit head snapshot 3\n";
 
-bool disabled() {
-  const char* v = std::getenv("FASTAPPKIT_NO_CACHE");
-  return v && *v && std::string_view(v) != "0";
-}
-
 fs::path snapshot_path(const config::ProjectConfig& c) { return c.root / ".fastappkit" / "cache" / "core.head"; }
 
 // What must be on disk as it was, handed to `sink` piece by piece: the engine, the manifest's
@@ -101,7 +96,7 @@ std::int64_t HeadSnapshot::now() {
 
 void HeadSnapshot::record(const config::ProjectConfig& c, const migration::RevisionGraph& core,
                           const std::vector<migration::ListedEntry>& listing, std::int64_t began) {
-  if (disabled() || !eligible(c)) return;
+  if (migration::caches_disabled() || !eligible(c)) return;
   try {
     auto heads = core.heads();
     if (heads.size() != 1) return;
@@ -112,7 +107,7 @@ void HeadSnapshot::record(const config::ProjectConfig& c, const migration::Revis
     for (const auto& e : listing) entry(std::string_view(e.name.c_str(), e.name.size() + 1), e.stat, append, newest);
     text.push_back('\0');
     // Racily clean entries are not recorded: see the header.
-    if (newest >= began - std::chrono::nanoseconds(kRacyMargin).count()) return;
+    if (newest >= began - std::chrono::nanoseconds(migration::kRacyMargin).count()) return;
     text += "head " + heads.front() + "\n";
     for (const auto& m : core.migrations()) text += "r " + m.revision + "\t" + m.checksum + "\n";
     const fs::path path = snapshot_path(c);
@@ -135,7 +130,7 @@ void HeadSnapshot::record(const config::ProjectConfig& c, const migration::Revis
 }
 
 std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
-  if (disabled()) return nullptr;
+  if (migration::caches_disabled()) return nullptr;
   auto snap = std::make_unique<HeadSnapshot>();
   HeadSnapshot& s = *snap;
   s.config_ = config::load_project(o.directory);

@@ -14,7 +14,7 @@
 // - any write to a file changes its ctime, which no program can set back (touch -d sets mtime);
 //   adding, removing or renaming an entry changes the listing;
 // - racily clean entries, as git calls them, are never recorded: when any entry's mtime or ctime
-//   is less than kRacyMargin before the load began, the snapshot is not written (a file written
+//   is less than migration::kRacyMargin before the load began, the snapshot is not written (a file written
 //   in the same clock tick as the load could change later without its times changing);
 // - it is written only by a load that succeeded, by this very build of the engine, and it is
 //   used only when the project has no external app and no plugin folder (their libraries and
@@ -40,8 +40,6 @@
 #include "fastappkit/migration/parse_cache.hpp"
 
 namespace fastappkit::project {
-
-inline constexpr std::chrono::seconds kRacyMargin{2};
 
 struct LoadOptions;
 
