@@ -458,13 +458,11 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
     // What fs::path::extension() calls ".toml" (a name that is only ".toml" has none).
     const bool toml = name.size() > 5 && name.substr(name.size() - 5) == ".toml";
     const bool by_type = e->d_type != DT_UNKNOWN && e->d_type != DT_LNK;  // else stat says (links followed)
-    StatKey key{};
-    if (listing || (toml && (cache.enabled() || !by_type))) key = StatKey::at(fd, e->d_name);
+    const bool stated = listing || (toml && (cache.enabled() || !by_type));
+    const StatKey key = stated ? StatKey::at(fd, e->d_name) : StatKey{};
     if (listing) listing->push_back({std::string(name), key});
     if (!toml) continue;
-    const bool regular = (listing || cache.enabled() || !by_type)
-                             ? key.known() && S_ISREG(static_cast<mode_t>(key.v[5]))
-                             : e->d_type == DT_REG;
+    const bool regular = stated ? key.known() && S_ISREG(static_cast<mode_t>(key.v[5])) : e->d_type == DT_REG;
     if (regular) files.push_back({(dir / e->d_name).string(), cache.enabled() ? key : StatKey{}});
   }
   // Sorted as strings (one folder: the same order): fs::path compares element by element, and

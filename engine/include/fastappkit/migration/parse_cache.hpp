@@ -32,8 +32,6 @@
 
 namespace fastappkit::migration {
 
-// What stat(2) says of a file (following links): size, mtime and ctime in nanoseconds, inode,
-// device, mode. All zero when unknown.
 // A stat key (and the head snapshot) is kept only for files whose times are at least this much
 // older than the start of the command that read them: git's "racily clean" rule (a file written
 // in the same clock tick as the read could change again without its times changing).
@@ -42,6 +40,8 @@ inline constexpr std::chrono::seconds kRacyMargin{2};
 // FASTAPPKIT_NO_CACHE set and not "0": no parse cache and no head snapshot, nothing read or written.
 bool caches_disabled();
 
+// What stat(2) says of a file (following links): size, mtime and ctime in nanoseconds, inode,
+// device, mode. All zero when unknown.
 struct StatKey {
   std::int64_t v[6] = {};
   static StatKey of(const std::string& path);
