@@ -405,7 +405,9 @@ table = "select"
     // engine/src/util/test_hooks.hpp); run B starts only then. A is released when B says it is
     // waiting for the lock, or when B has finished: without the run lock B never waits, so it
     // either finishes first (and A then fails or applies twice) or blocks on A's uncommitted
-    // DDL and never says it waits (the test then fails on its deadline). With the lock, B waits,
+    // DDL and never says it waits (the test then fails on its deadline). A then holds again
+    // between its first and second migration, where no transaction keeps B out: a lock taken
+    // per migration (SQLite's write lock alone) lets B in there. With the run lock, B waits,
     // A finishes, and B finds nothing left to do.
     Project p{B{}};
     TempDir hooks;
@@ -437,10 +439,24 @@ table = "select"
         fs::exists(b_hooks.path / "waiting");
     const bool b_finished_first = b_done.load();
     const bool b_migrated_too = fs::exists(b_hooks.path / "holding");
-    fs::remove(hooks.path / "holding");  // let A go
+    fs::remove(hooks.path / "holding");  // let A go on to its next step
+    // A holds again between its first and second migration, outside any transaction: SQLite's
+    // write lock is free there, only the run lock keeps B out (B polls it every 10 ms).
+    const bool a_between = wait_for([&] { return fs::exists(hooks.path / "between"); });
+    CHECK_MESSAGE(a_between, "run A never reached its second migration\n" << describe(a));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const bool b_interleaved = b_done.load() || fs::exists(b_hooks.path / "holding");
+    fs::remove(hooks.path / "between");
     ta.join();
-    fs::remove(b_hooks.path / "holding");
+    // B holds in its own first steps once it has the lock (every step then skipped): let it go
+    // as often as it says so, until it ends.
+    wait_for([&] {
+      fs::remove(b_hooks.path / "holding");
+      fs::remove(b_hooks.path / "between");
+      return b_done.load();
+    });
     tb.join();
+    CHECK_MESSAGE(!b_interleaved, "run B took a migration between two of run A's\n" << describe(b));
     CHECK_MESSAGE(b_waits, "run B did not wait for the run lock that run A held\n" << describe(b));
     CHECK_MESSAGE(!b_finished_first, "run B finished while run A held the run lock\n" << describe(b));
     CHECK_MESSAGE(!b_migrated_too, "run B started a migration while run A held the run lock\n" << describe(b));

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <regex>
+#include <thread>
 
 #include "harness.hpp"
 
@@ -457,6 +459,48 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK(db->tables().empty());
     CHECK(tool.scalar("SELECT pg_advisory_unlock(" + key + ")") == "t");
     REQUIRE_OK(fastappkit({"--lock-timeout", "5", "migrate", "upgrade"}, root, {{"DATABASE_URL", db->url()}}));
+  }
+
+  TEST_CASE("SQLite: a tool holding the run lock as docs/postgresql.md shows keeps fastappkit out") {
+    // The Python example of docs/postgresql.md, run as written, with its "..." holding the lock
+    // until this test lets it go.
+    std::smatch found;
+    const std::string docs = read_file(source_dir() / "docs" / "postgresql.md");
+    REQUIRE(std::regex_search(docs, found, std::regex("```python\n([^`]*)```")));
+    std::string script = found[1];
+    TempDir dir;
+    fs::path root = dir.path / "project";
+    copy_tree(source_dir() / "apps-example", root);
+    write_file(root / "fastappkit.toml", "[tool.fastappkit]\napps = [\"apps.blog\"]\n");
+    const fs::path db = dir.path / "app.db", ready = dir.path / "ready";
+    write_file(db, "");  // an empty file is an empty SQLite database
+    REQUIRE(std::regex_search(script, found, std::regex(R"(\n( *)\.\.\.[^\n]*\n)")));
+    const std::string indent = found[1];
+    script = std::regex_replace(script, std::regex(R"(\n *\.\.\.[^\n]*\n)"),
+                                "\n" + indent + "import os, time\n" + indent + "open(\"" + ready.string() +
+                                    "\", \"w\").close()\n" + indent + "while os.path.exists(\"" + ready.string() +
+                                    "\"): time.sleep(0.01)\n");
+    REQUIRE(has(script, "\"app.db\""));
+    script = std::regex_replace(script, std::regex(R"("app\.db")"), "\"" + db.string() + "\"");
+    write_file(dir.path / "hold.py", script);
+    int held = -1;
+    std::thread tool([&] { held = shell("/usr/bin/python3 '" + (dir.path / "hold.py").string() + "'"); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const bool tool_holds = fs::exists(ready);
+    const std::map<std::string, std::string> env{{"DATABASE_URL", "sqlite:///" + db.string()}};
+    auto r = fastappkit({"--lock-timeout", "1", "migrate", "upgrade"}, root, env);
+    fs::remove(ready);
+    tool.join();
+    REQUIRE_MESSAGE(tool_holds, "the example never took the lock:\n" << script);
+    CHECK(held == 0);
+    CHECK(r.code == 1);
+    CHECK(has(r.err, "another fastappkit run holds the migration lock on"));
+    CHECK(has(r.err, "raise --lock-timeout"));
+    CHECK(fs::file_size(db) == 0);  // nothing written
+    REQUIRE_OK(fastappkit({"--lock-timeout", "5", "migrate", "upgrade"}, root, env));
+    CHECK(fs::file_size(db) > 0);
   }
 
 }  // TEST_SUITE

@@ -2,10 +2,14 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -32,6 +36,64 @@ Failure failure_of(int code) {
       return Failure::statement;
   }
 }
+
+// The run lock of an SQLite database (SPEC 9: a second run waits, then finds nothing to do).
+// SQLite's own write lock is taken per migration, so without this a second run could take it
+// between two migrations of the first and apply the rest itself. It is an open file description
+// lock (fcntl(2) F_OFD_SETLK, Linux 3.15+) on one byte of the database file that SQLite never
+// locks: SQLite's locks are byte range locks on 0x40000000 (PENDING_BYTE), 0x40000001
+// (RESERVED_BYTE) and the 510 bytes after them (SHARED_FIRST, SHARED_SIZE; sqlite3's os.h), or on
+// the -shm file in WAL mode. Locks are advisory, so readers and the application are not held up.
+// An OFD lock belongs to the open file, not to the process, so it never merges with SQLite's
+// process-owned locks and goes when its file is closed or the process dies (kill -9 included).
+// Closing any descriptor of the file drops the process's POSIX locks on it
+// (https://www.sqlite.org/howtocorrupt.html section 2.2): this one is closed only after the
+// connection, when SQLite holds none.
+class RunLockFile {
+ public:
+  static constexpr off_t kOffset = 0x40000400;  // past SQLite's lock bytes, inside its lock page
+
+  RunLockFile() = default;
+  RunLockFile(const RunLockFile&) = delete;
+  RunLockFile& operator=(const RunLockFile&) = delete;
+  ~RunLockFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool held() const { return fd_ >= 0; }
+
+  void acquire(const std::string& path, const std::string& shown, std::chrono::milliseconds timeout) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+      throw DbError(Failure::connect, "cannot open " + path + " to take the run lock: " + std::strerror(errno), {}, {},
+                    "check the file's permissions: a run that writes needs to write it");
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = kOffset;
+    fl.l_len = 1;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (bool waited = false;; waited = true) {
+      if (::fcntl(fd, F_OFD_SETLK, &fl) == 0) break;
+      const int err = errno;
+      if ((err != EAGAIN && err != EACCES) || std::chrono::steady_clock::now() >= deadline) {
+        ::close(fd);
+        if (err != EAGAIN && err != EACCES)
+          throw DbError(Failure::connect, "cannot lock " + path + " for the run: " + std::strerror(err), {}, {},
+                        "keep the database on a local file system that supports fcntl locks");
+        throw DbError(Failure::busy,
+                      "another fastappkit run holds the migration lock on " + shown + " (waited " +
+                          std::to_string(timeout.count() / 1000) + " s)",
+                      {}, {}, "wait for the other run to finish, or raise --lock-timeout");
+      }
+      if (!waited) util::test_touch("waiting");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 class SqliteConnection final : public Connection {
  public:
@@ -116,7 +178,10 @@ class SqliteConnection final : public Connection {
     return out;
   }
 
-  void lock_for_run(std::chrono::milliseconds timeout) override { set_busy_timeout(timeout); }
+  void lock_for_run(std::chrono::milliseconds timeout) override {
+    set_busy_timeout(timeout);
+    if (!url_.is_memory() && !run_lock_.held()) run_lock_.acquire(url_.sqlite_path, url_.redacted(), timeout);
+  }
 
   migration::Schema as_stored(migration::Schema expected) override {
     for (auto& [name, t] : expected.tables)
@@ -198,6 +263,7 @@ class SqliteConnection final : public Connection {
   std::chrono::steady_clock::time_point busy_since_;
 
   config::DatabaseUrl url_;
+  RunLockFile run_lock_;  // declared before db_: closed after it (see RunLockFile)
   SQLite::Database db_;
 };
 

@@ -82,8 +82,8 @@ class Connection {
   virtual migration::Schema as_stored(migration::Schema expected) = 0;
 
   // Serialises whole runs against one database for up to `timeout`; held until the connection
-  // closes. PostgreSQL: advisory lock on its own session; SQLite: writes are serialised by the
-  // file lock, so this only sets how long a writer waits.
+  // closes. PostgreSQL: advisory lock on its own session; SQLite: an fcntl lock on a byte of the
+  // database file that SQLite itself never locks (and how long a writer waits for SQLite's).
   virtual void lock_for_run(std::chrono::milliseconds timeout) = 0;
 };
 
