@@ -42,6 +42,9 @@ struct Project {
   fs::path versions_dir() const { return root / "core" / "db" / "migrations" / "versions"; }
 };
 
+// The file of an sqlite:/// URL.
+fs::path file_of_url(const std::string& url) { return url.substr(std::string("sqlite:///").size()); }
+
 }  // namespace
 
 TEST_SUITE("fastappkit::e2e") {
@@ -544,6 +547,48 @@ table = "posts"
     CHECK_HAS(p.db->schema_dump(), "ix_posts_status");
     REQUIRE_OK(p.run({"migrate", "downgrade", "-1"}));
     CHECK_LACKS(p.db->schema_dump(), "ix_posts_status");
+  }
+
+  TEST_CASE(
+      "SQLite: a run keeps the rollback journal between migrations, removes it at the end, and leaves WAL as it is") {
+    // docs/perf-apply.md: PERSIST for the run (the journal's header zeroed at each commit, not
+    // the file created and deleted), DELETE again at its end.
+    Project p{Sqlite{}};
+    const fs::path file = file_of_url(p.db->url());
+    const fs::path journal = file.string() + "-journal";
+    TempDir hooks;
+    RunResult a;
+    std::thread run([&] {
+      a = fastappkit({"migrate", "upgrade"}, p.root,
+                     {{"DATABASE_URL", p.db->url()}, {"FASTAPPKIT_TEST_HOLD_DIR", hooks.path.string()}});
+    });
+    auto wait_for = [](const fs::path& f) {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (!fs::exists(f) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return fs::exists(f);
+    };
+    const bool held = wait_for(hooks.path / "holding");
+    fs::remove(hooks.path / "holding");
+    const bool between = wait_for(hooks.path / "between");
+    const bool kept = fs::exists(journal);
+    std::string header = kept ? read_file(journal).substr(0, 28) : std::string();
+    fs::remove(hooks.path / "between");
+    run.join();
+    REQUIRE_MESSAGE(held, describe(a));
+    REQUIRE_MESSAGE(between, describe(a));
+    CHECK_MESSAGE(kept, "no rollback journal between two migrations: the run is not in PERSIST mode");
+    CHECK_MESSAGE(header.find_first_not_of('\0') == std::string::npos, "the kept journal's header is not zeroed");
+    REQUIRE_OK(a);
+    CHECK(!fs::exists(journal));
+    CHECK(p.db->query("PRAGMA journal_mode") == std::vector<std::vector<std::string>>{{"delete"}});
+
+    // A database the application put in WAL mode stays there (that mode is stored in the file).
+    Project w{Sqlite{}};
+    w.db->exec("PRAGMA journal_mode = WAL");
+    REQUIRE_OK(w.run({"migrate", "upgrade"}));
+    CHECK(w.db->query("PRAGMA journal_mode") == std::vector<std::vector<std::string>>{{"wal"}});
+    CHECK(w.versions() == std::vector<std::string>{kHead});
   }
 
   TEST_CASE("CLI refusals are clear and exit 2") {
