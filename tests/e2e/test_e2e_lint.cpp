@@ -130,6 +130,14 @@ TEST_SUITE("fastappkit::e2e::lint") {
     r = fastappkit({"migrate", "lint", "--all", "--dialect", "postgresql"}, p.root, {});
     CHECK_CODE(r, 1);
     CHECK_OUT(r, "require-concurrent-index");
+    // --all takes the dialect from the URL without connecting: on PostgreSQL libpq is not even
+    // loaded (the dynamic loader names every library it opens under LD_DEBUG=files).
+    if (p.db->backend() == "postgresql") {
+      r = fastappkit({"migrate", "lint", "--all"}, p.root, {{"DATABASE_URL", p.db->url()}, {"LD_DEBUG", "files"}});
+      CHECK_CODE(r, 1);
+      CHECK_OUT(r, "require-concurrent-index");
+      CHECK_FALSE(has(r.err, "libpq.so"));
+    }
   }
 
   TEST_CASE_TEMPLATE("bad lint input is refused with exit 2 and file:line:col, nothing written", B, Sqlite,

@@ -29,7 +29,8 @@ sql::Dialect lint_dialect(const Context& ctx, const project::Workspace& w, bool 
   }
   if (url_resolved) return dialect_of(w.url());
   try {
-    return config::resolve_database_url(ctx.database_url, w.config().root).backend;
+    // Only the dialect is wanted: libpq is not loaded for it.
+    return config::resolve_database_url(ctx.database_url, w.config().root, config::UrlUse::dialect).backend;
   } catch (const Error&) {
     return sql::Dialect::postgresql;  // no database configured: the strictest rules
   }

@@ -290,13 +290,15 @@ bool caches_disabled() {
   return off != nullptr && *off != '\0' && std::string_view(off) != "0";
 }
 
+std::int64_t wall_clock_ns() {
+  struct timespec t {};
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return nanoseconds(t);
+}
+
 ParseCache::ParseCache(fs::path file) {
   if (file.empty()) return;
-  {
-    struct timespec t {};
-    ::clock_gettime(CLOCK_REALTIME, &t);
-    began_ = std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-  }
+  began_ = wall_clock_ns();
   if (caches_disabled()) return;
   file_ = std::move(file);
   if (!fs::is_regular_file(file_)) return;
@@ -335,11 +337,10 @@ StatKey key_at(int dirfd, const char* name) {
   struct statx st {};
   constexpr unsigned mask = STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME | STATX_CTIME;
   if (::statx(dirfd, name, AT_STATX_SYNC_AS_STAT, mask, &st) != 0 || (st.stx_mask & mask) != mask) return {};
-  auto ns = [](const struct statx_timestamp& t) { return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; };
   StatKey k{};
   k.v[0] = static_cast<std::int64_t>(st.stx_size);
-  k.v[1] = ns(st.stx_mtime);
-  k.v[2] = ns(st.stx_ctime);
+  k.v[1] = nanoseconds(st.stx_mtime);
+  k.v[2] = nanoseconds(st.stx_ctime);
   k.v[3] = static_cast<std::int64_t>(st.stx_ino);
   k.v[4] = static_cast<std::int64_t>(makedev(st.stx_dev_major, st.stx_dev_minor));
   k.v[5] = st.stx_mode;

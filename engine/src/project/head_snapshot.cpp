@@ -11,7 +11,6 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <string_view>
 #include <unordered_map>
@@ -87,12 +86,6 @@ bool eligible(const config::ProjectConfig& c) {
 }
 
 }  // namespace
-
-std::int64_t HeadSnapshot::now() {
-  struct timespec t {};
-  ::clock_gettime(CLOCK_REALTIME, &t);
-  return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
 
 void HeadSnapshot::record(const config::ProjectConfig& c, const migration::RevisionGraph& core,
                           const std::vector<migration::ListedEntry>& listing, std::int64_t began) {

@@ -144,7 +144,7 @@ Workspace& Workspace::operator=(Workspace&&) noexcept = default;
 Workspace::~Workspace() = default;
 
 Workspace Workspace::open_project(const LoadOptions& o) {
-  const std::int64_t began = HeadSnapshot::now();
+  const std::int64_t began = migration::wall_clock_ns();
   util::grow_heap_in_huge_pages();  // a load builds megabytes of revisions: 2 MiB pages, fewer faults
   Workspace w;
   w.config_ = config::load_project(o.directory);

@@ -45,7 +45,7 @@ bool is_secret_option(std::string_view keyword);
 // SQLite paths.
 // What a command does with the URL: connect (every part parsed and checked, a PostgreSQL URL by
 // libpq's PQconninfoParse, which loads libpq and its libraries: about 11 ms here), or only take
-// its dialect (`preview --from`: the scheme, the driver suffix, the userinfo encoding and
+// its dialect (`preview --from`, `lint --all`: the scheme, the driver suffix, the userinfo encoding and
 // the ?schema= parameter are checked as for a connection; the rest of a PostgreSQL URL is not
 // read, so host, port, user and database stay empty).
 enum class UrlUse { connect, dialect };

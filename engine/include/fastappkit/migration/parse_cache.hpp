@@ -40,6 +40,14 @@ inline constexpr std::chrono::seconds kRacyMargin{2};
 // FASTAPPKIT_NO_CACHE set and not "0": no parse cache and no head snapshot, nothing read or written.
 bool caches_disabled();
 
+// Nanoseconds since the epoch of a timespec or a statx_timestamp: file times, and the wall
+// clock they are compared with (wall_clock_ns, CLOCK_REALTIME, the clock file times come from).
+template <class Time>
+constexpr std::int64_t nanoseconds(const Time& t) {
+  return std::int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+std::int64_t wall_clock_ns();
+
 // What stat(2) says of a file (following links): size, mtime and ctime in nanoseconds, inode,
 // device, mode. All zero when unknown.
 struct StatKey {
