@@ -1,6 +1,7 @@
 // The migrate commands end to end: the real binary on a copy of apps-example, on SQLite and
 // on PostgreSQL (every case runs on both).
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -589,6 +590,35 @@ table = "posts"
     REQUIRE_OK(w.run({"migrate", "upgrade"}));
     CHECK(w.db->query("PRAGMA journal_mode") == std::vector<std::vector<std::string>>{{"wal"}});
     CHECK(w.versions() == std::vector<std::string>{kHead});
+  }
+
+  TEST_CASE(
+      "SQLite: a database this user may only read gets a shared run lock: at head nothing to do, a write fails as "
+      "SQLite's") {
+    // The run lock opens the file to lock it; a read-only file must not turn "nothing to do" into
+    // an error. As root (CI) the commands run as nobody (setpriv), so the file is not writable.
+    Project p{Sqlite{}};
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    const fs::path file = file_of_url(p.db->url());
+    const fs::path bin = p.dir.path / "fastappkit";  // a copy any user may run, wherever the build is
+    fs::copy_file(FASTAPPKIT_BIN, bin);
+    fs::permissions(file, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    for (const auto& e : fs::recursive_directory_iterator(p.dir.path))
+      if (e.is_directory())
+        fs::permissions(e.path(), fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+    fs::permissions(p.dir.path, fs::perms::others_read | fs::perms::others_exec, fs::perm_options::add);
+    const std::string as_reader = ::geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups " : "";
+    auto run = [&](const std::string& args, std::string* out) {
+      return shell("cd '" + p.root.string() + "' && " + as_reader + "env DATABASE_URL='" + p.db->url() +
+                       "' FASTAPPKIT_NO_CACHE=1 '" + bin.string() + "' " + args + " 2>&1",
+                   out);
+    };
+    std::string out;
+    CHECK_MESSAGE(run("migrate upgrade", &out) == 0, out);
+    CHECK_MESSAGE(has(out, "nothing to do"), out);
+    CHECK_MESSAGE(run("migrate downgrade -1", &out) == 1, out);
+    CHECK_MESSAGE(has(out, "readonly database"), out);
+    CHECK(p.versions() == std::vector<std::string>{kHead});
   }
 
   TEST_CASE("CLI refusals are clear and exit 2") {

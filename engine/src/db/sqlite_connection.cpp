@@ -62,12 +62,16 @@ class RunLockFile {
   bool held() const { return fd_ >= 0; }
 
   void acquire(const std::string& path, const std::string& shown, std::chrono::milliseconds timeout) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    // A file this user may only read (or on a read-only mount) gets a shared lock: the run still
+    // waits for a run that writes, and SQLite refuses any write of its own as it would have.
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    const bool shared = fd < 0 && (errno == EACCES || errno == EROFS);
+    if (shared) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       throw DbError(Failure::connect, "cannot open " + path + " to take the run lock: " + std::strerror(errno), {}, {},
-                    "check the file's permissions: a run that writes needs to write it");
+                    "check the file's permissions and DATABASE_URL");
     struct flock fl {};
-    fl.l_type = F_WRLCK;
+    fl.l_type = shared ? F_RDLCK : F_WRLCK;
     fl.l_whence = SEEK_SET;
     fl.l_start = kOffset;
     fl.l_len = 1;
