@@ -2,7 +2,9 @@
 // End-to-end harness: temp project copies, the real fastappkit binary run as a child process,
 // and one database per test on each backend (an SQLite file; a fresh database in the test
 // PostgreSQL cluster that CTest starts and always stops).
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -59,6 +61,8 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
 
 fs::path source_dir();
 fs::path build_dir();
+// Polls `done` every 5 ms until it holds or `limit` passes; returns its last answer (staged races).
+bool wait_until(const std::function<bool()>& done, std::chrono::seconds limit = std::chrono::seconds(60));
 // Runs a shell command line (for cmake in the SDK journeys); returns its exit code, output in `out`.
 int shell(const std::string& command, std::string* out = nullptr);
 void copy_tree(const fs::path& from, const fs::path& to);

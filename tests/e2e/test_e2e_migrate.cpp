@@ -417,16 +417,10 @@ table = "select"
     TempDir hooks;
     const std::map<std::string, std::string> env{{"DATABASE_URL", p.db->url()},
                                                  {"FASTAPPKIT_TEST_HOLD_DIR", hooks.path.string()}};
-    auto wait_for = [](const std::function<bool()>& done) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      while (!done() && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      return done();
-    };
     RunResult a, b;
     std::atomic<bool> b_done{false};
     std::thread ta([&] { a = fastappkit({"migrate", "upgrade"}, p.root, env); });
-    const bool a_holds = wait_for([&] { return fs::exists(hooks.path / "holding"); });
+    const bool a_holds = wait_until([&] { return fs::exists(hooks.path / "holding"); });
     CHECK_MESSAGE(a_holds, "run A never reached its first migration");
     // B gets its own hook folder: there it says "waiting" when the run lock is busy, and it would
     // say "holding" if it reached a migration of its own.
@@ -437,7 +431,7 @@ table = "select"
       b_done = true;
     });
     const bool b_waits =
-        wait_for([&] {
+        wait_until([&] {
           return b_done.load() || fs::exists(b_hooks.path / "waiting") || fs::exists(b_hooks.path / "holding");
         }) &&
         fs::exists(b_hooks.path / "waiting");
@@ -446,7 +440,7 @@ table = "select"
     fs::remove(hooks.path / "holding");  // let A go on to its next step
     // A holds again between its first and second migration, outside any transaction: SQLite's
     // write lock is free there, only the run lock keeps B out (B polls it every 10 ms).
-    const bool a_between = wait_for([&] { return fs::exists(hooks.path / "between"); });
+    const bool a_between = wait_until([&] { return fs::exists(hooks.path / "between"); });
     CHECK_MESSAGE(a_between, "run A never reached its second migration\n" << describe(a));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     const bool b_interleaved = b_done.load() || fs::exists(b_hooks.path / "holding");
@@ -454,7 +448,7 @@ table = "select"
     ta.join();
     // B holds in its own first steps once it has the lock (every step then skipped): let it go
     // as often as it says so, until it ends.
-    wait_for([&] {
+    wait_until([&] {
       fs::remove(b_hooks.path / "holding");
       fs::remove(b_hooks.path / "between");
       return b_done.load();
@@ -563,15 +557,9 @@ table = "posts"
       a = fastappkit({"migrate", "upgrade"}, p.root,
                      {{"DATABASE_URL", p.db->url()}, {"FASTAPPKIT_TEST_HOLD_DIR", hooks.path.string()}});
     });
-    auto wait_for = [](const fs::path& f) {
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      while (!fs::exists(f) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      return fs::exists(f);
-    };
-    const bool held = wait_for(hooks.path / "holding");
+    const bool held = wait_until([&] { return fs::exists(hooks.path / "holding"); });
     fs::remove(hooks.path / "holding");
-    const bool between = wait_for(hooks.path / "between");
+    const bool between = wait_until([&] { return fs::exists(hooks.path / "between"); });
     const bool kept = fs::exists(journal);
     std::string header = kept ? read_file(journal).substr(0, 28) : std::string();
     fs::remove(hooks.path / "between");

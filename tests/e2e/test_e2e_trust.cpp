@@ -485,10 +485,7 @@ TEST_SUITE("fastappkit::e2e") {
     write_file(dir.path / "hold.py", script);
     int held = -1;
     std::thread tool([&] { held = shell("/usr/bin/python3 '" + (dir.path / "hold.py").string() + "'"); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!fs::exists(ready) && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const bool tool_holds = fs::exists(ready);
+    const bool tool_holds = wait_until([&] { return fs::exists(ready); }, std::chrono::seconds(30));
     const std::map<std::string, std::string> env{{"DATABASE_URL", "sqlite:///" + db.string()}};
     auto r = fastappkit({"--lock-timeout", "1", "migrate", "upgrade"}, root, env);
     fs::remove(ready);

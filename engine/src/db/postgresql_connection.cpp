@@ -384,12 +384,7 @@ class PostgresConnection final : public Connection {
         if (try_sql("SELECT pg_try_advisory_lock($1::bigint)", tenant)) break;
         try_sql("SELECT pg_advisory_unlock_shared($1::bigint)", key);
       }
-      if (std::chrono::steady_clock::now() >= deadline) {
-        throw DbError(Failure::busy,
-                      "another fastappkit run holds the migration lock on " + url_.redacted() + " (waited " +
-                          std::to_string(timeout.count() / 1000) + " s)",
-                      {}, {}, "wait for the other run to finish, or raise --lock-timeout");
-      }
+      if (std::chrono::steady_clock::now() >= deadline) throw run_lock_busy(url_.redacted(), timeout);
       if (!waited) util::test_touch("waiting");
       waited = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

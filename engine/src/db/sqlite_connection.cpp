@@ -84,10 +84,7 @@ class RunLockFile {
         if (err != EAGAIN && err != EACCES)
           throw DbError(Failure::connect, "cannot lock " + path + " for the run: " + std::strerror(err), {}, {},
                         "keep the database on a local file system that supports fcntl locks");
-        throw DbError(Failure::busy,
-                      "another fastappkit run holds the migration lock on " + shown + " (waited " +
-                          std::to_string(timeout.count() / 1000) + " s)",
-                      {}, {}, "wait for the other run to finish, or raise --lock-timeout");
+        throw run_lock_busy(shown, timeout);
       }
       if (!waited) util::test_touch("waiting");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

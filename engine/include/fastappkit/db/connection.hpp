@@ -37,6 +37,14 @@ class DbError : public Error {
   std::string statement_, sqlstate_;
 };
 
+// What lock_for_run throws when another run kept the run lock for all of `timeout` (both backends).
+inline DbError run_lock_busy(const std::string& database, std::chrono::milliseconds timeout) {
+  return DbError(Failure::busy,
+                 "another fastappkit run holds the migration lock on " + database + " (waited " +
+                     std::to_string(timeout.count() / 1000) + " s)",
+                 {}, {}, "wait for the other run to finish, or raise --lock-timeout");
+}
+
 using Row = std::vector<std::optional<std::string>>;
 
 class Connection {

@@ -54,8 +54,9 @@ class HeadSnapshot {
   // when there is none, it does not match, or the project has external apps or plugin folders.
   static std::unique_ptr<HeadSnapshot> match(const LoadOptions& options);
   // Records core's load (Workspace::open_project calls it after validation): `listing` is the
-  // versions folder as that load listed and stat'ed it (load_migrations), `began` (migration::wall_clock_ns) is when
-  // the load started, before any file was read. Writes only when the content changes; failures are ignored.
+  // versions folder as that load listed and stat'ed it (load_migrations), `began` is when the
+  // load started, before any file was read (migration::wall_clock_ns). Writes only when the
+  // content changes; failures are ignored.
   static void record(const config::ProjectConfig& config, const migration::RevisionGraph& core,
                      const std::vector<migration::ListedEntry>& listing, std::int64_t began);
 
