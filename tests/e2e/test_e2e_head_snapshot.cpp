@@ -44,10 +44,14 @@ struct Project {
   }
   void add(int i) const { write_file(file(i), revision(i)); }
   // Runs with the test hook that reports the shortcut; `used` tells whether it answered.
-  RunResult run(const std::vector<std::string>& args, bool* used = nullptr) const {
+  // `by_revision`: whether it had to read the history revision by revision (a revision upgraded
+  // twice, say) rather than side by side with the snapshot.
+  RunResult run(const std::vector<std::string>& args, bool* used = nullptr, bool* by_revision = nullptr) const {
     fs::remove(marks / "head-snapshot-used");
+    fs::remove(marks / "head-snapshot-history-by-revision");
     auto r = fastappkit(args, root, {{"DATABASE_URL", db->url()}, {"FASTAPPKIT_TEST_MARK_DIR", marks.string()}});
     if (used) *used = fs::exists(marks / "head-snapshot-used");
+    if (by_revision) *by_revision = fs::exists(marks / "head-snapshot-history-by-revision");
     return r;
   }
   RunResult full(const std::vector<std::string>& args) const {
@@ -80,8 +84,10 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK_FALSE(used);
     CHECK(fs::is_regular_file(p.root / ".fastappkit" / "cache" / "core.head"));
 
-    auto fast = p.run({"migrate", "upgrade"}, &used);
+    bool by_revision = true;
+    auto fast = p.run({"migrate", "upgrade"}, &used, &by_revision);
     CHECK(used);
+    CHECK_FALSE(by_revision);  // one upgrade row per revision, in the snapshot's order
     CHECK_OUT(fast, "core: nothing to do; alembic_version is at b00000000003 (head)");
     same(fast, first);
     same(fast, p.full({"migrate", "upgrade"}));
@@ -123,6 +129,32 @@ TEST_SUITE("fastappkit::e2e") {
     auto again = p.run({"migrate", "upgrade"}, &used);
     CHECK_FALSE(used);
     CHECK_OUT(again, "applied b00000000004");
+    // b00000000004 now has two upgrade rows: the history is read revision by revision, and the
+    // latest row of each decides. An older row with another checksum does not count.
+    auto twice = p.run({"migrate", "upgrade"}, &used, &by_revision);
+    CHECK(used);
+    CHECK(by_revision);
+    same(twice, p.full({"migrate", "upgrade"}));
+    p.db->exec(
+        "UPDATE fastappkit_history SET checksum = 'an-older-file' WHERE id = (SELECT min(id) FROM "
+        "fastappkit_history WHERE revision = 'b00000000004')");
+    auto older = p.run({"migrate", "upgrade"}, &used, &by_revision);
+    CHECK(used);
+    CHECK(by_revision);
+    same(older, p.full({"migrate", "upgrade"}));
+    p.db->exec(
+        "UPDATE fastappkit_history SET checksum = 'the-latest-file' WHERE id = (SELECT max(id) FROM "
+        "fastappkit_history WHERE revision = 'b00000000004' AND direction = 'upgrade')");
+    auto latest = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    CHECK_ERR(latest, "revision b00000000004");
+    same(latest, p.full({"migrate", "upgrade"}));
+    // No upgrade row at all for b00000000004 (as after a stamp): the others are read side by side.
+    p.db->exec("DELETE FROM fastappkit_history WHERE checksum IN ('an-older-file', 'the-latest-file')");
+    auto unrecorded = p.run({"migrate", "upgrade"}, &used, &by_revision);
+    CHECK(used);
+    CHECK_FALSE(by_revision);
+    same(unrecorded, p.full({"migrate", "upgrade"}));
 
     // The history says the file applied was another one: the full way warns.
     p.db->exec("UPDATE fastappkit_history SET checksum = 'not-this-one' WHERE revision = 'b00000000001'");

@@ -149,25 +149,24 @@ class PostgresConnection final : public Connection {
   }
 
   std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {}) override {
-    if (begin_pending_ && params.empty()) {
-      // BEGIN and the query in one round trip (simple-query protocol, one statement after BEGIN,
-      // results as text as PQexecParams gives them).
-      const std::vector<std::string> statements{sql};
-      const bool began = send(statements);
-      std::optional<DbError> error;
-      Result last = collect(statements, began, error);
-      if (error) throw *error;
-      return rows_of(last.get());
+    return rows_of(run_query(sql, params).get());
+  }
+
+  void scan(const std::string& sql, const std::function<bool(RowView)>& row) override {
+    const Result r = run_query(sql, {});
+    if (!r) return;
+    const int n = libpq().PQntuples(r.get());
+    std::vector<std::optional<std::string_view>> values(static_cast<std::size_t>(libpq().PQnfields(r.get())));
+    for (int i = 0; i < n; ++i) {
+      for (std::size_t j = 0; j < values.size(); ++j) {
+        const int c = static_cast<int>(j);
+        values[j] = libpq().PQgetisnull(r.get(), i, c)
+                        ? std::nullopt
+                        : std::optional<std::string_view>(std::in_place, libpq().PQgetvalue(r.get(), i, c),
+                                                          static_cast<std::size_t>(libpq().PQgetlength(r.get(), i, c)));
+      }
+      if (!row(values)) return;
     }
-    if (begin_pending_) execute(std::vector<std::string>{});  // sends the BEGIN alone
-    std::vector<const char*> values;
-    for (const auto& p : params) values.push_back(p.c_str());
-    Result r(libpq().PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                  nullptr, nullptr, 0));
-    if (!r) fail_connection(sql);
-    auto status = libpq().PQresultStatus(r.get());
-    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw to_error(r.get(), sql);
-    return rows_of(r.get());
   }
 
   // BEGIN is sent with the transaction's first statement, not alone: a migration step is then
@@ -429,6 +428,29 @@ class PostgresConnection final : public Connection {
       last = std::move(r);
     }
     return last;
+  }
+
+  // One statement's result (the tuples of a query), sent with a pending BEGIN where there is one.
+  Result run_query(const std::string& sql, const std::vector<std::string>& params) {
+    if (begin_pending_ && params.empty()) {
+      // BEGIN and the query in one round trip (simple-query protocol, one statement after BEGIN,
+      // results as text as PQexecParams gives them).
+      const std::vector<std::string> statements{sql};
+      const bool began = send(statements);
+      std::optional<DbError> error;
+      Result last = collect(statements, began, error);
+      if (error) throw *error;
+      return last;
+    }
+    if (begin_pending_) execute(std::vector<std::string>{});  // sends the BEGIN alone
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    Result r(libpq().PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                                  nullptr, nullptr, 0));
+    if (!r) fail_connection(sql);
+    auto status = libpq().PQresultStatus(r.get());
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw to_error(r.get(), sql);
+    return r;
   }
 
   std::vector<Row> rows_of(const PGresult* r) const {

@@ -103,9 +103,9 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
 
   std::set<std::string> all;
   for (const auto& [id, i] : by_id_) all.insert(id);
-  auto order = topological(all);
-  if (order.size() != all.size()) {
-    std::set<std::string> placed(order.begin(), order.end());
+  order_ = topological(all);
+  if (order_.size() != all.size()) {
+    std::set<std::string> placed(order_.begin(), order_.end());
     std::vector<std::string> stuck;
     for (const auto& id : all)
       if (!placed.count(id)) stuck.push_back(id + " (" + get(id).path + ")");

@@ -85,6 +85,19 @@ bool eligible(const config::ProjectConfig& c) {
   return true;
 }
 
+// Takes the first "r <revision>\t<checksum>\n" line off `lines`; false when it is not one.
+bool next_revision(std::string_view& lines, std::string_view& rev, std::string_view& sum) {
+  const auto nl = lines.find('\n');
+  if (lines.rfind("r ", 0) != 0 || nl == std::string_view::npos) return false;
+  const std::string_view line = lines.substr(2, nl - 2);
+  lines.remove_prefix(nl + 1);
+  const auto tab = line.find('\t');
+  if (tab == 0 || tab == std::string_view::npos) return false;
+  rev = line.substr(0, tab);
+  sum = line.substr(tab + 1);
+  return true;
+}
+
 }  // namespace
 
 void HeadSnapshot::record(const config::ProjectConfig& c, const migration::RevisionGraph& core,
@@ -102,7 +115,9 @@ void HeadSnapshot::record(const config::ProjectConfig& c, const migration::Revis
     // Racily clean entries are not recorded: see the header.
     if (newest >= began - std::chrono::nanoseconds(migration::kRacyMargin).count()) return;
     text += "head " + heads.front() + "\n";
-    for (const auto& m : core.migrations()) text += "r " + m.revision + "\t" + m.checksum + "\n";
+    // In the graph's order, which is the order a run from base applies them and so the order of
+    // their rows in fastappkit_history: at_head walks both side by side.
+    for (const auto& id : core.order()) text += "r " + id + "\t" + core.get(id).checksum + "\n";
     const fs::path path = snapshot_path(c);
     std::error_code ec;
     if (fs::is_regular_file(path, ec) && util::read_file(path.string()) == text) return;
@@ -143,23 +158,19 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
       same = false;
   };
   if (!inputs(c, compare) || !same) return nullptr;
+  // "head <id>\n", then "r <id>\t<checksum>\n" per revision; the head must be one of them.
   std::string_view rest = text.substr(at);
-  while (!rest.empty()) {
-    auto nl = rest.find('\n');
-    if (nl == std::string_view::npos) return nullptr;
-    std::string_view line = rest.substr(0, nl);
-    rest.remove_prefix(nl + 1);
-    if (line.rfind("head ", 0) == 0) {
-      s.head_ = std::string(line.substr(5));
-    } else if (line.rfind("r ", 0) == 0) {
-      auto tab = line.find('\t');
-      if (tab == std::string_view::npos) return nullptr;
-      s.checksums_.emplace(line.substr(2, tab - 2), line.substr(tab + 1));
-    } else {
-      return nullptr;
-    }
+  const auto nl = rest.find('\n');
+  if (rest.rfind("head ", 0) != 0 || nl == std::string_view::npos || nl == 5) return nullptr;
+  s.head_ = std::string(rest.substr(5, nl - 5));
+  s.revisions_ = rest.substr(nl + 1);
+  bool head_listed = false;
+  for (std::string_view lines = s.revisions_; !lines.empty();) {
+    std::string_view rev, sum;
+    if (!next_revision(lines, rev, sum)) return nullptr;
+    head_listed = head_listed || rev == s.head_;
   }
-  if (s.head_.empty() || !s.checksums_.count(s.head_)) return nullptr;
+  if (!head_listed) return nullptr;
   s.url_ = config::resolve_database_url(o.database_url, c.root);
   return snap;
 }
@@ -188,48 +199,57 @@ bool HeadSnapshot::map(const fs::path& file) {
 
 bool HeadSnapshot::at_head(db::Connection& conn) const {
   if (!conn.table_exists("alembic_version")) return false;
-  auto rows = conn.query("SELECT version_num FROM alembic_version");
-  if (rows.size() != 1 || !rows[0][0] || *rows[0][0] != head_) return false;
+  const auto version = conn.query("SELECT version_num FROM alembic_version");
+  if (version.size() != 1 || !version[0][0] || *version[0][0] != head_) return false;
   // Without fastappkit_history the full way creates it (Migrator::ensure_tables): not a no-op.
   if (!conn.table_exists(run::kHistoryTable)) return false;
+  // The latest upgrade row of each revision, as Migrator::modified_since_applied reads them.
+  const std::string history = "SELECT id, revision, checksum FROM " + std::string(run::kHistoryTable) +
+                              " WHERE app = 'core' AND direction = 'upgrade'";
+  // The usual history, applied from base in one go or run by run: one upgrade row per revision,
+  // in the order of the snapshot's lines. Then each row is compared with the line beside it as
+  // the database hands it over, and nothing is copied or built. Anything else (a revision
+  // upgraded again, rows in another order, a row whose checksum differs and that a later row
+  // may supersede, a revision the snapshot does not list) takes the exact way below.
   {
-    // The latest upgrade row of each revision, as Migrator::modified_since_applied reads them.
-    // One row, not one per revision: three lists joined by ',', aggregated over the same rows in
-    // the same order. Revision ids are 12 hex digits (is_revision_id), checksums hex and ids
-    // integers, so ',' cannot occur in an item.
-    const bool pg = conn.dialect() == sql::Dialect::postgresql;
-    auto agg = [&](const std::string& col) {
-      return pg ? "string_agg(" + col + ", ',')" : "group_concat(" + col + ", ',')";
-    };
-    auto rows = conn.query("SELECT " + agg(pg ? "id::text" : "id") + ", " + agg("revision") + ", " + agg("checksum") +
-                           " FROM " + run::kHistoryTable + " WHERE app = 'core' AND direction = 'upgrade'");
-    std::string_view ids, revs, sums;
-    if (!rows.empty() && rows[0].size() == 3 && rows[0][0] && rows[0][1] && rows[0][2]) {
-      ids = *rows[0][0];
-      revs = *rows[0][1];
-      sums = *rows[0][2];
-    }
-    auto next = [](std::string_view& list) {
-      auto comma = list.find(',');
-      std::string_view one = list.substr(0, comma);
-      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-      return one;
-    };
-    std::unordered_map<std::string_view, std::pair<long long, std::string_view>> last;  // the latest row wins
-    while (!ids.empty()) {
-      std::string_view id_text = next(ids), rev = next(revs), sum = next(sums);
+    std::string_view lines = revisions_;
+    long long previous = -1;
+    bool in_step = true;
+    conn.scan(history, [&](db::RowView row) {
       long long id = 0;
-      if (std::from_chars(id_text.data(), id_text.data() + id_text.size(), id).ec != std::errc() || rev.empty())
-        return false;
-      auto [it, fresh] = last.try_emplace(rev, id, sum);
-      if (!fresh && it->second.first < id) it->second = {id, sum};
-    }
-    if (!revs.empty() || !sums.empty()) return false;
-    for (const auto& [rev, row] : last) {
-      auto it = checksums_.find(rev);
-      if (it != checksums_.end() && it->second != row.second) return false;
+      std::string_view rev, sum;
+      in_step = row.size() == 3 && row[0] && row[1] && row[2] &&
+                std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), id).ec == std::errc() &&
+                id > previous && next_revision(lines, rev, sum) && *row[1] == rev && *row[2] == sum;
+      previous = id;
+      return in_step;
+    });
+    if (in_step) {
+      util::test_mark("head-snapshot-used");
+      return true;
     }
   }
+  std::unordered_map<std::string_view, std::string_view> checksums;  // revision -> checksum of its file
+  for (std::string_view lines = revisions_; !lines.empty();) {
+    std::string_view rev, sum;
+    if (!next_revision(lines, rev, sum)) return false;
+    checksums.emplace(rev, sum);
+  }
+  const auto rows = conn.query(history);
+  std::unordered_map<std::string_view, std::pair<long long, std::string_view>> last;  // the latest row wins
+  for (const auto& row : rows) {
+    long long id = 0;
+    if (row.size() != 3 || !row[0] || !row[1] || !row[2] || row[1]->empty() ||
+        std::from_chars(row[0]->data(), row[0]->data() + row[0]->size(), id).ec != std::errc())
+      return false;
+    auto [it, fresh] = last.try_emplace(*row[1], id, *row[2]);
+    if (!fresh && it->second.first < id) it->second = {id, *row[2]};
+  }
+  for (const auto& [rev, row] : last) {
+    auto it = checksums.find(rev);
+    if (it != checksums.end() && it->second != row.second) return false;
+  }
+  util::test_mark("head-snapshot-history-by-revision");
   util::test_mark("head-snapshot-used");
   return true;
 }

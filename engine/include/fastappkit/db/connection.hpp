@@ -1,9 +1,12 @@
 #pragma once
 // The small driver interface SQLite and PostgreSQL implement. No driver header leaks from here.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastappkit/config/database_url.hpp"
@@ -46,6 +49,9 @@ inline DbError run_lock_busy(const std::string& database, std::chrono::milliseco
 }
 
 using Row = std::vector<std::optional<std::string>>;
+// One row's values as text (nullopt: NULL), pointing into the driver's buffers: valid only while
+// the function that receives them runs.
+using RowView = std::span<const std::optional<std::string_view>>;
 
 class Connection {
  public:
@@ -59,6 +65,10 @@ class Connection {
   void execute(const std::string& statement) { execute(std::vector<std::string>{statement}); }
   // One statement with $1.. / ? placeholders bound to text values; every value as text.
   virtual std::vector<Row> query(const std::string& sql, const std::vector<std::string>& params = {}) = 0;
+  // Runs one statement without parameters and hands its rows to `row` in the order the database
+  // returns them, copying no value; `row` returns false to stop. For results too large to copy
+  // for nothing (the no-op's read of fastappkit_history). Throws as query does.
+  virtual void scan(const std::string& sql, const std::function<bool(RowView)>& row) = 0;
 
   // Starts a transaction that holds the database's write lock where the database has one
   // (SQLite: BEGIN IMMEDIATE, waiting up to the lock timeout).

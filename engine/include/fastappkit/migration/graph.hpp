@@ -21,6 +21,9 @@ class RevisionGraph {
   bool contains(std::string_view id) const { return by_id_.count(std::string(id)) != 0; }
   const Migration& get(std::string_view id) const;
   const std::vector<Migration>& migrations() const { return migrations_; }
+  // Every revision in an order where each comes after what it needs, ties by revision id
+  // (topological of all of them, computed once by the constructor).
+  const std::vector<std::string>& order() const { return order_; }
 
   // Revisions no down_revision names (Alembic's `heads`; a revision that only other
   // revisions' depends_on name is still a head). Sorted.
@@ -53,6 +56,7 @@ class RevisionGraph {
 
  private:
   std::vector<Migration> migrations_;
+  std::vector<std::string> order_;
   std::map<std::string, std::size_t> by_id_;
   std::map<std::string, std::vector<std::string>> children_;
   std::map<std::string, std::vector<std::string>> dependents_;  // children + depends_on edges

@@ -30,7 +30,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "fastappkit/config/database_url.hpp"
@@ -47,7 +46,7 @@ class HeadSnapshot {
  public:
   HeadSnapshot() = default;
   ~HeadSnapshot();
-  HeadSnapshot(const HeadSnapshot&) = delete;  // checksums_ points into the mapping
+  HeadSnapshot(const HeadSnapshot&) = delete;  // revisions_ points into the mapping
   HeadSnapshot& operator=(const HeadSnapshot&) = delete;
 
   // The snapshot of a project whose manifest and versions folder are as recorded; nullptr
@@ -73,9 +72,11 @@ class HeadSnapshot {
   std::string head_;
   bool map(const std::filesystem::path& file);
   std::string_view text() const { return {data_, size_}; }
-  const char* data_ = nullptr;  // the snapshot file, mapped read-only; checksums_ points into it
+  const char* data_ = nullptr;  // the snapshot file, mapped read-only; revisions_ points into it
   std::size_t size_ = 0;
-  std::unordered_map<std::string_view, std::string_view> checksums_;  // revision -> checksum of its file
+  // "r <revision>\t<checksum of its file>\n" per revision, in the graph's order
+  // (RevisionGraph::order: what an upgrade from base applies, in that order).
+  std::string_view revisions_;
 };
 
 }  // namespace fastappkit::project
