@@ -112,6 +112,30 @@ TEST_SUITE("fastappkit::e2e") {
     text.replace(text.find("step Z"), 6, "step 2");
     write_file(p.file(2), text);
 
+    // The folder is not listed again while its own key holds: a file created and removed again
+    // (an editor's swap file) leaves the same entries but changes the folder's times, so the
+    // next command takes the full way, and once settled the snapshot is recorded anew.
+    Project::settle();
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+    write_file(p.file(2).parent_path() / ".b00000000002_step.toml.swp", "x");
+    fs::remove(p.file(2).parent_path() / ".b00000000002_step.toml.swp");
+    auto swapped = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    same(swapped, p.full({"migrate", "upgrade"}));
+    Project::settle();
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK_FALSE(used);
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+    // A revision file renamed within the folder (same inode, same times): the full way.
+    fs::rename(p.file(3), p.file(3).parent_path() / "b00000000003_renamed.toml");
+    auto renamed = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    same(renamed, p.full({"migrate", "upgrade"}));
+    fs::rename(p.file(3).parent_path() / "b00000000003_renamed.toml", p.file(3));
+
     // A new revision is applied, not reported as nothing to do.
     p.add(4);
     Project::settle();

@@ -447,6 +447,9 @@ std::vector<Migration> load_migrations(const fs::path& dir, const ParseOptions& 
   }
   const std::unique_ptr<DIR, int (*)(DIR*)> close(folder, ::closedir);
   const int fd = ::dirfd(folder);
+  // The folder's own key first, before it is read: adding, removing or renaming an entry changes
+  // its times, so the head snapshot need not list the folder again while this key holds.
+  if (listing) listing->push_back({".", StatKey::at(fd, ".")});
   struct File {
     std::string path;
     StatKey stat;  // taken before the file is read (ParseCache::unchanged)

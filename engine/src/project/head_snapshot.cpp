@@ -1,6 +1,5 @@
 #include "fastappkit/project/head_snapshot.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -11,6 +10,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <string_view>
 #include <unordered_map>
@@ -32,12 +32,11 @@ constexpr std::string_view kMagic = "fastappkit head snapshot 3\n";
 fs::path snapshot_path(const config::ProjectConfig& c) { return c.root / ".fastappkit" / "cache" / "core.head"; }
 
 // What must be on disk as it was, handed to `sink` piece by piece: the engine, the manifest's
-// bytes (their checksum), and every entry of the versions folder in the order the folder lists
-// them (an order that changes only declines), each as its name, a NUL and its stat key (size,
-// mtime and ctime in nanoseconds, inode, device, mode; following links; zeros when stat fails:
-// migration::StatKey), then a lone NUL (no name is empty). `newest` gets the latest mtime or
-// ctime of any entry (the largest value when an entry cannot be stat'ed).
-// Streamed, not built: a no-op compares it with the mapped snapshot and allocates nothing per entry.
+// bytes (their checksum), and the versions folder as load_migrations listed it: the folder itself
+// as ".", then every entry in the order the folder listed them, each as its name, a NUL and its
+// stat key (size, mtime and ctime in nanoseconds, inode, device, mode; following links; zeros
+// when stat fails: migration::StatKey), then a lone NUL (no name is empty). `newest` gets the
+// latest mtime or ctime of any entry (the largest value when an entry cannot be stat'ed).
 template <class Sink>
 void manifest(const config::ProjectConfig& c, Sink&& sink) {
   sink("engine " + migration::engine_identity() + "\nconfig " + c.config_path.string() + " " +
@@ -52,22 +51,39 @@ void entry(std::string_view name_with_nul, const migration::StatKey& key, Sink&&
   sink(std::string_view(reinterpret_cast<const char*>(key.v), sizeof key.v));
 }
 
-// The folder listed now. False when it cannot be listed.
-template <class Sink>
-bool inputs(const config::ProjectConfig& c, Sink&& sink) {
-  manifest(c, sink);
-  DIR* d = ::opendir(c.versions_dir().c_str());
-  if (!d) return false;
-  const int fd = ::dirfd(d);
-  std::int64_t newest = 0;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view name = e->d_name;
-    if (name == "." || name == "..") continue;
-    entry(std::string_view(name.data(), name.size() + 1), migration::StatKey::at(fd, e->d_name), sink, newest);
+// Whether the versions folder is as `entries` (the snapshot's list, from its first name to the
+// lone NUL, which it takes off) records it. The folder is not listed again: its own key comes
+// first, and adding, removing or renaming an entry changes the folder's ctime, which no program
+// sets back; so when that key holds, the names are the recorded ones, and each is stat'ed by
+// name (its ctime witnesses any write to it). Allocates nothing per entry.
+bool folder_unchanged(const config::ProjectConfig& c, std::string_view& entries) {
+  const int fd = ::open(c.versions_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool same = true;
+  bool first = true;
+  while (same) {
+    const auto nul = entries.find('\0');
+    if (nul == std::string_view::npos) {
+      same = false;
+      break;
+    }
+    if (nul == 0) {  // the lone NUL: the end of the list
+      entries.remove_prefix(1);
+      break;
+    }
+    const std::string_view name = entries.substr(0, nul);  // NUL-terminated in the mapping
+    migration::StatKey recorded;
+    if (entries.size() < nul + 1 + sizeof recorded.v || (first && name != ".")) {
+      same = false;
+      break;
+    }
+    std::memcpy(recorded.v, entries.data() + nul + 1, sizeof recorded.v);
+    same = recorded.known() && migration::StatKey::at(fd, name.data()) == recorded;
+    entries.remove_prefix(nul + 1 + sizeof recorded.v);
+    first = false;
   }
-  ::closedir(d);
-  sink(std::string_view("\0", 1));
-  return true;
+  ::close(fd);
+  return same && !first;
 }
 
 // No external app is listed and no plugin folder holds a plugin.toml: then the full way's plugin
@@ -157,9 +173,11 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
     else
       same = false;
   };
-  if (!inputs(c, compare) || !same) return nullptr;
-  // "head <id>\n", then "r <id>\t<checksum>\n" per revision; the head must be one of them.
+  manifest(c, compare);
+  if (!same) return nullptr;
   std::string_view rest = text.substr(at);
+  if (!folder_unchanged(c, rest)) return nullptr;
+  // "head <id>\n", then "r <id>\t<checksum>\n" per revision; the head must be one of them.
   const auto nl = rest.find('\n');
   if (rest.rfind("head ", 0) != 0 || nl == std::string_view::npos || nl == 5) return nullptr;
   s.head_ = std::string(rest.substr(5, nl - 5));

@@ -110,8 +110,9 @@ struct ListedEntry {
 };
 
 // Every *.toml file in `dir` as load_migrations does, each parsed through `cache`. With
-// `listing`, every entry of `dir` (not only revision files) in the order the folder listed
-// them, each stat'ed once (the head snapshot records this listing instead of listing again).
+// `listing`, the folder itself as "." (stat'ed before it is listed), then every entry of `dir`
+// (not only revision files) in the order the folder listed them, each stat'ed once (the head
+// snapshot records this listing instead of listing again).
 std::vector<Migration> load_migrations(const std::filesystem::path& dir, const ParseOptions& options, ParseCache& cache,
                                        std::vector<ListedEntry>* listing = nullptr);
 

@@ -4,15 +4,18 @@
 //
 // After core's revisions were loaded and validated, Workspace::open_project records a head
 // snapshot beside the parse cache (.fastappkit/cache/core.head): the bytes of fastappkit.toml
-// (their checksum), every entry of the versions folder with its stat key (size, mtime and
-// ctime in nanoseconds, inode, device, following links), and what the load found: the heads
-// and each revision's checksum. A later command that finds the manifest and the folder exactly
-// so (the folder is listed and every entry stat'ed, nothing is read) knows that loading would
-// give the same graph, so it only has to read the version table and the history.
+// (their checksum), the versions folder's own stat key and every entry of it with its stat key
+// (size, mtime and ctime in nanoseconds, inode, device, following links), and what the load
+// found: the heads and each revision's checksum. A later command that finds the manifest and
+// the folder exactly so (the folder and every recorded entry stat'ed; nothing is listed or
+// read) knows that loading would give the same graph, so it only has to read the version table
+// and the history.
 //
 // A stale snapshot can never change a result:
 // - any write to a file changes its ctime, which no program can set back (touch -d sets mtime);
-//   adding, removing or renaming an entry changes the listing;
+//   adding, removing or renaming an entry changes the folder's ctime (and mtime), so while the
+//   folder's key holds, its entries are the recorded ones; that key is taken before the load
+//   lists the folder, so a change during the load makes it differ;
 // - racily clean entries, as git calls them, are never recorded: when any entry's mtime or ctime
 //   is less than migration::kRacyMargin before the load began, the snapshot is not written (a file written
 //   in the same clock tick as the load could change later without its times changing);
