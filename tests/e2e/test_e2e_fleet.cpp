@@ -253,6 +253,78 @@ TEST_SUITE("fastappkit::e2e") {
     for (int i : {2, 3}) CHECK(!fs::exists(f.p.dir.path / ("t" + std::to_string(i)) / "test.db"));
   }
 
+  TEST_CASE("current and stamp over a fleet: read-only, then one stamp per database, failures isolated") {
+    Fleet f(2, 2, {"tenant_a"});
+    f.write_fleet();
+    // Nothing created yet: the SQLite files stay absent, the PostgreSQL ones have no version table.
+    auto before = f.run({"migrate", "current", "--databases", "fleet.txt", "--json"});
+    REQUIRE_OK(before);
+    auto jb = json_of(before);
+    CHECK(jb["command"] == "migrate current");
+    CHECK(jb["totals"]["done"] == 5);
+    for (const auto& d : jb["databases"]) {
+      CHECK_MESSAGE(d["detail"] == (d["line"] <= 3 ? "database not created" : "no revision applied"), d.dump());
+      CHECK(d["revision_list"].empty());
+    }
+    CHECK(!fs::exists(f.p.dir.path / "t0" / "test.db"));
+    CHECK(f.postgresql[0]->tables().empty());
+
+    // One database cannot be stamped: its version table names a revision this project lacks.
+    Database& odd = *f.postgresql[1];
+    odd.exec("CREATE TABLE alembic_version (version_num varchar(32) NOT NULL PRIMARY KEY)");
+    odd.exec("INSERT INTO alembic_version VALUES ('ffffffffffff')");
+    auto stamped = f.run({"migrate", "stamp", "head", "--databases", "fleet.txt"});  // as docs/fleets.md shows
+    CHECK_CODE(stamped, 1);
+    CHECK_OUT(stamped, "stamped at " + std::string(kCoreHead) + " (head)");
+    CHECK_OUT(stamped, "5 database(s): 4 done, 1 failed, 0 not started; 4 stamped");
+    CHECK_ERR(stamped, "fastappkit: error: " + odd.url() + " (fleet.txt:5)");
+    CHECK_ERR(stamped, "ffffffffffff");
+    CHECK(odd.query("SELECT version_num FROM alembic_version") ==
+          std::vector<std::vector<std::string>>{{"ffffffffffff"}});
+    // The others hold exactly the head, and no migration ran: no table of core's was created.
+    for (const auto& d : f.sqlite) {
+      CHECK(d->query("SELECT version_num FROM alembic_version") == std::vector<std::vector<std::string>>{{kCoreHead}});
+      CHECK(d->query("SELECT COUNT(*) FROM sqlite_master WHERE name = 'users'")[0][0] == "0");
+    }
+    CHECK(f.postgresql[0]->query("SELECT version_num FROM alembic_version")[0][0] == kCoreHead);
+    CHECK(f.schema_versions("tenant_a", "alembic_version") == std::vector<std::string>{kCoreHead});
+
+    // current says the same; the odd database fails as `migrate current` fails on it alone
+    // (Alembic's "Can't locate revision").
+    auto now = f.run({"migrate", "current", "--databases", "fleet.txt"});
+    CHECK_CODE(now, 1);
+    CHECK_OUT(now, "at " + std::string(kCoreHead) + " (head)");
+    CHECK_OUT(now, "5 database(s): 4 done, 1 failed, 0 not started; 4 revisions");
+    CHECK_ERR(now, "fastappkit: error: " + odd.url() +
+                       " (fleet.txt:5): Can't locate revision identified by "
+                       "'ffffffffffff'");
+    auto jn = json_of(f.run({"migrate", "current", "--databases", "fleet.txt", "--json"}));
+    for (const auto& d : jn["databases"]) {
+      if (d["line"] == 5)
+        CHECK_MESSAGE((d["state"] == "failed" && !d.contains("revision_list")), d.dump());
+      else
+        CHECK_MESSAGE(d["revision_list"] == nlohmann::json::array({kCoreHead}), d.dump());
+    }
+
+    // A revision the project does not have is refused before any database is opened.
+    auto unknown = f.run({"migrate", "stamp", "0123456789ab", "--databases", "fleet.txt"});
+    CHECK_CODE(unknown, 2);
+    CHECK(f.sqlite[0]->query("SELECT version_num FROM alembic_version")[0][0] == kCoreHead);
+
+    // --purge to base empties every version table, the odd one's too.
+    auto purged = f.run({"migrate", "stamp", "base", "--purge", "--databases", "fleet.txt", "--json"});
+    REQUIRE_OK(purged);
+    for (const auto& d : json_of(purged)["databases"]) {
+      CHECK(d["detail"] == "stamped at base (nothing applied)");
+      CHECK(d["revision_list"].empty());
+    }
+    CHECK(odd.query("SELECT COUNT(*) FROM alembic_version")[0][0] == "0");
+    CHECK(f.schema_versions("tenant_a", "alembic_version").empty());
+    auto alone = f.run({"migrate", "current", "--jobs", "2"}, {{"DATABASE_URL", f.urls[0]}});
+    CHECK_CODE(alone, 2);
+    CHECK_ERR(alone, "--jobs needs --databases FILE");
+  }
+
   TEST_CASE("a bad fleet file or fleet option is refused with exit 2 and no database touched") {
     Fleet f(2, 1, {});
     auto untouched = [&] {

@@ -148,7 +148,11 @@ const std::vector<Command>& commands() {
                          "postgresql or sqlite (default: the database URL's; PostgreSQL when there is none)");
        },
        cmd_lint},
-      {{"migrate", "current"}, "", "show the revision(s) the database is at", nullptr, cmd_current},
+      {{"migrate", "current"},
+       "",
+       "show the revision(s) the database is at",
+       [](auto& d, auto&) { fleet_options(d); },
+       cmd_current},
       {{"migrate", "heads"}, "", "show the head revision(s) of the migration graph", nullptr, cmd_heads},
       {{"migrate", "history"}, "", "list revisions, newest first", nullptr, cmd_history},
       {{"migrate", "status"},
@@ -162,6 +166,7 @@ const std::vector<Command>& commands() {
        [](auto& d, auto& p) {
          revision_option(d, p, "revision to record: id, prefix, label, head, heads, base, BRANCH@head");
          d.add_options()("purge", po::bool_switch(), "empty the version table first (rows of other branches go too)");
+         fleet_options(d);
          p.add("revision", 1);
        },
        cmd_stamp},

@@ -65,6 +65,9 @@ bool fleet_requested(const Context& ctx);
 int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests);
 int fleet_status(Context& ctx);
 int fleet_check(Context& ctx);
+int fleet_current(Context& ctx);
+// migrate stamp over a fleet; `w` is loaded and `revision` checked against its graph already.
+int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision);
 
 int cmd_upgrade(Context& ctx);
 int cmd_downgrade(Context& ctx);

@@ -26,7 +26,8 @@ constexpr unsigned kMaxJobs = 64;
 // What the counts of a command mean, for the table header and the JSON key.
 struct Kind {
   const char* command;
-  const char* counts;  // "applied", "pending", "differences"
+  const char* counts;      // "applied", "pending", "differences", "revisions", "stamped"
+  bool revisions = false;  // the JSON lists each database's revisions (current, stamp)
 };
 
 project::FleetOptions fleet_settings(const Context& ctx) {
@@ -79,6 +80,7 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
       json j{{"database", d.database}, {"line", d.line},      {"state", std::string(project::to_string(d.state))},
              {"detail", d.detail},     {kind.counts, counts}, {"milliseconds", std::llround(d.milliseconds)}};
       if (std::string(kind.counts) == "differences") j["difference_list"] = d.differences;
+      if (kind.revisions && d.state == FleetState::done) j["revision_list"] = d.revisions;
       if (!d.notes.empty()) j["notes"] = d.notes;
       if (d.error) j["error"] = error_json(*d.error);
       list.push_back(j);
@@ -199,11 +201,12 @@ int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<p
 
 namespace {
 
-// A read-only command over the fleet: the project loaded once, `one` run per database.
+// A read-only command over the fleet: the project loaded once (external apps too unless
+// `external_apps` is false), `one` run per database.
 template <class PerDatabase>
-int fleet_read(Context& ctx, PerDatabase one, const Kind& kind) {
+int fleet_read(Context& ctx, PerDatabase one, const Kind& kind, bool external_apps = true) {
   const auto options = fleet_settings(ctx);
-  project::Workspace w = project::Workspace::open_project(ctx.load(false, true, false));
+  project::Workspace w = project::Workspace::open_project(ctx.load(false, external_apps, false));
   for (const auto& n : w.notes()) ctx.warn(n);
   const auto fleet = load_fleet(ctx);
   auto summary = project::run_fleet(
@@ -218,5 +221,22 @@ int fleet_read(Context& ctx, PerDatabase one, const Kind& kind) {
 int fleet_status(Context& ctx) { return fleet_read(ctx, project::status_database, {"migrate status", "pending"}); }
 
 int fleet_check(Context& ctx) { return fleet_read(ctx, project::check_database, {"migrate check", "differences"}); }
+
+int fleet_current(Context& ctx) {
+  return fleet_read(ctx, project::current_database, {"migrate current", "revisions", true}, false);
+}
+
+int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision) {
+  const auto options = fleet_settings(ctx);
+  const auto fleet = load_fleet(ctx);
+  const bool purge = ctx.flag("purge");
+  auto summary = project::run_fleet(
+      fleet, options,
+      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
+        project::stamp_database(w, revision, purge, db.url, ctx.lock_timeout, out, ctx.ddl);
+      },
+      progress(ctx, fleet.size()));
+  return report(ctx, summary, {"migrate stamp", "stamped", true});
+}
 
 }  // namespace fastappkit::cli

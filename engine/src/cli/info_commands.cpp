@@ -140,6 +140,7 @@ std::string state_text(const project::AppStatus& a, bool database_exists) {
 }  // namespace
 
 int cmd_current(Context& ctx) {
+  if (fleet_requested(ctx)) return fleet_current(ctx);
   Workspace w = Workspace::open_project(ctx.load(true, false));
   print_current(ctx, w, w.core());
   return 0;

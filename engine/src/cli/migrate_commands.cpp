@@ -230,6 +230,7 @@ int cmd_stamp(Context& ctx) {
   Workspace w = Workspace::open_project(ctx.load(true, false));
   const auto& t = w.core();
   migration::stamp_rows(*t.graph, {}, target, true);  // refuses a bad target before the database is opened
+  if (fleet_requested(ctx)) return fleet_stamp(ctx, w, target);
   auto conn = ctx.open_for_run(w.url());
   auto rows = w.stamp(*conn, t, target, ctx.flag("purge"), ctx.ddl);
   if (ctx.verbosity > 0)

@@ -281,6 +281,27 @@ void status_database(const Workspace& w, const config::DatabaseUrl& url, std::ch
                                   : std::to_string(out.total()) + " pending";
 }
 
+void current_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
+                      DatabaseOutcome& out) {
+  auto conn = db::open(url, db::OpenMode::read_only, lock_timeout);  // nullptr: an SQLite file not created yet
+  const Target& t = w.core();
+  out.revisions = migration::current_heads(*t.graph, w.current(conn.get(), t), t.version_table);
+  add_count(out.counts, t.name, out.revisions.size());
+  out.detail = !conn                   ? std::string("database not created")
+               : out.revisions.empty() ? std::string("no revision applied")
+                                       : "at " + describe_revisions(*t.graph, out.revisions);
+}
+
+void stamp_database(const Workspace& w, const std::string& revision, bool purge, const config::DatabaseUrl& url,
+                    std::chrono::milliseconds lock_timeout, DatabaseOutcome& out, const run::DdlPolicy& ddl) {
+  auto conn = db::open(url, db::OpenMode::read_write, lock_timeout);
+  conn->lock_for_run(lock_timeout);
+  const Target& t = w.core();
+  out.revisions = w.stamp(*conn, t, revision, purge, ddl);
+  add_count(out.counts, t.name, out.revisions.size());
+  out.detail = "stamped at " + describe_revisions(*t.graph, out.revisions);
+}
+
 void check_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                     DatabaseOutcome& out) {
   auto conn = db::open(url, db::OpenMode::read_only, lock_timeout);

@@ -58,6 +58,7 @@ struct DatabaseOutcome {
   // Per app, in run order: migrations applied (or reverted) by a run, pending ones for status.
   std::vector<std::pair<std::string, std::size_t>> counts;
   std::vector<std::string> differences;  // check: "app: difference"
+  std::vector<std::string> revisions;    // current, stamp: the revisions core is at afterwards
   std::vector<std::string> notes;        // warnings (a revision edited after it was applied)
   double milliseconds = 0;
   std::optional<Error> error;
@@ -111,6 +112,14 @@ void migrate_database(const Workspace& w, const std::vector<Request>& requests, 
 // migrate status over a fleet: pending migrations per app (read-only).
 void status_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                      DatabaseOutcome& out);
+// migrate current over a fleet: the revisions core's version table is at, as Alembic's
+// `current` shows them (migration::current_heads); reads nothing else and creates nothing.
+void current_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
+                      DatabaseOutcome& out);
+// migrate stamp over a fleet: as a single stamp (the database's run lock, then core's version
+// table set to `revision` in one transaction, `purge` as --purge); runs no migration.
+void stamp_database(const Workspace& w, const std::string& revision, bool purge, const config::DatabaseUrl& url,
+                    std::chrono::milliseconds lock_timeout, DatabaseOutcome& out, const run::DdlPolicy& ddl = {});
 // migrate check over a fleet: every difference between models, migrations and the database.
 void check_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                     DatabaseOutcome& out);
