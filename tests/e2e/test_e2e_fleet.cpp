@@ -325,6 +325,51 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK_ERR(alone, "--jobs needs --databases FILE");
   }
 
+  TEST_CASE("preview over a fleet: each database's own script in file order, nothing written, failures on stderr") {
+    Fleet f(2, 1, {});
+    f.write_fleet();
+    REQUIRE_OK(f.run({"migrate", "upgrade"}, {{"DATABASE_URL", f.urls[0]}}));  // t0 at head, t1 not created
+    auto r = f.run({"migrate", "preview", "--databases", "fleet.txt"});
+    REQUIRE_OK(r);
+    // Each section is exactly what `migrate preview` prints for that database alone.
+    for (std::size_t i = 0; i < f.urls.size(); ++i) {
+      auto alone = f.run({"migrate", "preview"}, {{"DATABASE_URL", f.urls[i]}});
+      REQUIRE_OK(alone);
+      CHECK_OUT(r, "-- fleet.txt:" + std::to_string(i + 2) + "\n" + alone.out);
+    }
+    CHECK_OUT(r, "upgrade to head from " + std::string(kCoreHead) + " (head); 0 migration(s)");
+    CHECK_OUT(r, "upgrade to head from base (nothing applied); 4 migration(s)");
+    CHECK(r.out.find("fleet.txt:2") < r.out.find("fleet.txt:3"));
+    CHECK(r.out.find("fleet.txt:3") < r.out.find("fleet.txt:4"));
+    CHECK(!fs::exists(f.p.dir.path / "t1" / "test.db"));  // read-only: nothing created
+    CHECK(f.postgresql[0]->tables().empty());
+
+    auto js = json_of(f.run({"migrate", "preview", "--databases", "fleet.txt", "--json"}));
+    CHECK(js["command"] == "migrate preview");
+    CHECK(js["totals"]["pending"] == 8);
+    for (const auto& d : js["databases"]) {
+      CHECK(d["pending"]["core"] == (d["line"] == 2 ? 0 : 4));
+      CHECK(d["script"].get<std::string>().find("-- core (alembic_version)") != std::string::npos);
+    }
+    auto app = f.run({"migrate", "app", "payments", "preview", "--databases", "fleet.txt"});
+    REQUIRE_OK(app);
+    CHECK_OUT(app, "-- fleet.txt:4\n-- payments (alembic_version_payments): upgrade to head from base");
+
+    // A database that cannot be read fails alone: the others' scripts are printed, exit 1.
+    std::string missing = f.urls[2];
+    missing.replace(missing.find("@/") + 2, missing.find('?') - missing.find("@/") - 2, "fak_no_such_database");
+    write_file(f.p.root / "some.txt", f.urls[0] + "\n" + missing + "\n");
+    auto some = f.run({"migrate", "preview", "--databases", "some.txt"});
+    CHECK_CODE(some, 1);
+    CHECK_OUT(some, "-- some.txt:1\n-- fastappkit preview on " + f.urls[0]);
+    CHECK_ERR(some, "fastappkit: error: " + missing + " (some.txt:2): ");
+    CHECK_ERR(some, "fak_no_such_database");
+
+    auto offline = f.run({"migrate", "preview", "--from", "base", "--databases", "fleet.txt"});
+    CHECK_CODE(offline, 2);
+    CHECK_ERR(offline, "preview --from reads no database; --databases names databases to read");
+  }
+
   TEST_CASE("a bad fleet file or fleet option is refused with exit 2 and no database touched") {
     Fleet f(2, 1, {});
     auto untouched = [&] {

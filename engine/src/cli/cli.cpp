@@ -137,6 +137,7 @@ const std::vector<Command>& commands() {
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision instead of an upgrade");
          d.add_options()("all", po::bool_switch(), "preview every app: core, then each external app, as one script");
          from_option(d);
+         fleet_options(d);
        },
        cmd_preview},
       {{"migrate", "lint"},
@@ -203,6 +204,7 @@ const std::vector<Command>& commands() {
          revision_option(d, p, "target revision (default head)");
          d.add_options()("downgrade", po::bool_switch(), "preview a downgrade to --revision");
          from_option(d);
+         fleet_options(d);
        },
        cmd_app_migrate},
       {{"plugin", "revision"},

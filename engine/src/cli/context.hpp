@@ -68,6 +68,12 @@ int fleet_check(Context& ctx);
 int fleet_current(Context& ctx);
 // migrate stamp over a fleet; `w` is loaded and `revision` checked against its graph already.
 int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision);
+// migrate preview over a fleet: each database's script, in fleet-file order (`headed`: with the
+// "-- fastappkit preview on ..." line, as core's preview has); --json: the fleet summary with them.
+int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests,
+                  bool headed);
+// The parts of a preview as `migrate preview` prints them (after its header line).
+void write_preview(std::ostream& out, const project::Workspace& w, const project::RunPlan& plan);
 
 int cmd_upgrade(Context& ctx);
 int cmd_downgrade(Context& ctx);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "context.hpp"
 #include "fastappkit/error.hpp"
@@ -81,6 +82,7 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
              {"detail", d.detail},     {kind.counts, counts}, {"milliseconds", std::llround(d.milliseconds)}};
       if (std::string(kind.counts) == "differences") j["difference_list"] = d.differences;
       if (kind.revisions && d.state == FleetState::done) j["revision_list"] = d.revisions;
+      if (std::string(kind.command) == "migrate preview" && d.state == FleetState::done) j["script"] = d.script;
       if (!d.notes.empty()) j["notes"] = d.notes;
       if (d.error) j["error"] = error_json(*d.error);
       list.push_back(j);
@@ -224,6 +226,41 @@ int fleet_check(Context& ctx) { return fleet_read(ctx, project::check_database, 
 
 int fleet_current(Context& ctx) {
   return fleet_read(ctx, project::current_database, {"migrate current", "revisions", true}, false);
+}
+
+int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests,
+                  bool headed) {
+  const auto options = fleet_settings(ctx);
+  const auto fleet = load_fleet(ctx);
+  project::RenderCache cache;  // databases at the same revisions share one rendering
+  auto summary = project::run_fleet(fleet, options, [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
+    auto conn = db::open(db.url, db::OpenMode::read_only, ctx.lock_timeout);
+    const project::RunPlan plan = w.plan(conn.get(), conn ? conn->dialect() : dialect_of(db.url), requests, &cache);
+    std::ostringstream script;
+    if (headed) script << "-- fastappkit preview on " << db.url.redacted() << "; nothing is applied\n";
+    write_preview(script, w, plan);
+    out.script = script.str();
+    for (const auto& part : plan.parts) out.counts.emplace_back(part.target->name, part.plan.steps.size());
+    out.detail = out.total() == 0 ? std::string("nothing to run") : std::to_string(out.total()) + " to run";
+  });
+  if (ctx.json) return report(ctx, summary, {"migrate preview", "pending"});
+  // SQL on stdout, each database's script in file order; failures on stderr, as report prints them.
+  bool first = true;
+  for (const auto& d : summary.databases) {
+    if (d.state != FleetState::done) continue;
+    ctx.out << (first ? "" : "\n") << "-- " << ctx.opt("databases") << ":" << d.line << "\n" << d.script;
+    first = false;
+  }
+  int code = 0;
+  for (const auto& d : summary.databases) {
+    if (d.state == FleetState::done) continue;
+    code = 1;
+    ctx.err << "fastappkit: error: " << d.database << " (" << ctx.opt("databases") << ":" << d.line
+            << "): " << (d.error ? config::redact_text(d.error->what()) : std::string("not started (--fail-fast)"))
+            << "\n";
+    if (d.error && !d.error->hint().empty()) ctx.err << "  hint: " << config::redact_text(d.error->hint()) << "\n";
+  }
+  return code;
 }
 
 int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision) {

@@ -203,6 +203,12 @@ int cmd_preview(Context& ctx) {
   // stand for the database, which is not opened at all.
   if (offline)
     requests.front().from = migration::stamp_rows(*requests.front().target->graph, {}, ctx.opt("from", ""), true);
+  if (fleet_requested(ctx)) {
+    if (offline)
+      throw Error(ErrorKind::usage, "preview --from reads no database; --databases names databases to read",
+                  "leave out --from to preview each database from where it is, or --databases for one offline script");
+    return fleet_preview(ctx, w, requests, !app);
+  }
   auto conn = offline ? nullptr : ctx.open_read_only(w.url());
   auto dialect = conn ? conn->dialect() : dialect_of(w.url());
   project::RunPlan plan = w.plan(conn.get(), dialect, requests);
@@ -211,18 +217,22 @@ int cmd_preview(Context& ctx) {
             << ", offline: no database is read; nothing is applied\n";
   else if (!app)
     ctx.out << "-- fastappkit preview on " << w.url().redacted() << "; nothing is applied\n";
+  write_preview(ctx.out, w, plan);
+  return 0;
+}
+
+void write_preview(std::ostream& out, const Workspace& w, const project::RunPlan& plan) {
   for (std::size_t i = 0; i < plan.parts.size(); ++i) {
     const auto& part = plan.parts[i];
     const auto& t = *part.target;
     std::ostringstream script;
     w.write_script(script, part);
-    ctx.out << (i > 0 ? "\n" : "") << "-- " << t.name << " (" << t.version_table
-            << "): " << (part.direction == Direction::upgrade ? "upgrade" : "downgrade") << " to " << part.revision
-            << " from " << project::describe_revisions(*t.graph, part.current) << "; " << part.plan.steps.size()
-            << " migration(s)\n\n"
-            << script.str();
+    out << (i > 0 ? "\n" : "") << "-- " << t.name << " (" << t.version_table
+        << "): " << (part.direction == Direction::upgrade ? "upgrade" : "downgrade") << " to " << part.revision
+        << " from " << project::describe_revisions(*t.graph, part.current) << "; " << part.plan.steps.size()
+        << " migration(s)\n\n"
+        << script.str();
   }
-  return 0;
 }
 
 int cmd_stamp(Context& ctx) {

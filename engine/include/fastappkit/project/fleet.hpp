@@ -59,6 +59,7 @@ struct DatabaseOutcome {
   std::vector<std::pair<std::string, std::size_t>> counts;
   std::vector<std::string> differences;  // check: "app: difference"
   std::vector<std::string> revisions;    // current, stamp: the revisions core is at afterwards
+  std::string script;                    // preview: the SQL this database would run
   std::vector<std::string> notes;        // warnings (a revision edited after it was applied)
   double milliseconds = 0;
   std::optional<Error> error;
