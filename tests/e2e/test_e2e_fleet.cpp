@@ -314,7 +314,8 @@ TEST_SUITE("fastappkit::e2e") {
     // --purge to base empties every version table, the odd one's too.
     auto purged = f.run({"migrate", "stamp", "base", "--purge", "--databases", "fleet.txt", "--json"});
     REQUIRE_OK(purged);
-    for (const auto& d : json_of(purged)["databases"]) {
+    const auto jp = json_of(purged);  // named: a range-for over a temporary's member outlives it
+    for (const auto& d : jp["databases"]) {
       CHECK(d["detail"] == "stamped at base (nothing applied)");
       CHECK(d["revision_list"].empty());
     }
