@@ -365,10 +365,72 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK_OUT(some, "-- some.txt:1\n-- fastappkit preview on " + f.urls[0]);
     CHECK_ERR(some, "fastappkit: error: " + missing + " (some.txt:2): ");
     CHECK_ERR(some, "fak_no_such_database");
+    // With --fail-fast a database not started is named on stderr too: stdout has SQL only.
+    write_file(f.p.root / "first.txt", missing + "\n" + f.urls[0] + "\n");
+    auto fast = f.run({"migrate", "preview", "--databases", "first.txt", "--jobs", "1", "--fail-fast"});
+    CHECK_CODE(fast, 1);
+    CHECK(fast.out.empty());
+    CHECK_ERR(fast, "fastappkit: error: " + f.urls[0] + " (first.txt:2): not started");
 
     auto offline = f.run({"migrate", "preview", "--from", "base", "--databases", "fleet.txt"});
     CHECK_CODE(offline, 2);
     CHECK_ERR(offline, "preview --from reads no database; --databases names databases to read");
+  }
+
+  TEST_CASE("lint and app list over a fleet: what each database has not applied, each finding once") {
+    Fleet f(2, 1, {"tenant_a"});
+    f.write_fleet();
+    REQUIRE_OK(f.run({"migrate", "all"}, {{"DATABASE_URL", f.urls[0]}}));  // t0 at head, the others at base
+    auto r = f.run({"migrate", "lint", "--databases", "fleet.txt", "--json"});
+    const auto j = json_of(r);
+    CHECK(j["command"] == "migrate lint");
+    REQUIRE(j["databases"].size() == 4);
+    // Each database's findings are what `migrate lint` finds on it alone, and the exit code is
+    // 1 exactly when one of them has an error.
+    bool errors = false;
+    for (const auto& d : j["databases"]) {
+      const std::string url = f.urls.at(d["line"].get<std::size_t>() - 2);
+      auto alone = f.run({"migrate", "lint", "--json"}, {{"DATABASE_URL", url}});
+      CHECK_MESSAGE((alone.code == 0 || alone.code == 1), alone.err);
+      errors = errors || alone.code == 1;
+      CHECK_MESSAGE(d["finding_list"] == json_of(alone)["findings"], url);
+    }
+    CHECK(j["databases"][0]["finding_list"].empty());  // at head: nothing pending
+    CHECK(j["databases"][0]["detail"] == "0 error(s), 0 warning(s)");
+    CHECK(!j["databases"][2]["finding_list"].empty());  // on PostgreSQL the example's revisions have findings
+    CHECK_CODE(r, errors ? 1 : 0);
+    CHECK_CODE(f.run({"migrate", "lint", "--databases", "fleet.txt"}), errors ? 1 : 0);  // as docs/fleets.md shows
+    CHECK(!fs::exists(f.p.dir.path / "t1" / "test.db"));                                 // read-only
+    CHECK(f.postgresql[0]->tables().empty());
+
+    // As text: the table, then each finding once however many databases have it pending.
+    auto t = f.run({"migrate", "lint", "--databases", "fleet.txt", "--dialect", "postgresql"});
+    CHECK_OUT(t, "DATABASE");
+    CHECK_OUT(t, "FINDINGS");
+    const auto pg = json_of(
+        f.run({"migrate", "lint", "--json", "--dialect", "postgresql"}, {{"DATABASE_URL", f.urls[1]}}))["findings"];
+    REQUIRE(!pg.empty());
+    const std::string first = pg[0]["file"].get<std::string>() + ":" + std::to_string(pg[0]["line"].get<int>()) + ":" +
+                              std::to_string(pg[0]["column"].get<int>()) + ":";
+    CHECK_OUT(t, first);
+    CHECK_MESSAGE(t.out.find(first) == t.out.rfind(first), t.out);
+
+    auto all = f.run({"migrate", "lint", "--all", "--databases", "fleet.txt"});
+    CHECK_CODE(all, 2);
+    CHECK_ERR(all, "--all lints every revision, which needs no database");
+
+    // app list: each database's pending migrations per app, as migrate status counts them.
+    auto apps = f.run({"app", "list", "--databases", "fleet.txt", "--json"});  // as docs/fleets.md shows
+    REQUIRE_OK(apps);
+    const auto ja = json_of(apps);
+    const auto js = json_of(f.run({"migrate", "status", "--databases", "fleet.txt", "--json"}));
+    CHECK(ja["command"] == "app list");
+    for (std::size_t i = 0; i < 4; ++i) {
+      CHECK(ja["databases"][i]["pending"] == js["databases"][i]["pending"]);
+      CHECK(ja["databases"][i]["detail"] == js["databases"][i]["detail"]);
+    }
+    CHECK(ja["databases"][0]["detail"] == "up to date");
+    CHECK(ja["databases"][1]["pending"]["payments"].get<int>() > 0);
   }
 
   TEST_CASE("a bad fleet file or fleet option is refused with exit 2 and no database touched") {

@@ -147,6 +147,7 @@ const std::vector<Command>& commands() {
          d.add_options()("all", po::bool_switch(), "every revision, not only those the database has not applied");
          d.add_options()("dialect", po::value<std::string>(),
                          "postgresql or sqlite (default: the database URL's; PostgreSQL when there is none)");
+         fleet_options(d);
        },
        cmd_lint},
       {{"migrate", "current"},
@@ -260,7 +261,11 @@ const std::vector<Command>& commands() {
          p.add("name", 1);
        },
        cmd_app_new},
-      {{"app", "list"}, "", "apps in migration order: kind, version, version table, state", nullptr, cmd_app_list},
+      {{"app", "list"},
+       "",
+       "apps in migration order: kind, version, version table, state",
+       [](auto& d, auto&) { fleet_options(d); },
+       cmd_app_list},
       {{"app", "validate", "<name>"},
        "",
        "run every check for one app; exit 2 if one fails",

@@ -66,6 +66,10 @@ int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<p
 int fleet_status(Context& ctx);
 int fleet_check(Context& ctx);
 int fleet_current(Context& ctx);
+// app list over a fleet: pending migrations per app on each database (as migrate status).
+int fleet_app_list(Context& ctx);
+// migrate lint over a fleet: each database's pending revisions, on `dialect` or its own.
+int fleet_lint(Context& ctx, std::optional<sql::Dialect> dialect);
 // migrate stamp over a fleet; `w` is loaded and `revision` checked against its graph already.
 int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision);
 // migrate preview over a fleet: each database's script, in fleet-file order (`headed`: with the
@@ -108,5 +112,7 @@ int cmd_lint(Context& ctx);
 // the database URL's backend, else PostgreSQL; and the findings as text.
 sql::Dialect lint_dialect(const Context& ctx, const project::Workspace& w, bool url_resolved);
 void print_findings(const Context& ctx, const std::vector<lint::Finding>& findings);
+// One finding as --json gives it.
+nlohmann::ordered_json finding_json(const lint::Finding& f);
 
 }  // namespace fastappkit::cli

@@ -24,11 +24,13 @@ namespace {
 
 constexpr unsigned kMaxJobs = 64;
 
-// What the counts of a command mean, for the table header and the JSON key.
+// What the counts of a command mean, for the table header and the JSON key, and the list each
+// database adds to the JSON.
 struct Kind {
+  enum class List { none, differences, revisions, script, findings };
   const char* command;
-  const char* counts;      // "applied", "pending", "differences", "revisions", "stamped"
-  bool revisions = false;  // the JSON lists each database's revisions (current, stamp)
+  const char* counts;  // "applied", "pending", "differences", "revisions", "stamped", "findings"
+  List list = List::none;
 };
 
 project::FleetOptions fleet_settings(const Context& ctx) {
@@ -45,8 +47,15 @@ project::FleetOptions fleet_settings(const Context& ctx) {
   return o;
 }
 
-std::vector<project::FleetDatabase> load_fleet(const Context& ctx) {
-  return project::read_fleet(ctx.opt("databases"), ctx.directory);
+// The fleet file and --jobs/--fail-fast, checked before any database is opened.
+struct Fleet {
+  project::FleetOptions options;
+  std::vector<project::FleetDatabase> databases;
+};
+
+Fleet load_fleet(const Context& ctx) {
+  project::FleetOptions options = fleet_settings(ctx);
+  return {options, project::read_fleet(ctx.opt("databases"), ctx.directory)};
 }
 
 std::string counts_text(const DatabaseOutcome& d) {
@@ -68,11 +77,30 @@ json error_json(const Error& e) {
   return j;
 }
 
-// Prints the summary; returns the exit code: 1 if a database failed, was not started or (check) differs.
+// Each database that failed on stderr, as a single run prints its error: "fastappkit: error:
+// URL (FILE:LINE): what", then the hint; with `not_started`, those --fail-fast did not start too.
+void print_failures(Context& ctx, const std::vector<const DatabaseOutcome*>& databases, bool not_started) {
+  for (const auto* d : databases) {
+    if (!d->error && !(not_started && d->state == FleetState::not_started)) continue;
+    ctx.err << "fastappkit: error: " << d->database << " (" << ctx.opt("databases") << ":" << d->line
+            << "): " << (d->error ? config::redact_text(d->error->what()) : d->detail) << "\n";
+    if (d->error && !d->error->hint().empty()) ctx.err << "  hint: " << config::redact_text(d->error->hint()) << "\n";
+  }
+}
+
+// The outcomes of `s` in fleet-file order.
+std::vector<const DatabaseOutcome*> in_file_order(const project::FleetSummary& s) {
+  std::vector<const DatabaseOutcome*> all;
+  for (const auto& d : s.databases) all.push_back(&d);
+  return all;
+}
+
+// Prints the summary; returns the exit code: 1 if a database failed, was not started, (check)
+// differs or (lint) has an error.
 int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
-  bool differs = false;
-  for (const auto& d : s.databases) differs = differs || d.differs();
-  const int code = s.ok() && !differs ? 0 : 1;
+  const bool flagged =
+      std::any_of(s.databases.begin(), s.databases.end(), [](const DatabaseOutcome& d) { return d.flagged(); });
+  const int code = s.ok() && !flagged ? 0 : 1;
   if (ctx.json) {
     json list = json::array();
     for (const auto& d : s.databases) {
@@ -80,9 +108,16 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
       for (const auto& [app, n] : d.counts) counts[app] = n;
       json j{{"database", d.database}, {"line", d.line},      {"state", std::string(project::to_string(d.state))},
              {"detail", d.detail},     {kind.counts, counts}, {"milliseconds", std::llround(d.milliseconds)}};
-      if (std::string(kind.counts) == "differences") j["difference_list"] = d.differences;
-      if (kind.revisions && d.state == FleetState::done) j["revision_list"] = d.revisions;
-      if (std::string(kind.command) == "migrate preview" && d.state == FleetState::done) j["script"] = d.script;
+      if (kind.list == Kind::List::differences) j["difference_list"] = d.differences;
+      if (d.state == FleetState::done) {
+        if (kind.list == Kind::List::revisions) j["revision_list"] = d.revisions;
+        if (kind.list == Kind::List::script) j["script"] = d.script;
+        if (kind.list == Kind::List::findings) {
+          json findings = json::array();
+          for (const auto& f : d.findings) findings.push_back(finding_json(f));
+          j["finding_list"] = findings;
+        }
+      }
       if (!d.notes.empty()) j["notes"] = d.notes;
       if (d.error) j["error"] = error_json(*d.error);
       list.push_back(j);
@@ -105,30 +140,33 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
   for (auto state : {FleetState::done, FleetState::not_started, FleetState::failed})
     for (const auto& d : s.databases)
       if (d.state == state) order.push_back(&d);
-  std::size_t width = 8;
-  for (const auto* d : order) width = std::max(width, d->database.size());
+  std::size_t width = 8, state_width = 26;
+  for (const auto* d : order) {
+    width = std::max(width, d->database.size());
+    state_width = std::max(state_width, d->detail.size());
+  }
   std::string header = kind.counts;
   for (auto& c : header) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   auto pad = [](const std::string& s, std::size_t n) { return s.size() < n ? s + std::string(n - s.size(), ' ') : s; };
   if (ctx.verbosity > 0) {
     ctx.out << "\n"
-            << pad("DATABASE", width) << "  " << pad("STATE", 26) << " " << pad(header, 30) << " "
+            << pad("DATABASE", width) << "  " << pad("STATE", state_width) << " " << pad(header, 30) << " "
             << "      MS\n";
     for (const auto* d : order) {
       char ms[32];
       std::snprintf(ms, sizeof ms, "%8.0f", d->milliseconds);
-      ctx.out << pad(d->database, width) << "  " << pad(d->detail, 26) << " " << pad(counts_text(*d), 30) << " " << ms
-              << "\n";
+      ctx.out << pad(d->database, width) << "  " << pad(d->detail, state_width) << " " << pad(counts_text(*d), 30)
+              << " " << ms << "\n";
     }
     for (const auto& d : s.databases)
       for (const auto& diff : d.differences) ctx.out << d.database << ": " << diff << "\n";
   }
-  for (const auto* d : order) {
-    if (!d->error) continue;
-    ctx.err << "fastappkit: error: " << d->database << " (" << ctx.opt("databases") << ":" << d->line
-            << "): " << config::redact_text(d->error->what()) << "\n";
-    if (!d->error->hint().empty()) ctx.err << "  hint: " << config::redact_text(d->error->hint()) << "\n";
-  }
+  // A revision pending on many databases is linted alike on each: every finding once.
+  std::set<std::string> shown;
+  for (const auto& d : s.databases)
+    for (const auto& f : d.findings)
+      if (const std::string line = lint::format(f); shown.insert(line).second) ctx.out << line << "\n";
+  print_failures(ctx, order, false);
   if (ctx.verbosity > 0) {
     char total[256];
     std::snprintf(total, sizeof total,
@@ -177,9 +215,34 @@ bool fleet_requested(const Context& ctx) {
   return fleet;
 }
 
+namespace {
+
+// Runs `one(database, outcome)` on every database of `fleet`, with the progress line unless
+// `quiet` (preview prints SQL on stdout).
+template <class PerDatabase>
+project::FleetSummary on_each(Context& ctx, const Fleet& fleet, PerDatabase one, bool quiet = false) {
+  return project::run_fleet(
+      fleet.databases, fleet.options, [&](const project::FleetDatabase& db, DatabaseOutcome& out) { one(db.url, out); },
+      quiet ? nullptr : progress(ctx, fleet.databases.size()));
+}
+
+// A read-only command over the fleet: the project loaded once (external apps too unless
+// `external_apps` is false), `one` run per database.
+template <class PerDatabase>
+int fleet_read(Context& ctx, PerDatabase one, const Kind& kind, bool external_apps = true) {
+  const auto options = fleet_settings(ctx);  // a bad --jobs before the project is loaded
+  project::Workspace w = project::Workspace::open_project(ctx.load(false, external_apps, false));
+  for (const auto& n : w.notes()) ctx.warn(n);
+  const Fleet fleet{options, project::read_fleet(ctx.opt("databases"), ctx.directory)};
+  auto summary = on_each(
+      ctx, fleet, [&](const config::DatabaseUrl& url, DatabaseOutcome& out) { one(w, url, ctx.lock_timeout, out); });
+  return report(ctx, summary, kind);
+}
+
+}  // namespace
+
 int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests) {
-  const auto options = fleet_settings(ctx);
-  const auto fleet = load_fleet(ctx);
+  const Fleet fleet = load_fleet(ctx);
   project::RenderCache cache;
   // Rendered and checked once per dialect before any database is opened (SPEC §9): a plan
   // that cannot render stops the whole fleet with every database untouched.
@@ -188,62 +251,54 @@ int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<p
   });
   if (upgrades) {
     std::set<sql::Dialect> dialects;
-    for (const auto& d : fleet) dialects.insert(d.url.backend);
+    for (const auto& d : fleet.databases) dialects.insert(d.url.backend);
     for (auto dialect : dialects) w.plan(nullptr, dialect, requests, &cache);
   }
-  auto summary = project::run_fleet(
-      fleet, options,
-      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
-        project::migrate_database(w, requests, db.url, ctx.lock_timeout, cache, out, ctx.ddl);
-      },
-      progress(ctx, fleet.size()));
+  auto summary = on_each(ctx, fleet, [&](const config::DatabaseUrl& url, DatabaseOutcome& out) {
+    project::migrate_database(w, requests, url, ctx.lock_timeout, cache, out, ctx.ddl);
+  });
   const bool all = requests.size() > 1;
   return report(ctx, summary, {all ? "migrate all" : "migrate", "applied"});
 }
 
-namespace {
-
-// A read-only command over the fleet: the project loaded once (external apps too unless
-// `external_apps` is false), `one` run per database.
-template <class PerDatabase>
-int fleet_read(Context& ctx, PerDatabase one, const Kind& kind, bool external_apps = true) {
-  const auto options = fleet_settings(ctx);
-  project::Workspace w = project::Workspace::open_project(ctx.load(false, external_apps, false));
-  for (const auto& n : w.notes()) ctx.warn(n);
-  const auto fleet = load_fleet(ctx);
-  auto summary = project::run_fleet(
-      fleet, options,
-      [&](const project::FleetDatabase& db, DatabaseOutcome& out) { one(w, db.url, ctx.lock_timeout, out); },
-      progress(ctx, fleet.size()));
-  return report(ctx, summary, kind);
-}
-
-}  // namespace
-
 int fleet_status(Context& ctx) { return fleet_read(ctx, project::status_database, {"migrate status", "pending"}); }
 
-int fleet_check(Context& ctx) { return fleet_read(ctx, project::check_database, {"migrate check", "differences"}); }
+int fleet_app_list(Context& ctx) { return fleet_read(ctx, project::status_database, {"app list", "pending"}); }
+
+int fleet_check(Context& ctx) {
+  return fleet_read(ctx, project::check_database, {"migrate check", "differences", Kind::List::differences});
+}
 
 int fleet_current(Context& ctx) {
-  return fleet_read(ctx, project::current_database, {"migrate current", "revisions", true}, false);
+  return fleet_read(ctx, project::current_database, {"migrate current", "revisions", Kind::List::revisions}, false);
+}
+
+int fleet_lint(Context& ctx, std::optional<sql::Dialect> dialect) {
+  return fleet_read(
+      ctx,
+      [dialect](const project::Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
+                DatabaseOutcome& out) { project::lint_database(w, dialect, url, lock_timeout, out); },
+      {"migrate lint", "findings", Kind::List::findings});
 }
 
 int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests,
                   bool headed) {
-  const auto options = fleet_settings(ctx);
-  const auto fleet = load_fleet(ctx);
+  const Fleet fleet = load_fleet(ctx);
   project::RenderCache cache;  // databases at the same revisions share one rendering
-  auto summary = project::run_fleet(fleet, options, [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
-    auto conn = db::open(db.url, db::OpenMode::read_only, ctx.lock_timeout);
-    const project::RunPlan plan = w.plan(conn.get(), conn ? conn->dialect() : dialect_of(db.url), requests, &cache);
-    std::ostringstream script;
-    if (headed) script << "-- fastappkit preview on " << db.url.redacted() << "; nothing is applied\n";
-    write_preview(script, w, plan);
-    out.script = script.str();
-    for (const auto& part : plan.parts) out.counts.emplace_back(part.target->name, part.plan.steps.size());
-    out.detail = out.total() == 0 ? std::string("nothing to run") : std::to_string(out.total()) + " to run";
-  });
-  if (ctx.json) return report(ctx, summary, {"migrate preview", "pending"});
+  auto summary = on_each(
+      ctx, fleet,
+      [&](const config::DatabaseUrl& url, DatabaseOutcome& out) {
+        auto conn = db::open(url, db::OpenMode::read_only, ctx.lock_timeout);
+        const project::RunPlan plan = w.plan(conn.get(), conn ? conn->dialect() : dialect_of(url), requests, &cache);
+        std::ostringstream script;
+        if (headed) script << "-- fastappkit preview on " << url.redacted() << "; nothing is applied\n";
+        write_preview(script, w, plan);
+        out.script = script.str();
+        for (const auto& part : plan.parts) out.counts.emplace_back(part.target->name, part.plan.steps.size());
+        out.detail = out.total() == 0 ? std::string("nothing to run") : std::to_string(out.total()) + " to run";
+      },
+      true);
+  if (ctx.json) return report(ctx, summary, {"migrate preview", "pending", Kind::List::script});
   // SQL on stdout, each database's script in file order; failures on stderr, as report prints them.
   bool first = true;
   for (const auto& d : summary.databases) {
@@ -251,29 +306,17 @@ int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<p
     ctx.out << (first ? "" : "\n") << "-- " << ctx.opt("databases") << ":" << d.line << "\n" << d.script;
     first = false;
   }
-  int code = 0;
-  for (const auto& d : summary.databases) {
-    if (d.state == FleetState::done) continue;
-    code = 1;
-    ctx.err << "fastappkit: error: " << d.database << " (" << ctx.opt("databases") << ":" << d.line
-            << "): " << (d.error ? config::redact_text(d.error->what()) : std::string("not started (--fail-fast)"))
-            << "\n";
-    if (d.error && !d.error->hint().empty()) ctx.err << "  hint: " << config::redact_text(d.error->hint()) << "\n";
-  }
-  return code;
+  print_failures(ctx, in_file_order(summary), true);
+  return summary.ok() ? 0 : 1;
 }
 
 int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision) {
-  const auto options = fleet_settings(ctx);
-  const auto fleet = load_fleet(ctx);
+  const Fleet fleet = load_fleet(ctx);
   const bool purge = ctx.flag("purge");
-  auto summary = project::run_fleet(
-      fleet, options,
-      [&](const project::FleetDatabase& db, DatabaseOutcome& out) {
-        project::stamp_database(w, revision, purge, db.url, ctx.lock_timeout, out, ctx.ddl);
-      },
-      progress(ctx, fleet.size()));
-  return report(ctx, summary, {"migrate stamp", "stamped", true});
+  auto summary = on_each(ctx, fleet, [&](const config::DatabaseUrl& url, DatabaseOutcome& out) {
+    project::stamp_database(w, revision, purge, url, ctx.lock_timeout, out, ctx.ddl);
+  });
+  return report(ctx, summary, {"migrate stamp", "stamped", Kind::List::revisions});
 }
 
 }  // namespace fastappkit::cli

@@ -240,6 +240,7 @@ int cmd_check(Context& ctx) {
 }
 
 int cmd_app_list(Context& ctx) {
+  if (fleet_requested(ctx)) return fleet_app_list(ctx);
   Workspace w = Workspace::open_project(ctx.load(false, true, true));
   std::unique_ptr<db::Connection> conn;
   std::string db_note;

@@ -7,9 +7,7 @@
 
 namespace fastappkit::cli {
 
-namespace {
-
-nlohmann::ordered_json to_json(const lint::Finding& f) {
+nlohmann::ordered_json finding_json(const lint::Finding& f) {
   return {{"rule", f.rule},      {"level", std::string(lint::level_name(f.level))},
           {"app", f.app},        {"revision", f.revision},
           {"file", f.file},      {"line", f.line},
@@ -18,15 +16,21 @@ nlohmann::ordered_json to_json(const lint::Finding& f) {
           {"ignored", f.ignored}};
 }
 
+namespace {
+
+// --dialect, if given.
+std::optional<sql::Dialect> dialect_option(const Context& ctx) {
+  if (!ctx.has("dialect")) return std::nullopt;
+  const std::string d = ctx.opt("dialect");
+  if (d == "postgresql") return sql::Dialect::postgresql;
+  if (d == "sqlite") return sql::Dialect::sqlite;
+  throw Error(ErrorKind::usage, "--dialect '" + d + "' is not a dialect", "use --dialect postgresql or sqlite");
+}
+
 }  // namespace
 
 sql::Dialect lint_dialect(const Context& ctx, const project::Workspace& w, bool url_resolved) {
-  if (ctx.has("dialect")) {
-    const std::string d = ctx.opt("dialect");
-    if (d == "postgresql") return sql::Dialect::postgresql;
-    if (d == "sqlite") return sql::Dialect::sqlite;
-    throw Error(ErrorKind::usage, "--dialect '" + d + "' is not a dialect", "use --dialect postgresql or sqlite");
-  }
+  if (auto d = dialect_option(ctx)) return *d;
   if (url_resolved) return dialect_of(w.url());
   try {
     // Only the dialect is wanted: libpq is not loaded for it.
@@ -42,6 +46,13 @@ void print_findings(const Context& ctx, const std::vector<lint::Finding>& findin
 
 int cmd_lint(Context& ctx) {
   const bool all = ctx.flag("all");
+  if (fleet_requested(ctx)) {
+    if (all)
+      throw Error(ErrorKind::usage, "--all lints every revision, which needs no database: --databases adds nothing",
+                  "lint every revision once: fastappkit migrate lint --all; or what each database has not applied: "
+                  "fastappkit migrate lint --databases FILE");
+    return fleet_lint(ctx, dialect_option(ctx));
+  }
   // Pending revisions need the database's version tables; --all needs no database.
   project::Workspace w = project::Workspace::open_project(ctx.load(!all));
   const sql::Dialect dialect = lint_dialect(ctx, w, !all);
@@ -59,7 +70,7 @@ int cmd_lint(Context& ctx) {
   }
   if (ctx.json) {
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
-    for (const auto& f : findings) list.push_back(to_json(f));
+    for (const auto& f : findings) list.push_back(finding_json(f));
     ctx.print_json({{"dialect", std::string(sql::dialect_name(dialect))},
                     {"scope", all ? "all" : "pending"},
                     {"errors", errors},

@@ -162,6 +162,12 @@ std::size_t DatabaseOutcome::total() const {
   return n;
 }
 
+bool DatabaseOutcome::flagged() const {
+  return !differences.empty() || std::any_of(findings.begin(), findings.end(), [](const lint::Finding& f) {
+    return !f.ignored && f.level == lint::Level::error;
+  });
+}
+
 std::size_t FleetSummary::count(FleetState s) const {
   return static_cast<std::size_t>(
       std::count_if(databases.begin(), databases.end(), [&](const DatabaseOutcome& d) { return d.state == s; }));
@@ -300,6 +306,20 @@ void stamp_database(const Workspace& w, const std::string& revision, bool purge,
   out.revisions = w.stamp(*conn, t, revision, purge, ddl);
   add_count(out.counts, t.name, out.revisions.size());
   out.detail = "stamped at " + describe_revisions(*t.graph, out.revisions);
+}
+
+void lint_database(const Workspace& w, std::optional<sql::Dialect> dialect, const config::DatabaseUrl& url,
+                   std::chrono::milliseconds lock_timeout, DatabaseOutcome& out) {
+  auto conn = db::open(url, db::OpenMode::read_only, lock_timeout);  // nullptr: every revision is pending
+  out.findings = w.lint(conn.get(), dialect ? *dialect : url.backend, false);
+  std::size_t errors = 0, warnings = 0;
+  for (const auto& t : w.targets()) add_count(out.counts, t.name, 0);
+  for (const auto& f : out.findings) {
+    if (f.ignored) continue;
+    add_count(out.counts, f.app, 1);
+    ++(f.level == lint::Level::error ? errors : warnings);
+  }
+  out.detail = std::to_string(errors) + " error(s), " + std::to_string(warnings) + " warning(s)";
 }
 
 void check_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,

@@ -60,10 +60,12 @@ struct DatabaseOutcome {
   std::vector<std::string> differences;  // check: "app: difference"
   std::vector<std::string> revisions;    // current, stamp: the revisions core is at afterwards
   std::string script;                    // preview: the SQL this database would run
+  std::vector<lint::Finding> findings;   // lint: the findings of the revisions it has not applied
   std::vector<std::string> notes;        // warnings (a revision edited after it was applied)
   double milliseconds = 0;
   std::optional<Error> error;
-  bool differs() const { return !differences.empty(); }
+  // check found a difference, or lint an error that no lint_ignore silences: exit 1.
+  bool flagged() const;
   std::size_t total() const;
 };
 
@@ -121,6 +123,11 @@ void current_database(const Workspace& w, const config::DatabaseUrl& url, std::c
 // table set to `revision` in one transaction, `purge` as --purge); runs no migration.
 void stamp_database(const Workspace& w, const std::string& revision, bool purge, const config::DatabaseUrl& url,
                     std::chrono::milliseconds lock_timeout, DatabaseOutcome& out, const run::DdlPolicy& ddl = {});
+// migrate lint over a fleet: the rules over the revisions this database has not applied (all of
+// them for an SQLite file not created yet), on `dialect` or else the database's own; counts are
+// the findings per app that no lint_ignore silences.
+void lint_database(const Workspace& w, std::optional<sql::Dialect> dialect, const config::DatabaseUrl& url,
+                   std::chrono::milliseconds lock_timeout, DatabaseOutcome& out);
 // migrate check over a fleet: every difference between models, migrations and the database.
 void check_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                     DatabaseOutcome& out);
