@@ -11,13 +11,21 @@
 #     OUTPUT_DIRECTORY <dir>                # optional; default ${CMAKE_BINARY_DIR}/plugins/<name>
 #     ABI_MINOR 1                           # optional: the ABI 1.x minor the plugin needs (default 0);
 #                                           # hosts older than that refuse it before loading it
+#     SHARED_RUNTIME                        # optional: link the shared libstdc++ instead of a private
+#                                           # copy (for a plugin that passes standard library objects
+#                                           # to other C++ shared libraries it links)
 #   )
 #
+# With GCC on Linux a plugin carries its own copy of the C++ runtime (libstdc++, libgcc), its
+# symbols hidden, so loading it maps no libstdc++.so; -DFASTAPPKIT_PLUGIN_STATIC_RUNTIME=OFF
+# turns that off for every plugin of a build.
+#
 # The folder it produces is what a user drops into a project's plugins/ folder.
+option(FASTAPPKIT_PLUGIN_STATIC_RUNTIME "Link each plugin with its own hidden copy of libstdc++ and libgcc" ON)
 set_property(GLOBAL PROPERTY FASTAPPKIT_EMBED_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/fastappkit_embed.cmake")
 
 function(fastappkit_add_plugin)
-  cmake_parse_arguments(P "NO_ENTRY" "NAME;VERSION;MODELS;OUTPUT_DIRECTORY;TARGET;ABI_MINOR" "MIGRATIONS;SOURCES" ${ARGN})
+  cmake_parse_arguments(P "NO_ENTRY;SHARED_RUNTIME" "NAME;VERSION;MODELS;OUTPUT_DIRECTORY;TARGET;ABI_MINOR" "MIGRATIONS;SOURCES" ${ARGN})
   if(NOT P_NAME MATCHES "^[a-z][a-z0-9_]*$")
     message(FATAL_ERROR "fastappkit_add_plugin: NAME '${P_NAME}' must match [a-z][a-z0-9_]*")
   endif()
@@ -110,6 +118,15 @@ function(fastappkit_add_plugin)
   # LINKER:-z,separate-code LINKER:-z,relro after this call (the last -z option wins).
   if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
     target_link_options(${P_TARGET} PRIVATE LINKER:-z,noseparate-code LINKER:-z,norelro)
+  endif()
+  # The C++ runtime linked into the library, its symbols kept inside it: loading the first plugin
+  # that needs the shared libstdc++ maps and relocates it (about 2,900 relocations, 2 ms on the
+  # reference machine: docs/perf-start.md), for a C ABI across which no C++ object travels
+  # (plugin_abi.h). A plugin that links other C++ shared libraries and hands them standard
+  # library objects passes SHARED_RUNTIME to share one runtime with them.
+  if(FASTAPPKIT_PLUGIN_STATIC_RUNTIME AND NOT P_SHARED_RUNTIME AND CMAKE_SYSTEM_NAME STREQUAL "Linux"
+     AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_link_options(${P_TARGET} PRIVATE -static-libstdc++ -static-libgcc LINKER:--exclude-libs,ALL)
   endif()
   file(GENERATE OUTPUT "${P_OUTPUT_DIRECTORY}/plugin.toml" CONTENT
 "# fastappkit plugin manifest (read without running plugin code)

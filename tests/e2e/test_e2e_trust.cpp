@@ -314,8 +314,10 @@ TEST_SUITE("fastappkit::e2e") {
     }
   }
 
-  TEST_CASE_TEMPLATE("ABI: two plugins built with default visibility keep their own descriptors and steps", B, Sqlite,
-                     Postgresql) {
+  TEST_CASE_TEMPLATE(
+      "ABI: two plugins built with default visibility, one with its own C++ runtime, keep their own descriptors "
+      "and steps",
+      B, Sqlite, Postgresql) {
     TrustProject p;
     auto db = make_database<B>(p.dir.path);
     p.db_url = db->url();
@@ -328,6 +330,11 @@ TEST_SUITE("fastappkit::e2e") {
       CHECK(has(out, "fastappkit_plugin_v1"));
       shell("readelf -sW --dyn-syms '" + lib + "' | c++filt | grep UNIQUE | grep fastappkit || true", &unique);
       CHECK_MESSAGE(unique.empty(), unique);
+      // twin_a carries its own C++ runtime (FastappkitPlugin.cmake), twin_b asked for the shared one.
+      std::string needed;
+      shell("readelf -dW '" + lib + "'", &needed);
+      const bool own_runtime = FASTAPPKIT_PLUGIN_STATIC_RUNTIME && std::string(t) == "twin_a";
+      CHECK_MESSAGE(has(needed, "libstdc++.so") == !own_runtime, needed);
       copy_tree(test_plugins_dir() / t, p.plugins / t);
     }
     p.apps("\"apps.blog\", \"twin_a\", \"twin_b\"");
