@@ -194,6 +194,46 @@ TEST_SUITE("fastappkit::e2e") {
     same(damaged, p.full({"migrate", "upgrade"}));
   }
 
+  TEST_CASE("no-op shortcut: a models file edited, broken or created takes the full way") {
+    Project p{Sqlite{}};
+    REQUIRE_OK(p.run({"app", "new", "blog"}));
+    fs::remove(p.root / "apps" / "blog" / "models.toml");  // an internal app without models
+    const fs::path snapshot = p.root / ".fastappkit" / "cache" / "core.head";
+    Project::settle();
+    // A load that does not read the models (migrate history, current) records nothing: the
+    // full way of upgrade parses them.
+    REQUIRE_OK(p.run({"migrate", "history"}));
+    REQUIRE_OK(p.run({"migrate", "current"}));
+    CHECK_FALSE(fs::exists(snapshot));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    REQUIRE(fs::exists(snapshot));
+    bool used = false;
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+    // Core's models broken: the full way stops with the TOML error, and so does the command.
+    const std::string models = read_file(p.root / "core" / "models.toml");
+    write_file(p.root / "core" / "models.toml", models + "\n[[[broken\n");
+    auto broken = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    CHECK_CODE(broken, 2);
+    CHECK_ERR(broken, "models.toml");
+    same(broken, p.full({"migrate", "upgrade"}));
+    auto all = p.run({"migrate", "all"}, &used);
+    CHECK_FALSE(used);
+    CHECK_CODE(all, 2);
+    write_file(p.root / "core" / "models.toml", models);
+    Project::settle();
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+    // The internal app's models.toml did not exist when the snapshot was written; now it does.
+    write_file(p.root / "apps" / "blog" / "models.toml", "[[[broken\n");
+    auto created = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    CHECK_CODE(created, 2);
+    same(created, p.full({"migrate", "upgrade"}));
+  }
+
   TEST_CASE("no-op shortcut: not taken with a plugin folder, and not written with FASTAPPKIT_NO_CACHE") {
     Project p{Sqlite{}};
     Project::settle();

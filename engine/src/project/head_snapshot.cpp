@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kMagic = "fastappkit head snapshot 3\n";
+constexpr std::string_view kMagic = "fastappkit head snapshot 4\n";
 
 fs::path snapshot_path(const config::ProjectConfig& c) { return c.root / ".fastappkit" / "cache" / "core.head"; }
 
@@ -42,6 +42,23 @@ void manifest(const config::ProjectConfig& c, Sink&& sink) {
   sink("engine " + migration::engine_identity() + "\nconfig " + c.config_path.string() + " " +
        std::to_string(util::fnv1a64(util::read_file(c.config_path.string()))) + "\ndir " + c.versions_dir().string() +
        "\n");
+}
+
+// The models files the full way reads (core's and each internal app's models.toml: a load with
+// external apps parses them, and a broken one stops `migrate upgrade` and `migrate all`), each as
+// "models <path>", a NUL and its stat key (zeros while it does not exist, so creating it differs).
+// `newest` as for entries.
+template <class Sink>
+void models(const config::ProjectConfig& c, Sink&& sink, std::int64_t& newest) {
+  auto one = [&](const fs::path& file) {
+    const migration::StatKey key = migration::StatKey::of(file.string());
+    if (key.known()) newest = std::max({newest, key.v[1], key.v[2]});
+    sink("models " + file.string());
+    sink(std::string_view("\0", 1));
+    sink(std::string_view(reinterpret_cast<const char*>(key.v), sizeof key.v));
+  };
+  one(c.root / "core" / "models.toml");
+  for (const auto& app : c.internal_apps()) one(c.root / "apps" / app / "models.toml");
 }
 
 template <class Sink>
@@ -126,6 +143,7 @@ void HeadSnapshot::record(const config::ProjectConfig& c, const migration::Revis
     auto append = [&](std::string_view piece) { text.append(piece); };
     manifest(c, append);
     std::int64_t newest = 0;
+    models(c, append, newest);
     for (const auto& e : listing) entry(std::string_view(e.name.c_str(), e.name.size() + 1), e.stat, append, newest);
     text.push_back('\0');
     // Racily clean entries are not recorded: see the header.
@@ -174,6 +192,8 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
       same = false;
   };
   manifest(c, compare);
+  std::int64_t newest = 0;
+  models(c, compare, newest);
   if (!same) return nullptr;
   std::string_view rest = text.substr(at);
   if (!folder_unchanged(c, rest)) return nullptr;

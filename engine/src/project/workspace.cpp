@@ -183,12 +183,15 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   core.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
   cache.validate(*core.graph);
   cache.save();
-  HeadSnapshot::record(cfg, *core.graph, listing, began);
   core.steps_hint = "'call' steps exist only in external apps (plugins)";
   if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, cfg.root, o.url_use);
 
   const auto external = cfg.external_apps();
-  if (o.external_apps) core.models = migration::load_project_models(cfg.root, internal);
+  if (o.external_apps) {
+    core.models = migration::load_project_models(cfg.root, internal);
+    // Only a load that read the models too is what `migrate upgrade` and `migrate all` load.
+    HeadSnapshot::record(cfg, *core.graph, listing, began);
+  }
   const std::set<std::string> core_named = migration::tables_named(*core.graph);
   core.tables = core_named;
   for (const auto& [t, tab] : core.models.schema.tables) core.tables.insert(t);

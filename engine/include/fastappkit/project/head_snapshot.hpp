@@ -4,7 +4,9 @@
 //
 // After core's revisions were loaded and validated, Workspace::open_project records a head
 // snapshot beside the parse cache (.fastappkit/cache/core.head): the bytes of fastappkit.toml
-// (their checksum), the versions folder's own stat key and every entry of it with its stat key
+// (their checksum), the stat keys of core's and each internal app's models.toml (which the full
+// way parses: a broken one stops it; zeros while one does not exist), the versions folder's own
+// stat key and every entry of it with its stat key
 // (size, mtime and ctime in nanoseconds, inode, device, following links), and what the load
 // found: the heads and each revision's checksum. A later command that finds the manifest and
 // the folder exactly so (the folder and every recorded entry stat'ed; nothing is listed or
@@ -19,7 +21,8 @@
 // - racily clean entries, as git calls them, are never recorded: when any entry's mtime or ctime
 //   is less than migration::kRacyMargin before the load began, the snapshot is not written (a file written
 //   in the same clock tick as the load could change later without its times changing);
-// - it is written only by a load that succeeded, by this very build of the engine, and it is
+// - it is written only by a load that succeeded and read the models too (as `migrate upgrade`
+//   and `migrate all` load), by this very build of the engine, and it is
 //   used only when the project has no external app and no plugin folder (their libraries and
 //   trust checks are loaded every time);
 // - the database decides the rest: the shortcut answers only when the version table holds
