@@ -1,6 +1,7 @@
 // project::Workspace without the CLI: loading a project with its plugins, planning across
 // apps, the cross-app refusal, check and status, on a real SQLite file.
 #include <algorithm>
+#include <fstream>
 
 #include "fastappkit/config/database_url.hpp"
 #include "fastappkit/project/workspace.hpp"
@@ -136,6 +137,23 @@ TEST_SUITE("fastappkit::project") {
           "database differs from its revision: add column payments_invoices.sneaky (text)");
     REQUIRE_FALSE(r.apps[2].database_vs_migrations.empty());
     CHECK(unit::starts_with(r.apps[2].database_vs_migrations[0], "database is behind: at base"));
+  }
+
+  TEST_CASE("a plugin's library stays mapped after its workspace is gone (RTLD_NODELETE)") {
+    Example ex;
+    const std::string lib = fs::canonical(ex.root / "plugins" / "audit" / "libaudit.so").string();
+    auto mapped = [&] {
+      std::ifstream maps("/proc/self/maps");
+      std::string line;
+      while (std::getline(maps, line))
+        if (line.find(lib) != std::string::npos) return true;
+      return false;
+    };
+    CHECK_FALSE(mapped());
+    { Workspace w = Workspace::open_project(ex.options()); }
+    // Closing unmapped nothing: what the plugin's own C++ runtime allocated when it was loaded
+    // stays reachable from its globals, and 100 plugins cost 100 munmaps less at exit.
+    CHECK(mapped());
   }
 
   TEST_CASE("a broken plugin is recorded and the healthy apps are still answered") {
