@@ -170,15 +170,20 @@ void check_references(const ModelSet& models) {
   }
 }
 
+std::vector<std::pair<fs::path, std::string>> project_models_files(const fs::path& root,
+                                                                   const std::vector<std::string>& internal_apps) {
+  std::vector<std::pair<fs::path, std::string>> files{{root / "core" / "models.toml", "core"}};
+  for (const auto& app : internal_apps) files.emplace_back(root / "apps" / app / "models.toml", app);
+  return files;
+}
+
 ModelSet load_project_models(const fs::path& root, const std::vector<std::string>& internal_apps) {
   ModelSet all;
-  auto add = [&](const fs::path& file, const std::string& app) {
-    if (!fs::is_regular_file(file)) return;
+  for (const auto& [file, app] : project_models_files(root, internal_apps)) {
+    if (!fs::is_regular_file(file)) continue;
     std::string text = util::read_file(file.string());
     merge_models(all, parse_models(text, file.string(), app));
-  };
-  add(root / "core" / "models.toml", "core");
-  for (const auto& app : internal_apps) add(root / "apps" / app / "models.toml", app);
+  }
   check_references(all);
   return all;
 }

@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "../util/test_hooks.hpp"
+#include "fastappkit/migration/models.hpp"
 #include "fastappkit/migration/parse_cache.hpp"
 #include "fastappkit/project/workspace.hpp"
 #include "fastappkit/run/migrator.hpp"
@@ -50,15 +51,13 @@ void manifest(const config::ProjectConfig& c, Sink&& sink) {
 // `newest` as for entries.
 template <class Sink>
 void models(const config::ProjectConfig& c, Sink&& sink, std::int64_t& newest) {
-  auto one = [&](const fs::path& file) {
+  for (const auto& [file, app] : migration::project_models_files(c.root, c.internal_apps())) {
     const migration::StatKey key = migration::StatKey::of(file.string());
     if (key.known()) newest = std::max({newest, key.v[1], key.v[2]});
     sink("models " + file.string());
     sink(std::string_view("\0", 1));
     sink(std::string_view(reinterpret_cast<const char*>(key.v), sizeof key.v));
-  };
-  one(c.root / "core" / "models.toml");
-  for (const auto& app : c.internal_apps()) one(c.root / "apps" / app / "models.toml");
+  }
 }
 
 template <class Sink>

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fastappkit/error.hpp"
@@ -31,5 +32,9 @@ void check_references(const ModelSet& models);
 
 // core/models.toml (if present) then apps/<name>/models.toml for each internal app, in order.
 ModelSet load_project_models(const std::filesystem::path& root, const std::vector<std::string>& internal_apps);
+// The files load_project_models reads, each with the app it belongs to ("core" or an internal
+// app), whether or not they exist; the head snapshot witnesses exactly these.
+std::vector<std::pair<std::filesystem::path, std::string>> project_models_files(
+    const std::filesystem::path& root, const std::vector<std::string>& internal_apps);
 
 }  // namespace fastappkit::migration
