@@ -195,6 +195,14 @@ TEST_SUITE("fastappkit::migration") {
     CHECK(g.heads_of({A, B1, C1}) == Ids{B1, C1});
     CHECK(g.heads_of({A, B1, C1, M}) == Ids{M});
     CHECK(g.topological({M, C1, A, B1}) == Ids{A, B1, C1, M});
+    // A parent outside the set does not hold its children back.
+    CHECK(g.topological({M, C1}) == Ids{C1, M});
+    CHECK(g.topological({C1, B1}) == Ids{B1, C1});
+    CHECK(g.heads() == Ids{M});
+    CHECK(g.descendants({B1, C1}, false) == std::set<std::string>{B1, C1, M});
+    auto unknown = error_of([&] { (void)g.ancestors({A, "0000000000ff"}); });
+    REQUIRE(unknown);
+    CHECK(contains(unknown->what(), "Can't locate revision identified by '0000000000ff'"));
 
     // Parents come first even when their ids sort later; ties are broken by id.
     const std::string late = "ffffffffff01", early = "000000000001", mid = "800000000001";

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <optional>
 #include <queue>
+#include <unordered_set>
 
 #include "fastappkit/error.hpp"
 #include "fastappkit/util/text.hpp"
@@ -28,8 +29,10 @@ Error in_file(const Migration& m, int line, int col, const std::string& message,
 }  // namespace
 
 RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(std::move(migrations)) {
+  index_.reserve(migrations_.size());
   for (std::size_t i = 0; i < migrations_.size(); ++i) {
     const Migration& m = migrations_[i];
+    index_.emplace(m.revision, i);
     auto [it, inserted] = by_id_.emplace(m.revision, i);
     if (!inserted) {
       throw Error(
@@ -101,36 +104,56 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
     v.erase(std::unique(v.begin(), v.end()), v.end());
   }
 
-  std::set<std::string> all;
-  for (const auto& [id, i] : by_id_) all.insert(id);
+  rank_.resize(migrations_.size());
+  std::vector<std::size_t> all;
+  all.reserve(migrations_.size());
+  for (const auto& [id, i] : by_id_) {
+    rank_[i] = all.size();
+    all.push_back(i);
+  }
+  children_of_.resize(migrations_.size());
+  dependents_of_.resize(migrations_.size());
+  for (const auto& [id, v] : children_)
+    for (const auto& c : v) children_of_[index_.at(id)].push_back(index_.at(c));
+  for (const auto& [id, v] : dependents_)
+    for (const auto& c : v) dependents_of_[index_.at(id)].push_back(index_.at(c));
   order_ = topological(all);
   if (order_.size() != all.size()) {
     std::set<std::string> placed(order_.begin(), order_.end());
     std::vector<std::string> stuck;
-    for (const auto& id : all)
-      if (!placed.count(id)) stuck.push_back(id + " (" + get(id).path + ")");
+    for (const auto& [id, i] : by_id_)
+      if (!placed.count(id)) stuck.push_back(id + " (" + migrations_[i].path + ")");
     throw Error(ErrorKind::input, "the revision graph has a cycle among: " + util::join(stuck, ", "),
                 "a revision cannot (indirectly) be its own down_revision; fix down_revision/depends_on in these files");
   }
 }
 
-const Migration& RevisionGraph::get(std::string_view id) const {
-  auto it = by_id_.find(std::string(id));
-  if (it == by_id_.end()) cant_locate(id);
-  return migrations_[it->second];
+std::size_t RevisionGraph::position(std::string_view id) const {
+  auto it = index_.find(id);
+  if (it == index_.end()) cant_locate(id);
+  return it->second;
+}
+
+const Migration& RevisionGraph::get(std::string_view id) const { return migrations_[position(id)]; }
+
+std::set<std::string> RevisionGraph::in_id_order(std::vector<std::size_t> positions) const {
+  std::sort(positions.begin(), positions.end(), [&](std::size_t a, std::size_t b) { return rank_[a] < rank_[b]; });
+  std::set<std::string> out;
+  for (auto i : positions) out.emplace_hint(out.end(), migrations_[i].revision);  // sorted: no tree walk
+  return out;
 }
 
 std::vector<std::string> RevisionGraph::heads() const {
   std::vector<std::string> out;
   for (const auto& [id, i] : by_id_)
-    if (!children_.count(id)) out.push_back(id);
+    if (children_of_[i].empty()) out.push_back(id);
   return out;
 }
 
 std::vector<std::string> RevisionGraph::real_heads() const {
   std::vector<std::string> out;
   for (const auto& [id, i] : by_id_)
-    if (!dependents_.count(id)) out.push_back(id);
+    if (dependents_of_[i].empty()) out.push_back(id);
   return out;
 }
 
@@ -178,18 +201,22 @@ std::string RevisionGraph::resolve(std::string_view ref) const {
 }
 
 std::set<std::string> RevisionGraph::ancestors(const std::vector<std::string>& ids, bool with_depends_on) const {
-  std::set<std::string> out;
-  std::vector<std::string> stack(ids.begin(), ids.end());
+  std::vector<char> seen(migrations_.size());
+  std::vector<std::size_t> found;
+  std::vector<std::size_t> stack;
+  for (const auto& id : ids) stack.push_back(position(id));
   while (!stack.empty()) {
-    std::string id = stack.back();
+    const std::size_t i = stack.back();
     stack.pop_back();
-    if (!out.insert(id).second) continue;
-    const Migration& m = get(id);
-    for (const auto& d : m.down_revisions) stack.push_back(d);
+    if (seen[i]) continue;
+    seen[i] = 1;
+    found.push_back(i);
+    const Migration& m = migrations_[i];
+    for (const auto& d : m.down_revisions) stack.push_back(index_.find(d)->second);  // the constructor checked them
     if (with_depends_on)
-      for (const auto& d : m.depends_on) stack.push_back(d);
+      for (const auto& d : m.depends_on) stack.push_back(index_.find(d)->second);
   }
-  return out;
+  return in_id_order(std::move(found));
 }
 
 std::set<std::string> RevisionGraph::descendants(std::string_view id) const {
@@ -197,17 +224,20 @@ std::set<std::string> RevisionGraph::descendants(std::string_view id) const {
 }
 
 std::set<std::string> RevisionGraph::descendants(const std::vector<std::string>& ids, bool with_depends_on) const {
-  std::set<std::string> out;
-  std::vector<std::string> stack(ids.begin(), ids.end());
-  const auto& edges = with_depends_on ? dependents_ : children_;
+  std::vector<char> seen(migrations_.size());
+  std::vector<std::size_t> found;
+  std::vector<std::size_t> stack;
+  for (const auto& id : ids) stack.push_back(position(id));
+  const auto& edges = with_depends_on ? dependents_of_ : children_of_;
   while (!stack.empty()) {
-    std::string cur = stack.back();
+    const std::size_t i = stack.back();
     stack.pop_back();
-    if (!out.insert(cur).second) continue;
-    if (auto it = edges.find(cur); it != edges.end())
-      for (const auto& c : it->second) stack.push_back(c);
+    if (seen[i]) continue;
+    seen[i] = 1;
+    found.push_back(i);
+    stack.insert(stack.end(), edges[i].begin(), edges[i].end());
   }
-  return out;
+  return in_id_order(std::move(found));
 }
 
 std::vector<std::string> RevisionGraph::normalized_down(std::string_view id) const {
@@ -236,29 +266,38 @@ std::vector<std::string> RevisionGraph::heads_of(const std::set<std::string>& se
 }
 
 std::vector<std::string> RevisionGraph::topological(const std::set<std::string>& set) const {
-  std::map<std::string, int> pending;
-  for (const auto& id : set) {
-    const Migration& m = migrations_[by_id_.at(id)];
-    std::set<std::string> parents(m.down_revisions.begin(), m.down_revisions.end());
-    parents.insert(m.depends_on.begin(), m.depends_on.end());
-    int n = 0;
-    for (const auto& d : parents) n += set.count(d) ? 1 : 0;
-    pending[id] = n;
+  std::vector<std::size_t> members;
+  members.reserve(set.size());
+  for (const auto& id : set) members.push_back(position(id));
+  return topological(members);
+}
+
+// Kahn's algorithm over positions; of the revisions ready at once, the smallest id goes first.
+std::vector<std::string> RevisionGraph::topological(const std::vector<std::size_t>& members) const {
+  std::vector<int> pending(migrations_.size(), -1);  // parents in the set not yet placed; -1: not a member
+  for (auto i : members) pending[i] = 0;
+  std::vector<std::size_t> parents;
+  for (auto i : members) {
+    const Migration& m = migrations_[i];
+    parents.clear();
+    for (const auto& d : m.down_revisions) parents.push_back(index_.find(d)->second);
+    for (const auto& d : m.depends_on) parents.push_back(index_.find(d)->second);
+    std::sort(parents.begin(), parents.end());
+    parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+    for (auto p : parents) pending[i] += pending[p] >= 0 ? 1 : 0;
   }
-  std::priority_queue<std::string, std::vector<std::string>, std::greater<>> ready;
-  for (const auto& [id, n] : pending)
-    if (n == 0) ready.push(id);
+  auto later = [&](std::size_t a, std::size_t b) { return rank_[a] > rank_[b]; };
+  std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later)> ready(later);
+  for (auto i : members)
+    if (pending[i] == 0) ready.push(i);
   std::vector<std::string> out;
+  out.reserve(members.size());
   while (!ready.empty()) {
-    std::string id = ready.top();
+    const std::size_t i = ready.top();
     ready.pop();
-    out.push_back(id);
-    if (auto it = dependents_.find(id); it != dependents_.end()) {
-      for (const auto& c : it->second) {
-        auto p = pending.find(c);
-        if (p != pending.end() && --p->second == 0) ready.push(c);
-      }
-    }
+    out.push_back(migrations_[i].revision);
+    for (auto c : dependents_of_[i])
+      if (pending[c] > 0 && --pending[c] == 0) ready.push(c);
   }
   return out;
 }
@@ -616,7 +655,7 @@ Plan plan_upgrade(const RevisionGraph& graph, const std::vector<std::string>& cu
   std::set<std::string> applied = graph.ancestors(current);
   std::set<std::string> todo;
   for (const auto& id : needed)
-    if (!applied.count(id)) todo.insert(id);
+    if (!applied.count(id)) todo.emplace_hint(todo.end(), id);  // in order: no tree walk
   plan.steps = graph.topological(todo);
   return plan;
 }
@@ -862,13 +901,19 @@ std::vector<std::string> current_heads(const RevisionGraph& graph, const std::ve
 }
 
 std::set<std::string> tables_named(const RevisionGraph& graph) {
-  std::set<std::string> out;
+  // Each name once through a hash set (a history names the same tables many times), then the
+  // few distinct ones sorted into the result.
+  std::unordered_set<std::string_view> seen;
   for (const auto& m : graph.migrations())
     for (const auto* ops : {&m.upgrade, &m.downgrade})
       for (const auto& op : *ops) {
-        if (!op.table.empty()) out.insert(op.table);
-        if (op.kind == OpKind::rename_table && !op.new_name.empty()) out.insert(op.new_name);
+        if (!op.table.empty()) seen.insert(op.table);
+        if (op.kind == OpKind::rename_table && !op.new_name.empty()) seen.insert(op.new_name);
       }
+  std::vector<std::string_view> names(seen.begin(), seen.end());
+  std::sort(names.begin(), names.end());
+  std::set<std::string> out;
+  for (auto n : names) out.emplace_hint(out.end(), n);
   return out;
 }
 

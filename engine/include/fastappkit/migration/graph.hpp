@@ -1,10 +1,12 @@
 #pragma once
 // The revision graph (Alembic's model): revisions point at their down_revision(s) and may
 // depend_on revisions of other branches. Heads are revisions nothing points at.
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "fastappkit/migration/migration_file.hpp"
@@ -18,7 +20,7 @@ class RevisionGraph {
   explicit RevisionGraph(std::vector<Migration> migrations);
 
   bool empty() const { return by_id_.empty(); }
-  bool contains(std::string_view id) const { return by_id_.count(std::string(id)) != 0; }
+  bool contains(std::string_view id) const { return index_.find(id) != index_.end(); }
   const Migration& get(std::string_view id) const;
   const std::vector<Migration>& migrations() const { return migrations_; }
   // Every revision in an order where each comes after what it needs, ties by revision id
@@ -61,6 +63,22 @@ class RevisionGraph {
   std::map<std::string, std::vector<std::string>> children_;
   std::map<std::string, std::vector<std::string>> dependents_;  // children + depends_on edges
   std::map<std::string, std::string> labels_;                   // branch label -> revision
+  // The same graph by position in migrations_, so that the walks above are linear in what they
+  // visit (a hash lookup per id, no tree of strings): index_ maps a revision to its position,
+  // rank_ gives each position its place in id order (ties and results in id order, as the maps
+  // give them), children_of_/dependents_of_ are children_/dependents_ by position.
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::size_t, IdHash, std::equal_to<>> index_;
+  std::vector<std::size_t> rank_;
+  std::vector<std::vector<std::size_t>> children_of_;
+  std::vector<std::vector<std::size_t>> dependents_of_;
+
+  std::size_t position(std::string_view id) const;  // throws "Can't locate revision" for an unknown id
+  std::set<std::string> in_id_order(std::vector<std::size_t> positions) const;
+  std::vector<std::string> topological(const std::vector<std::size_t>& members) const;
 };
 
 enum class Direction { upgrade, downgrade };
