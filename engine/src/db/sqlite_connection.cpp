@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <thread>
 
 #include "../util/test_hooks.hpp"
@@ -170,14 +171,27 @@ class SqliteConnection final : public Connection {
           }
         }
       } restore{db_, cache_pages};
-      SQLite::Statement st(db_, sql);
-      std::vector<std::optional<std::string_view>> values(static_cast<std::size_t>(st.getColumnCount()));
-      while (st.executeStep()) {
+      // Prepared and stepped with SQLite's own calls (SQLiteCpp keeps its statement handle private,
+      // and a SQLite::Column per value copies the statement's shared pointer: two atomic counts).
+      // Text first, then its length (https://sqlite.org/c3ref/column_blob.html).
+      sqlite3* handle = db_.getHandle();
+      sqlite3_stmt* raw = nullptr;
+      if (const int rc = sqlite3_prepare_v2(handle, sql.c_str(), -1, &raw, nullptr); rc != SQLITE_OK)
+        throw SQLite::Exception(handle, rc);
+      const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+      std::vector<std::optional<std::string_view>> values(static_cast<std::size_t>(sqlite3_column_count(raw)));
+      for (;;) {
+        const int rc = sqlite3_step(raw);
+        if (rc == SQLITE_DONE) break;
+        if (rc != SQLITE_ROW) throw SQLite::Exception(handle, rc);
         for (std::size_t c = 0; c < values.size(); ++c) {
-          const auto col = st.getColumn(static_cast<int>(c));
-          values[c] = col.isNull() ? std::nullopt
-                                   : std::optional<std::string_view>(std::in_place, col.getText(),
-                                                                     static_cast<std::size_t>(col.getBytes()));
+          const int i = static_cast<int>(c);
+          if (sqlite3_column_type(raw, i) == SQLITE_NULL) {
+            values[c] = std::nullopt;
+            continue;
+          }
+          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, i));
+          values[c].emplace(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(raw, i)));
         }
         if (!row(values)) return;
       }
