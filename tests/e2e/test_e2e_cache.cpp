@@ -67,3 +67,49 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK(fs::is_regular_file(p.root / ".fastappkit"));
   }
 }
+
+TEST_SUITE("fastappkit::e2e") {
+  TEST_CASE("parse cache: a generated revision is kept, so the next load parses no file") {
+    TempDir dir;
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    const fs::path root = dir.path / "proj";
+    const fs::path marks = dir.path / "marks";
+    fs::create_directories(marks);
+    // Runs with the test hook that reports a parse (a revision the cache did not have).
+    auto run = [&](const std::vector<std::string>& args, bool& parsed) {
+      fs::remove(marks / "parse-cache-miss");
+      auto r = fastappkit(args, root,
+                          {{"DATABASE_URL", "sqlite:///" + (dir.path / "app.db").string()},
+                           {"FASTAPPKIT_TEST_MARK_DIR", marks.string()}});
+      parsed = fs::exists(marks / "parse-cache-miss");
+      return r;
+    };
+    auto table = [](const std::string& name) {
+      return "[[tables]]\nname = \"" + name +
+             "\"\ncolumns = [\n  { name = \"id\", type = \"integer\", primary_key = true },\n"
+             "  { name = \"title\", type = \"string\", length = 80 },\n]\n\n";
+    };
+    bool parsed = false;
+    write_file(root / "core" / "models.toml", table("posts"));
+    REQUIRE_OK(run({"migrate", "core", "-m", "add posts"}, parsed));
+    CHECK(parsed);  // written, then read back: the one parse
+    auto history = run({"migrate", "history"}, parsed);
+    REQUIRE_OK(history);
+    CHECK_OUT(history, "add posts");
+    CHECK_FALSE(parsed);
+
+    // A second revision keeps the first one's entry.
+    write_file(root / "core" / "models.toml", table("posts") + table("tags"));
+    REQUIRE_OK(run({"migrate", "core", "-m", "add tags"}, parsed));
+    history = run({"migrate", "history"}, parsed);
+    REQUIRE_OK(history);
+    CHECK_OUT(history, "add tags");
+    CHECK_FALSE(parsed);
+    // And the load's answer is the one without any cache.
+    auto uncached =
+        fastappkit({"migrate", "history"}, root,
+                   {{"DATABASE_URL", "sqlite:///" + (dir.path / "app.db").string()}, {"FASTAPPKIT_NO_CACHE", "1"}});
+    REQUIRE_OK(uncached);
+    CHECK(uncached.out == history.out);
+  }
+}

@@ -13,6 +13,7 @@
 #include <system_error>
 #include <type_traits>
 
+#include "../util/test_hooks.hpp"
 #include "fastappkit/util/text.hpp"
 #include "fastappkit/version.hpp"
 
@@ -395,6 +396,7 @@ Migration ParseCache::parse(std::string_view text, const std::string& path, cons
     }
   }
   ++misses_;
+  util::test_mark("parse-cache-miss");
   Migration m = parse_migration(text, path, options);
   made_.push_back(encode_migration(m));
   entries_.insert_or_assign(std::move(key), Entry{made_.back(), true, kept});
@@ -410,6 +412,11 @@ void ParseCache::validate(const RevisionGraph& graph, const ValidateOptions& opt
     dirty_ = true;
   }
   validated_now_.insert(digest);
+}
+
+void ParseCache::keep_all() {
+  for (auto& [key, e] : entries_) e.used = true;
+  validated_now_.insert(validated_.begin(), validated_.end());
 }
 
 void ParseCache::save() {

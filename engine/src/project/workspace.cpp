@@ -159,7 +159,8 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   if (!fs::is_directory(cfg.versions_dir()))
     throw Error(ErrorKind::input, "Core migrations directory not found: " + cfg.versions_dir().string(),
                 "check the project structure: core/db/migrations/versions/ must exist");
-  migration::ParseCache cache(cfg.root / kCacheDir / "core.bin");
+  const fs::path core_cache = cfg.root / kCacheDir / "core.bin";
+  migration::ParseCache cache(core_cache);
   std::vector<migration::ListedEntry> listing;  // for the head snapshot: the folder listed once
   auto migrations = migration::load_migrations(cfg.versions_dir(), {}, cache, cache.enabled() ? &listing : nullptr);
   auto internal = cfg.internal_apps();
@@ -179,6 +180,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   core.name = "core";
   core.version_table = "alembic_version";
   core.versions_dir = cfg.versions_dir();
+  core.parse_cache = core_cache;
   core.internal_apps = internal;
   core.graph = std::make_shared<const migration::RevisionGraph>(std::move(migrations));
   cache.validate(*core.graph);
@@ -312,7 +314,8 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
   if (!fs::is_directory(t.versions_dir))
     throw Error(ErrorKind::input, "migrations directory not found: " + t.versions_dir.string(),
                 "create migrations/versions/ in the plugin folder");
-  migration::ParseCache cache(folder / kCacheDir / (manifest.name + ".bin"));
+  t.parse_cache = folder / kCacheDir / (manifest.name + ".bin");
+  migration::ParseCache cache(t.parse_cache);
   auto migrations = migration::load_migrations(t.versions_dir, {.allow_call = true}, cache);
   for (const auto& m : migrations)
     for (const auto* ops : {&m.upgrade, &m.downgrade})
@@ -942,12 +945,20 @@ fs::path Workspace::write_revision(const Target& t, migration::Migration m) cons
   m.create_date = utc_now();
   std::string text = migration::write_migration(m);
   fs::path file = t.versions_dir / (id + "_" + migration::slugify(m.message) + ".toml");
-  migration::parse_migration(text, file.string(), {.allow_call = !t.is_core()});  // what is written must read back
+  // What is written must read back. Parsed through the target's parse cache, which keeps what it
+  // had, so that the next command finds the new revision there instead of parsing it again (an
+  // autogenerate over 1,000 tables writes 0.8 MB of TOML: about 90 ms of toml++).
+  migration::ParseCache cache(t.parse_cache);
+  cache.keep_all();
+  cache.parse(text, file.string(), {.allow_call = !t.is_core()});
   if (fs::exists(file))
     throw Error(ErrorKind::failed, "refusing to overwrite " + file.string(), "run the command again");
-  std::ofstream out(file, std::ios::binary);
-  out << text;
-  if (!out) throw Error(ErrorKind::failed, "cannot write " + file.string(), "check the folder's permissions");
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << text;
+    if (!out.flush()) throw Error(ErrorKind::failed, "cannot write " + file.string(), "check the folder's permissions");
+  }
+  cache.save();
   return file;
 }
 

@@ -78,6 +78,9 @@ class ParseCache {
   std::optional<Migration> unchanged(const std::string& path, const StatKey& stat, const ParseOptions& options = {});
   // validate_operations(graph, options) unless this exact set of revision files passed it before.
   void validate(const RevisionGraph& graph, const ValidateOptions& options = {});
+  // Keeps every entry and validated set it read, as if this run had used them: for a command
+  // that adds an entry without loading the folder (a revision just written).
+  void keep_all();
   // Writes the entries this run used (so deleted files drop out), atomically (temporary
   // file + rename), when anything changed. Failures are ignored.
   void save();

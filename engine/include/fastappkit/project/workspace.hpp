@@ -41,6 +41,7 @@ struct Target {
   std::string version_table;               // alembic_version or alembic_version_<app>
   std::filesystem::path folder;            // plugin folder or plugin source folder ("" for core)
   std::filesystem::path versions_dir;      // where new revisions are written ("" for an installed plugin)
+  std::filesystem::path parse_cache;       // the parse cache its revisions load through ("" when none)
   std::vector<std::string> internal_apps;  // core only, in migration order
   std::shared_ptr<const migration::RevisionGraph> graph;
   migration::ModelSet models;    // core: core + internal apps' models; external: its own
