@@ -67,14 +67,25 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
       }
     }
   }
-  for (Migration& m : migrations_) {
+  rank_.resize(migrations_.size());
+  std::vector<std::size_t> all;
+  all.reserve(migrations_.size());
+  for (const auto& [id, i] : by_id_) {
+    rank_[i] = all.size();
+    all.push_back(i);
+  }
+  children_of_.resize(migrations_.size());
+  dependents_of_.resize(migrations_.size());
+  for (std::size_t i = 0; i < migrations_.size(); ++i) {
+    Migration& m = migrations_[i];
     for (const auto& d : m.down_revisions) {
-      if (!by_id_.count(d)) {
+      auto parent = index_.find(d);
+      if (parent == index_.end()) {
         throw in_file(m, m.down_line, m.down_col, "Can't locate revision identified by '" + d + "'",
                       "down_revision must name a revision in this migration directory");
       }
-      children_[d].push_back(m.revision);
-      dependents_[d].push_back(m.revision);
+      children_of_[parent->second].push_back(i);
+      dependents_of_[parent->second].push_back(i);
     }
     // depends_on may name a revision or a branch label (Alembic); the graph keeps the revision.
     for (auto& d : m.depends_on) {
@@ -96,27 +107,15 @@ RevisionGraph::RevisionGraph(std::vector<Migration> migrations) : migrations_(st
     m.depends_on.erase(std::unique(m.depends_on.begin(), m.depends_on.end()), m.depends_on.end());
     for (const auto& d : m.depends_on)
       if (std::find(m.down_revisions.begin(), m.down_revisions.end(), d) == m.down_revisions.end())
-        dependents_[d].push_back(m.revision);
+        dependents_of_[index_.find(d)->second].push_back(i);
   }
-  for (auto& [k, v] : children_) std::sort(v.begin(), v.end());
-  for (auto& [k, v] : dependents_) {
-    std::sort(v.begin(), v.end());
+  // In id order, as children() and dependents() list them; dependents once each.
+  auto by_rank = [&](std::size_t a, std::size_t b) { return rank_[a] < rank_[b]; };
+  for (auto& v : children_of_) std::sort(v.begin(), v.end(), by_rank);
+  for (auto& v : dependents_of_) {
+    std::sort(v.begin(), v.end(), by_rank);
     v.erase(std::unique(v.begin(), v.end()), v.end());
   }
-
-  rank_.resize(migrations_.size());
-  std::vector<std::size_t> all;
-  all.reserve(migrations_.size());
-  for (const auto& [id, i] : by_id_) {
-    rank_[i] = all.size();
-    all.push_back(i);
-  }
-  children_of_.resize(migrations_.size());
-  dependents_of_.resize(migrations_.size());
-  for (const auto& [id, v] : children_)
-    for (const auto& c : v) children_of_[index_.at(id)].push_back(index_.at(c));
-  for (const auto& [id, v] : dependents_)
-    for (const auto& c : v) dependents_of_[index_.at(id)].push_back(index_.at(c));
   order_ = topological(all);
   if (order_.size() != all.size()) {
     std::set<std::string> placed(order_.begin(), order_.end());
@@ -165,14 +164,21 @@ std::vector<std::string> RevisionGraph::bases() const {
   return out;
 }
 
+std::vector<std::string> RevisionGraph::ids(const std::vector<std::size_t>& positions) const {
+  std::vector<std::string> out;
+  out.reserve(positions.size());
+  for (auto i : positions) out.push_back(migrations_[i].revision);
+  return out;
+}
+
 std::vector<std::string> RevisionGraph::children(std::string_view id) const {
-  auto it = children_.find(std::string(id));
-  return it == children_.end() ? std::vector<std::string>{} : it->second;
+  auto it = index_.find(id);
+  return it == index_.end() ? std::vector<std::string>{} : ids(children_of_[it->second]);
 }
 
 std::vector<std::string> RevisionGraph::dependents(std::string_view id) const {
-  auto it = dependents_.find(std::string(id));
-  return it == dependents_.end() ? std::vector<std::string>{} : it->second;
+  auto it = index_.find(id);
+  return it == index_.end() ? std::vector<std::string>{} : ids(dependents_of_[it->second]);
 }
 
 const std::string* RevisionGraph::label_owner(std::string_view label) const {
@@ -257,9 +263,9 @@ std::vector<std::string> RevisionGraph::heads_of(const std::set<std::string>& se
   std::vector<std::string> out;
   for (const auto& id : set) {
     bool needed = false;
-    if (auto it = dependents_.find(id); it != dependents_.end())
-      for (const auto& c : it->second)
-        if (set.count(c)) needed = true;
+    if (auto it = index_.find(id); it != index_.end())
+      for (auto c : dependents_of_[it->second])
+        if (set.count(migrations_[c].revision)) needed = true;
     if (!needed) out.push_back(id);
   }
   return out;

@@ -60,13 +60,12 @@ class RevisionGraph {
   std::vector<Migration> migrations_;
   std::vector<std::string> order_;
   std::map<std::string, std::size_t> by_id_;
-  std::map<std::string, std::vector<std::string>> children_;
-  std::map<std::string, std::vector<std::string>> dependents_;  // children + depends_on edges
-  std::map<std::string, std::string> labels_;                   // branch label -> revision
-  // The same graph by position in migrations_, so that the walks above are linear in what they
-  // visit (a hash lookup per id, no tree of strings): index_ maps a revision to its position,
-  // rank_ gives each position its place in id order (ties and results in id order, as the maps
-  // give them), children_of_/dependents_of_ are children_/dependents_ by position.
+  std::map<std::string, std::string> labels_;  // branch label -> revision
+  // The graph by position in migrations_, so that the walks above are linear in what they visit
+  // (a hash lookup per id, no tree of strings): index_ maps a revision to its position, rank_
+  // gives each position its place in id order (ties and results in id order), children_of_ the
+  // revisions whose down_revision names it, dependents_of_ those plus the ones that depend_on it
+  // (once each); both lists in id order.
   struct IdHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
@@ -78,6 +77,7 @@ class RevisionGraph {
 
   std::size_t position(std::string_view id) const;  // throws "Can't locate revision" for an unknown id
   std::set<std::string> in_id_order(std::vector<std::size_t> positions) const;
+  std::vector<std::string> ids(const std::vector<std::size_t>& positions) const;
   std::vector<std::string> topological(const std::vector<std::size_t>& members) const;
 };
 
