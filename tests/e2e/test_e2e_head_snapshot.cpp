@@ -187,6 +187,34 @@ TEST_SUITE("fastappkit::e2e") {
     CHECK_ERR(warned, "revision b00000000001");
     same(warned, p.full({"migrate", "upgrade"}));
 
+    // Without fastappkit_history in the connection's schema the full way creates it: not a no-op.
+    // Both bookkeeping tables are looked up in one catalog query (Connection::tables_exist).
+    p.db->exec("DELETE FROM fastappkit_history WHERE revision = 'b00000000001'");  // the warned-of rows
+    Project::settle();
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+    CHECK(used);
+    const auto history_rows = p.db->query("SELECT count(*) FROM fastappkit_history");
+    if (p.db->backend() == "postgresql") {
+      // In another schema it is not this connection's table (current_schema()).
+      p.db->exec("CREATE SCHEMA elsewhere");
+      p.db->exec("ALTER TABLE fastappkit_history SET SCHEMA elsewhere");
+      auto moved = p.run({"migrate", "upgrade"}, &used);
+      CHECK_FALSE(used);
+      REQUIRE_OK(moved);
+      CHECK(p.db->query("SELECT count(*) FROM fastappkit_history") == std::vector<std::vector<std::string>>{{"0"}});
+      p.db->exec("DROP TABLE fastappkit_history");
+      p.db->exec("ALTER TABLE elsewhere.fastappkit_history SET SCHEMA public");
+      REQUIRE_OK(p.run({"migrate", "upgrade"}, &used));
+      CHECK(used);
+    }
+    p.db->exec("DROP TABLE fastappkit_history");
+    auto dropped = p.run({"migrate", "upgrade"}, &used);
+    CHECK_FALSE(used);
+    REQUIRE_OK(dropped);
+    CHECK(p.db->query("SELECT count(*) FROM fastappkit_history") == std::vector<std::vector<std::string>>{{"0"}});
+    CHECK(history_rows != std::vector<std::vector<std::string>>{{"0"}});
+
     // A damaged snapshot is no snapshot.
     write_file(p.root / ".fastappkit" / "cache" / "core.head", "fastappkit head snapshot 2\nnonsense");
     auto damaged = p.run({"migrate", "upgrade"}, &used);

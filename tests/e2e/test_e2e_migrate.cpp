@@ -1,6 +1,7 @@
 // The migrate commands end to end: the real binary on a copy of apps-example, on SQLite and
 // on PostgreSQL (every case runs on both).
 #include <doctest/doctest.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -198,6 +199,20 @@ TEST_SUITE("fastappkit::e2e") {
           fastappkit({"migrate", "preview"}, p.root, {{"DATABASE_URL", p.db->url()}, {"LD_DEBUG", "files"}});
       REQUIRE_OK(connected);
       CHECK(has(connected.err, "libpq.so"));
+      // A command that connects starts loading libpq on a second thread while it reads the
+      // project (db::start_loading_client); offline, it does not.
+      TempDir marks;
+      const auto mark = marks.path / "libpq-loaded-in-background";
+      REQUIRE_OK(fastappkit({"migrate", "preview", "--from", "base"}, p.root,
+                            {{"DATABASE_URL", p.db->url()}, {"FASTAPPKIT_TEST_MARK_DIR", marks.path.string()}}));
+      CHECK_FALSE(fs::exists(mark));
+      auto status = fastappkit({"migrate", "status"}, p.root,
+                               {{"DATABASE_URL", p.db->url()}, {"FASTAPPKIT_TEST_MARK_DIR", marks.path.string()}});
+      REQUIRE_OK(status);
+      CHECK(body(status) == body(p.run({"migrate", "status"})));
+      cpu_set_t cpus;
+      CPU_ZERO(&cpus);
+      if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) > 1) CHECK(fs::exists(mark));
     }
 
     // Refusals: exit 2, nothing written.

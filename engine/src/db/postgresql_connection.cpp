@@ -1,6 +1,9 @@
 // PostgreSQL through libpq.
 #include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
 
+#include <algorithm>
 #include <thread>
 #include <type_traits>
 
@@ -54,6 +57,59 @@ const Libpq& libpq() {
     return l;  // the library stays open for the life of the process
   }();
   return lib;
+}
+
+namespace {
+
+// The thread of start_loading_client, joined when the process ends (a static's destructor) if
+// nothing joined it before: exit must not run while it is inside dlopen.
+struct Loader {
+  pthread_t thread{};
+  bool running = false;
+  Loader() = default;
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+  ~Loader() {
+    if (running) pthread_join(thread, nullptr);
+  }
+};
+
+void* load_libpq(void*) {
+  try {
+    (void)libpq();
+    util::test_mark("libpq-loaded-in-background");
+  } catch (...) {
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void start_loading_client(config::Backend backend) {
+  if (backend != config::Backend::postgresql) return;
+  static Loader loader;
+  if (loader.running) return;
+  // The loader runs on another CPU than this thread's. Left to the scheduler, a new thread
+  // starts on its creator's CPU and waits there for a time slice, up to 4 ms on the 2-core
+  // reference VM (a C program: 0.06 to 3.8 ms from pthread_create to its first instruction;
+  // 64 to 104 us with this mask), which is the whole load it was to hide. With one CPU there
+  // is nothing to overlap, and no thread.
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  const int here = sched_getcpu();
+  if (here < 0 || sched_getaffinity(0, sizeof cpus, &cpus) != 0) return;
+  CPU_CLR(here, &cpus);
+  if (CPU_COUNT(&cpus) == 0) return;
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return;
+  // libpq()'s local static is initialised once, whichever thread comes first; a caller arriving
+  // meanwhile waits for it. An initialisation that throws (no libpq.so.5) leaves it
+  // uninitialised, so the next caller tries again and reports the error itself. Without a
+  // thread, the library is loaded on first use, as without this call.
+  if (pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus) == 0 &&
+      pthread_create(&loader.thread, &attr, load_libpq, nullptr) == 0)
+    loader.running = true;
+  pthread_attr_destroy(&attr);
 }
 
 namespace {
@@ -194,9 +250,24 @@ class PostgresConnection final : public Connection {
     if (r) libpq().PQclear(r);
   }
 
-  bool table_exists(const std::string& name) override {
-    return !query("SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1", {name})
-                .empty();
+  bool table_exists(const std::string& name) override { return tables_exist({name}); }
+
+  // pg_class itself, not the pg_tables view (which joins pg_namespace and pg_tablespace for
+  // columns this does not read): the same tables (relkind 'r' and 'p', the view's own filter),
+  // and on a new backend, whose first query fills its catalog caches, 1.0 ms against 1.6 ms on
+  // the reference VM.
+  bool tables_exist(const std::vector<std::string>& names) override {
+    if (names.empty()) return true;
+    std::string sql =
+        "SELECT count(DISTINCT c.relname) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = "
+        "c.relnamespace WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname IN (";
+    for (std::size_t i = 0; i < names.size(); ++i) sql += (i ? ", $" : "$") + std::to_string(i + 1);
+    sql += ")";
+    const auto rows = query(sql, names);
+    std::vector<std::string> distinct = names;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    return rows.size() == 1 && rows[0][0] && *rows[0][0] == std::to_string(distinct.size());
   }
 
   std::vector<std::string> tables() override {

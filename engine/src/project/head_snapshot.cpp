@@ -177,6 +177,7 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
   s.config_ = config::load_project(o.directory);
   const auto& c = s.config_;
   if (!eligible(c)) return nullptr;
+  start_loading_client(o, c.root);  // while the folder is checked
   for (const auto& app : c.apps)
     if (app.internal && !fs::is_directory(c.root / "apps" / app.name)) return nullptr;
   if (!s.map(snapshot_path(c))) return nullptr;
@@ -235,11 +236,10 @@ bool HeadSnapshot::map(const fs::path& file) {
 }
 
 bool HeadSnapshot::at_head(db::Connection& conn) const {
-  if (!conn.table_exists("alembic_version")) return false;
+  // Without fastappkit_history the full way creates it (Migrator::ensure_tables): not a no-op.
+  if (!conn.tables_exist({"alembic_version", std::string(run::kHistoryTable)})) return false;
   const auto version = conn.query("SELECT version_num FROM alembic_version");
   if (version.size() != 1 || !version[0][0] || *version[0][0] != head_) return false;
-  // Without fastappkit_history the full way creates it (Migrator::ensure_tables): not a no-op.
-  if (!conn.table_exists(run::kHistoryTable)) return false;
   // The latest upgrade row of each revision, as Migrator::modified_since_applied reads them.
   const std::string history = "SELECT id, revision, checksum FROM " + std::string(run::kHistoryTable) +
                               " WHERE app = 'core' AND direction = 'upgrade'";

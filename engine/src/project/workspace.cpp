@@ -7,6 +7,7 @@
 #include <fstream>
 #include <ostream>
 
+#include "fastappkit/db/connection.hpp"
 #include "fastappkit/migration/autogenerate.hpp"
 #include "fastappkit/migration/parse_cache.hpp"
 #include "fastappkit/migration/validate.hpp"
@@ -159,6 +160,7 @@ Workspace Workspace::open_project(const LoadOptions& o) {
   if (!fs::is_directory(cfg.versions_dir()))
     throw Error(ErrorKind::input, "Core migrations directory not found: " + cfg.versions_dir().string(),
                 "check the project structure: core/db/migrations/versions/ must exist");
+  start_loading_client(o, cfg.root);
   const fs::path core_cache = cfg.root / kCacheDir / "core.bin";
   migration::ParseCache cache(core_cache);
   std::vector<migration::ListedEntry> listing;  // for the head snapshot: the folder listed once
@@ -304,6 +306,7 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
     throw Error(ErrorKind::input, "not a plugin source folder: " + (folder / "plugin.toml").string() + " not found",
                 "run in the folder 'fastappkit app new <name> --as-plugin' made, or pass -C <plugin folder>");
   plugin::Manifest manifest = plugin::read_manifest(folder);
+  start_loading_client(o, folder);
   Target t;
   t.kind = TargetKind::external;
   t.name = manifest.name;
@@ -344,6 +347,15 @@ Workspace Workspace::open_plugin_source(const LoadOptions& o) {
   if (o.need_url) w.url_ = config::resolve_database_url(o.database_url, folder, o.url_use);
   w.targets_.push_back(std::move(t));
   return w;
+}
+
+void start_loading_client(const LoadOptions& o, const fs::path& root) {
+  if (!o.need_url || o.url_use != config::UrlUse::connect) return;
+  try {
+    db::start_loading_client(config::resolve_database_url(o.database_url, root, config::UrlUse::dialect).backend);
+  } catch (const std::exception&) {
+    // Reported where the URL is resolved.
+  }
 }
 
 void require_external_app(const config::ProjectConfig& config, std::string_view name) {

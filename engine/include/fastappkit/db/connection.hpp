@@ -83,6 +83,14 @@ class Connection {
   virtual void rollback() noexcept = 0;  // Never throws: used on error paths.
 
   virtual bool table_exists(const std::string& name) = 0;
+  // Whether every one of these tables exists: on PostgreSQL one catalog query for all of them
+  // (a round trip, and on a new connection the first catalog read, is most of what a read
+  // costs there).
+  virtual bool tables_exist(const std::vector<std::string>& names) {
+    for (const auto& n : names)
+      if (!table_exists(n)) return false;
+    return true;
+  }
   virtual std::vector<std::string> tables() = 0;  // user tables, sorted
 
   // The live schema of the user's tables, read from the database's catalog, in the engine's
@@ -142,5 +150,12 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
 // PostgreSQL takes no lock timeout here: lock_for_run gets the run lock's, and the migrator
 // sets lock_timeout for DDL (run::DdlPolicy).
 std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode);
+
+// For a command that will connect: starts loading the backend's client library (libpq and the
+// libraries it needs, a few milliseconds) on a background thread, so that the load runs while
+// the command reads the project. Nothing else happens: no connection is made, and a library that
+// cannot be loaded is reported by the first use, exactly as without this call. Does nothing for
+// SQLite (linked in) and after the first call.
+void start_loading_client(config::Backend backend);
 
 }  // namespace fastappkit::db

@@ -74,6 +74,12 @@ struct LoadOptions {
   bool keep_broken = false;
 };
 
+// A load that will connect (need_url, UrlUse::connect) calls this first with the folder whose
+// .env it reads: a PostgreSQL URL starts loading libpq in the background
+// (db::start_loading_client) while the project is read. Nothing is reported here: a missing or
+// invalid URL is reported where the URL is resolved, as before.
+void start_loading_client(const LoadOptions& o, const std::filesystem::path& root);
+
 // What a command wants done to one target.
 struct Request {
   Request() = default;
