@@ -262,6 +262,47 @@ TEST_SUITE("fastappkit::e2e") {
     same(created, p.full({"migrate", "upgrade"}));
   }
 
+  TEST_CASE("no-op shortcut: a long history is checked on two threads, and an edit in either half is seen") {
+    // From 512 entries on, the second half of the recorded entries is stat'ed on a thread beside
+    // the main one (HeadSnapshot::match). An edit in place in either half takes the full way.
+    Project p{Sqlite{}};
+    const fs::path versions = p.root / "core" / "db" / "migrations" / "versions";
+    auto file = [&](int i) {
+      char id[13];
+      std::snprintf(id, sizeof id, "%012llx", 0xb00000000000ULL + i);
+      return versions / (std::string(id) + "_step.toml");
+    };
+    for (int i = 1; i <= 3; ++i) fs::remove(p.file(i));
+    const int n = 600;
+    for (int i = 1; i <= n; ++i) write_file(file(i), revision(i));
+    REQUIRE_OK(p.run({"migrate", "upgrade"}));
+    bool used = false;
+    // The snapshot records the entries in the order the folder lists them (readdir's, which
+    // directory_iterator reads too): an entry near the start and one near the end.
+    std::vector<fs::path> listed;
+    for (const auto& e : fs::directory_iterator(versions))
+      if (e.path().filename().string().find("_step.toml") != std::string::npos) listed.push_back(e.path());
+    REQUIRE(listed.size() == static_cast<std::size_t>(n));
+    for (const fs::path& edit : {listed[5], listed[n - 5]}) {
+      Project::settle();
+      REQUIRE_OK(p.run({"migrate", "upgrade"}));  // records the snapshot
+      auto fast = p.run({"migrate", "upgrade"}, &used);
+      CHECK(used);
+      same(fast, p.full({"migrate", "upgrade"}));
+      const auto when = fs::last_write_time(edit);
+      const std::string was = read_file(edit);
+      std::string text = was;
+      text.replace(text.find("step "), 5, "stepZ");
+      write_file(edit, text);
+      fs::last_write_time(edit, when);
+      auto edited = p.run({"migrate", "upgrade"}, &used);
+      CHECK_FALSE(used);
+      CHECK_ERR(edited, "changed after it was applied");
+      same(edited, p.full({"migrate", "upgrade"}));
+      write_file(edit, was);
+    }
+  }
+
   TEST_CASE("no-op shortcut: not taken with a plugin folder, and not written with FASTAPPKIT_NO_CACHE") {
     Project p{Sqlite{}};
     Project::settle();

@@ -1,12 +1,12 @@
 // PostgreSQL through libpq.
 #include <dlfcn.h>
 #include <pthread.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <thread>
 #include <type_traits>
 
+#include "../util/beside.hpp"
 #include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/util/text.hpp"
@@ -89,27 +89,11 @@ void start_loading_client(config::Backend backend) {
   if (backend != config::Backend::postgresql) return;
   static Loader loader;
   if (loader.running) return;
-  // The loader runs on another CPU than this thread's. Left to the scheduler, a new thread
-  // starts on its creator's CPU and waits there for a time slice, up to 4 ms on the 2-core
-  // reference VM (a C program: 0.06 to 3.8 ms from pthread_create to its first instruction;
-  // 64 to 104 us with this mask), which is the whole load it was to hide. With one CPU there
-  // is nothing to overlap, and no thread.
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  const int here = sched_getcpu();
-  if (here < 0 || sched_getaffinity(0, sizeof cpus, &cpus) != 0) return;
-  CPU_CLR(here, &cpus);
-  if (CPU_COUNT(&cpus) == 0) return;
-  pthread_attr_t attr;
-  if (pthread_attr_init(&attr) != 0) return;
   // libpq()'s local static is initialised once, whichever thread comes first; a caller arriving
   // meanwhile waits for it. An initialisation that throws (no libpq.so.5) leaves it
   // uninitialised, so the next caller tries again and reports the error itself. Without a
-  // thread, the library is loaded on first use, as without this call.
-  if (pthread_attr_setaffinity_np(&attr, sizeof cpus, &cpus) == 0 &&
-      pthread_create(&loader.thread, &attr, load_libpq, nullptr) == 0)
-    loader.running = true;
-  pthread_attr_destroy(&attr);
+  // thread (one CPU), the library is loaded on first use, as without this call.
+  loader.running = util::start_beside(loader.thread, load_libpq, nullptr);
 }
 
 namespace {

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "../util/beside.hpp"
 #include "../util/test_hooks.hpp"
 #include "fastappkit/migration/models.hpp"
 #include "fastappkit/migration/parse_cache.hpp"
@@ -72,34 +73,73 @@ void entry(std::string_view name_with_nul, const migration::StatKey& key, Sink&&
 // first, and adding, removing or renaming an entry changes the folder's ctime, which no program
 // sets back; so when that key holds, the names are the recorded ones, and each is stat'ed by
 // name (its ctime witnesses any write to it). Allocates nothing per entry.
+// The recorded entries from `at` up to `end` (name, NUL, stat key; records found valid by
+// folder_unchanged): whether each one's stat key is the recorded one.
+bool entries_unchanged(int fd, const char* at, const char* end) {
+  while (at < end) {
+    const std::size_t len = std::strlen(at);
+    migration::StatKey recorded;
+    std::memcpy(recorded.v, at + len + 1, sizeof recorded.v);
+    if (!recorded.known() || !(migration::StatKey::at(fd, at) == recorded)) return false;
+    at += len + 1 + sizeof recorded.v;
+  }
+  return true;
+}
+
+struct EntryRange {
+  int fd;
+  const char* at;
+  const char* end;
+  bool same = false;
+};
+
+void* check_entries(void* range) {
+  auto* r = static_cast<EntryRange*>(range);
+  r->same = entries_unchanged(r->fd, r->at, r->end);
+  return nullptr;
+}
+
+// From this many entries on, the second half is checked on a thread beside this one (it
+// starts in about 70 us; one statx costs about 0.85 us here).
+constexpr std::size_t kEntriesPerThread = 512;
+
 bool folder_unchanged(const config::ProjectConfig& c, std::string_view& entries) {
+  // The records first (no system call): each "name NUL key", the folder's own "." first, then
+  // a lone NUL.
+  const char* const begin = entries.data();
+  std::size_t count = 0;
+  const char* half = nullptr;
+  bool valid = false;
+  for (std::string_view rest = entries; !rest.empty();) {
+    const auto nul = rest.find('\0');
+    if (nul == std::string_view::npos) break;
+    if (nul == 0) {  // the lone NUL: the end of the list
+      valid = count > 0;
+      entries = rest.substr(1);
+      break;
+    }
+    if (rest.size() < nul + 1 + sizeof(migration::StatKey::v) || (count == 0 && rest.substr(0, nul) != ".")) break;
+    ++count;
+    rest.remove_prefix(nul + 1 + sizeof(migration::StatKey::v));
+  }
+  if (!valid) return false;
+  const char* const end = entries.data() - 1;  // the lone NUL
   const int fd = ::open(c.versions_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
-  bool same = true;
-  bool first = true;
-  while (same) {
-    const auto nul = entries.find('\0');
-    if (nul == std::string_view::npos) {
-      same = false;
-      break;
-    }
-    if (nul == 0) {  // the lone NUL: the end of the list
-      entries.remove_prefix(1);
-      break;
-    }
-    const std::string_view name = entries.substr(0, nul);  // NUL-terminated in the mapping
-    migration::StatKey recorded;
-    if (entries.size() < nul + 1 + sizeof recorded.v || (first && name != ".")) {
-      same = false;
-      break;
-    }
-    std::memcpy(recorded.v, entries.data() + nul + 1, sizeof recorded.v);
-    same = recorded.known() && migration::StatKey::at(fd, name.data()) == recorded;
-    entries.remove_prefix(nul + 1 + sizeof recorded.v);
-    first = false;
+  EntryRange second{fd, end, end};
+  pthread_t thread{};
+  bool beside = false;
+  if (count >= kEntriesPerThread) {
+    half = begin;
+    for (std::size_t i = 0; i < count / 2; ++i) half += std::strlen(half) + 1 + sizeof(migration::StatKey::v);
+    second.at = half;
+    beside = util::start_beside(thread, check_entries, &second);
+    if (!beside) second.at = end;
   }
+  const bool first_same = entries_unchanged(fd, begin, beside ? half : end);
+  if (beside) pthread_join(thread, nullptr);
   ::close(fd);
-  return same && !first;
+  return first_same && (!beside || second.same);
 }
 
 // No external app is listed and no plugin folder holds a plugin.toml: then the full way's plugin
