@@ -100,6 +100,42 @@ bool same(const Schema& a, const Schema& b) { return a.tables == b.tables; }
 }  // namespace
 
 TEST_SUITE("fastappkit::migration") {
+  TEST_CASE("Box: an optional on the heap, copied deep, compared and converted as std::optional") {
+    Box<std::string> empty;
+    CHECK_FALSE(empty.has_value());
+    CHECK(empty == std::nullopt);
+    CHECK(empty == std::optional<std::string>());
+    CHECK(empty.value_or("d") == "d");
+    CHECK_THROWS_AS((void)empty.value(), std::bad_optional_access);
+    Box<std::string> a = "x";
+    Box<std::string> b = a;  // deep: changing b leaves a
+    *b = "y";
+    CHECK(*a == "x");
+    CHECK(*b == "y");
+    CHECK_FALSE(a == b);
+    b = a;
+    CHECK(a == b);
+    CHECK(a == std::optional<std::string>("x"));
+    CHECK_FALSE(a == std::optional<std::string>());
+    const std::optional<std::string> back = a;
+    CHECK(back == std::optional<std::string>("x"));
+    a = std::optional<std::string>();
+    CHECK_FALSE(a);
+    a = std::optional<std::string>("z");
+    CHECK(a->size() == 1);
+    Box<std::string> moved = std::move(a);
+    CHECK(*moved == "z");
+    moved.reset();
+    CHECK(moved == std::nullopt);
+    // An Operation's boxed members copy with it.
+    Operation op;
+    op.column = col("c");
+    Operation copy = op;
+    copy.column->name = "d";
+    CHECK(op.column->name == "c");
+    CHECK(sizeof(Operation) < 700);
+  }
+
   TEST_CASE("revert takes back exactly what apply with an undo record did, one operation at a time") {
     auto ops = history();
     Schema s;

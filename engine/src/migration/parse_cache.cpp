@@ -32,7 +32,7 @@ constexpr char kMagic[4] = {'F', 'A', 'K', 'C'};
 static_assert(sizeof(ColumnSpec) == 232, "a ColumnSpec field was added: add it to visit(ColumnSpec) and bump kFormat");
 static_assert(sizeof(ForeignKey) == 192, "a ForeignKey field was added: add it to visit(ForeignKey) and bump kFormat");
 static_assert(sizeof(UniqueConstraint) == 56, "a UniqueConstraint field was added: add it and bump kFormat");
-static_assert(sizeof(Operation) == 920, "an Operation field was added: add it to visit(Operation) and bump kFormat");
+static_assert(sizeof(Operation) == 592, "an Operation field was added: add it to visit(Operation) and bump kFormat");
 static_assert(sizeof(Migration) == 336, "a Migration field was added: add it to visit(Migration) and bump kFormat");
 #endif
 
@@ -97,6 +97,11 @@ struct Enc {
     if (o) io(*o);
   }
   template <class T>
+  void io(const Box<T>& o) {  // as an optional: the same bytes
+    io(o.has_value());
+    if (o) io(*o);
+  }
+  template <class T>
   void io(const std::vector<T>& v) {
     w.u64(v.size());
     for (const auto& e : v) io(e);
@@ -123,6 +128,18 @@ struct Dec {
   void io(E& e) { e = static_cast<E>(r.u64()); }
   template <class T>
   void io(std::optional<T>& o) {
+    bool has = false;
+    io(has);
+    if (!has) {
+      o.reset();
+      return;
+    }
+    T v{};
+    io(v);
+    o = std::move(v);
+  }
+  template <class T>
+  void io(Box<T>& o) {
     bool has = false;
     io(has);
     if (!has) {
