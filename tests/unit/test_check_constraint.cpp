@@ -104,7 +104,7 @@ TEST_SUITE("fastappkit::migration") {
     CHECK(op.kind == OpKind::create_check_constraint);
     CHECK(op.name == "ck_items_price");
     CHECK(op.table == "items");
-    CHECK(op.condition == "price >= 0");
+    CHECK(op.extra().condition == "price >= 0");
     CHECK(op.not_valid);
     CHECK(op.lint_ignore == std::vector<std::string>{"check-constraint-not-valid"});
     CHECK_FALSE(op_of(kCheck).not_valid);
@@ -244,7 +244,7 @@ TEST_SUITE("fastappkit::migration") {
     REQUIRE(ops.size() == 3);
     CHECK(ops[0].kind == OpKind::create_table);
     CHECK(ops[2].kind == OpKind::create_check_constraint);
-    CHECK(ops[2].condition == "price >= 0");
+    CHECK(ops[2].extra().condition == "price >= 0");
     Migration m;
     m.revision = "d00000000004";
     m.upgrade = ops;
@@ -252,7 +252,7 @@ TEST_SUITE("fastappkit::migration") {
     REQUIRE(back.upgrade.size() == 3);
     CHECK(back.upgrade[2].kind == OpKind::create_check_constraint);
     CHECK(back.upgrade[2].name == "ck_items_price");
-    CHECK(back.upgrade[2].condition == "price >= 0");
+    CHECK(back.upgrade[2].extra().condition == "price >= 0");
   }
 }
 

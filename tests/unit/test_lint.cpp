@@ -390,8 +390,8 @@ TEST_SUITE("fastappkit::sql") {
     fk.name = "fk_a";
     fk.table = "t";
     fk.index_columns = {"a"};
-    fk.references_table = "u";
-    fk.references_columns = {"id"};
+    fk.edit_extra().references_table = "u";
+    fk.edit_extra().references_columns = {"id"};
     fk.not_valid = true;
     auto pg = sql::render(fk, s, sql::Dialect::postgresql).statements;
     REQUIRE(pg.size() == 1);

@@ -1,6 +1,7 @@
 // Revision files (SPEC §5): parsing every operation and every error with its position.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -295,10 +296,10 @@ TEST_SUITE("fastappkit::migration") {
       CHECK(fk.name == "fk_articles_editor");
       CHECK(fk.table == "articles");
       CHECK(fk.index_columns == std::vector<std::string>{"author_id"});
-      CHECK(fk.references_table == "editors");
-      CHECK(fk.references_columns == std::vector<std::string>{"id"});
-      CHECK(fk.on_delete == std::optional<std::string>("RESTRICT"));
-      CHECK(fk.on_update == std::optional<std::string>("NO ACTION"));
+      CHECK(fk.extra().references_table == "editors");
+      CHECK(fk.extra().references_columns == std::vector<std::string>{"id"});
+      CHECK(fk.extra().on_delete == std::optional<std::string>("RESTRICT"));
+      CHECK(fk.extra().on_update == std::optional<std::string>("NO ACTION"));
       const Operation& drop = m.upgrade[10];
       CHECK(drop.kind == OpKind::drop_constraint);
       CHECK(drop.name == "uq_posts_title_tenant");
@@ -307,10 +308,10 @@ TEST_SUITE("fastappkit::migration") {
     SUBCASE("execute") {
       const Operation& all = m.upgrade[11];
       CHECK(all.kind == OpKind::execute);
-      CHECK(all.sql == std::map<std::string, std::string>{{"", "UPDATE articles SET views = 1"}});
+      CHECK(all.extra().sql == std::map<std::string, std::string>{{"", "UPDATE articles SET views = 1"}});
       const Operation& per = m.upgrade[12];
       CHECK(per.kind == OpKind::execute);
-      CHECK(per.sql == std::map<std::string, std::string>{{"sqlite", "SELECT 1"}, {"postgresql", "SELECT 2"}});
+      CHECK(per.extra().sql == std::map<std::string, std::string>{{"sqlite", "SELECT 1"}, {"postgresql", "SELECT 2"}});
     }
     SUBCASE("downgrade") {
       CHECK(m.downgrade[0].kind == OpKind::drop_table);
@@ -343,8 +344,8 @@ TEST_SUITE("fastappkit::migration") {
     Migration m = parse_migration(text, kPath, ParseOptions{.allow_call = true});
     REQUIRE(m.upgrade.size() == 1);
     CHECK(m.upgrade[0].kind == OpKind::call);
-    CHECK(m.upgrade[0].function == "seed_rows");
-    CHECK(m.upgrade[0].args == std::vector<std::string>{"a", "b"});
+    CHECK(m.upgrade[0].extra().function == "seed_rows");
+    CHECK(m.upgrade[0].extra().args == std::vector<std::string>{"a", "b"});
 
     auto no_function = parse_error(with_rev("[[upgrade]]\nop = \"call\"\n"), kPath, ParseOptions{.allow_call = true});
     REQUIRE(no_function);
@@ -575,10 +576,19 @@ TEST_SUITE("fastappkit::migration") {
     CHECK(back.down_line == m.down_line);
     CHECK(back.depends_col == m.depends_col);
     REQUIRE(back.upgrade.size() == m.upgrade.size());
+    const Operation plain;  // no boxed members: extra() is the shared empty one
     for (std::size_t i = 0; i < m.upgrade.size(); ++i) {
       CHECK(back.upgrade[i].line == m.upgrade[i].line);
       CHECK(back.upgrade[i].col == m.upgrade[i].col);
+      // A decoded operation has a box for its check/foreign key/execute/call members only when
+      // it uses one of them.
+      const bool boxed = &back.upgrade[i].extra() != &plain.extra();
+      CHECK(boxed == !(back.upgrade[i].extra() == OperationExtra{}));
     }
+    CHECK(std::any_of(back.upgrade.begin(), back.upgrade.end(),
+                      [&](const Operation& op) { return &op.extra() == &plain.extra(); }));
+    CHECK(std::any_of(back.upgrade.begin(), back.upgrade.end(),
+                      [&](const Operation& op) { return &op.extra() != &plain.extra(); }));
     // Malformed bytes are refused, never half-read.
     CHECK_THROWS(decode_migration(bytes.substr(0, bytes.size() / 2)));
     CHECK_THROWS(decode_migration(bytes + "x"));

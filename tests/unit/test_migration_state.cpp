@@ -69,8 +69,8 @@ std::vector<Operation> history() {
   auto fk = on(OpKind::create_foreign_key, "posts");
   fk.name = "fk_posts_editor";
   fk.index_columns = {"user_id"};
-  fk.references_table = "accounts";
-  fk.references_columns = {"account_id"};
+  fk.edit_extra().references_table = "accounts";
+  fk.edit_extra().references_columns = {"account_id"};
   ops.push_back(fk);
   auto drop_constraint = on(OpKind::drop_constraint, "accounts");
   drop_constraint.name = "uq_accounts_email";
@@ -87,7 +87,7 @@ std::vector<Operation> history() {
   ops.push_back(on(OpKind::drop_table, "posts"));
   ops.push_back(create("accounts", {col("replaced")}));  // over an existing table
   auto raw = on(OpKind::execute, "");
-  raw.sql[""] = "SELECT 1";
+  raw.edit_extra().sql[""] = "SELECT 1";
   ops.push_back(raw);
   auto unknown = on(OpKind::add_column, "made_by_raw_sql");
   unknown.column = col("x");

@@ -43,7 +43,7 @@ class Progress : public project::Observer {
     ctx_.out << "  " << r.app << "  " << verb << " " << m.revision << "  " << m.message << "  "
              << (r.skipped ? std::string("(already done by another run)") : std::string("(") + ms + ")") << "\n";
     if (ctx_.verbosity > 1) {
-      for (const auto& [i, op] : r.step.calls) ctx_.out << "      -- call " << op->function << "\n";
+      for (const auto& [i, op] : r.step.calls) ctx_.out << "      -- call " << op->extra().function << "\n";
       for (const auto& st : r.step.statements) ctx_.out << "      " << st << ";\n";
     }
   }

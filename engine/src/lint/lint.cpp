@@ -281,15 +281,15 @@ class Linter {
         if (existing(t) && !op.not_valid)
           add(op, "foreign-key-not-valid",
               "ADD FOREIGN KEY scans every row of '" + t + "' while holding a SHARE ROW EXCLUSIVE lock on '" + t +
-                  "' and '" + op.references_table + "': writes to both wait for the scan",
-              fk_ops(t, op.name, op.index_columns, op.references_table, op.references_columns));
+                  "' and '" + op.extra().references_table + "': writes to both wait for the scan",
+              fk_ops(t, op.name, op.index_columns, op.extra().references_table, op.extra().references_columns));
         return;
       case OpKind::create_check_constraint:
         if (existing(t) && !op.not_valid)
           add(op, "check-constraint-not-valid",
               "ADD CONSTRAINT ... CHECK scans every row of '" + t +
                   "' while holding an ACCESS EXCLUSIVE lock: reads and writes wait for the scan",
-              check_ops(t, op.name, op.condition));
+              check_ops(t, op.name, op.extra().condition));
         return;
       case OpKind::validate_constraint:
         if (m_.transactional && not_valid_.count(t + "\n" + op.name))

@@ -52,10 +52,10 @@ Operation fk_op(const std::string& table, const ForeignKey& fk) {
   op.table = table;
   op.name = fk.name;
   op.index_columns = fk.columns;
-  op.references_table = fk.references_table;
-  op.references_columns = fk.references_columns;
-  op.on_delete = fk.on_delete;
-  op.on_update = fk.on_update;
+  op.edit_extra().references_table = fk.references_table;
+  op.edit_extra().references_columns = fk.references_columns;
+  op.edit_extra().on_delete = fk.on_delete;
+  op.edit_extra().on_update = fk.on_update;
   return op;
 }
 
@@ -252,7 +252,7 @@ std::vector<Operation> diff(const Schema& from, const Schema& to) {
     // downgrade) has some: they come back with it.
     for (const auto& k : t.checks) {
       Operation op = named_op(OpKind::create_check_constraint, name, k.name);
-      op.condition = k.condition;
+      op.edit_extra().condition = k.condition;
       constraint_creates.push_back(op);
     }
   }
@@ -408,10 +408,10 @@ std::string describe(const Operation& op) {
     case OpKind::create_unique:
       return "add unique constraint " + op.name + " on " + op.table + cols(op.index_columns);
     case OpKind::create_foreign_key:
-      return "add foreign key " + op.name + " on " + op.table + cols(op.index_columns) + " -> " + op.references_table +
-             cols(op.references_columns);
+      return "add foreign key " + op.name + " on " + op.table + cols(op.index_columns) + " -> " +
+             op.extra().references_table + cols(op.extra().references_columns);
     case OpKind::create_check_constraint:
-      return "add check constraint " + op.name + " on " + op.table + " (" + op.condition + ")";
+      return "add check constraint " + op.name + " on " + op.table + " (" + op.extra().condition + ")";
     case OpKind::drop_constraint:
       return "drop constraint " + op.name + " on " + op.table;
     case OpKind::validate_constraint:
@@ -419,7 +419,7 @@ std::string describe(const Operation& op) {
     case OpKind::execute:
       return "execute SQL";
     case OpKind::call:
-      return "call " + op.function;
+      return "call " + op.extra().function;
   }
   return "?";
 }
@@ -532,24 +532,24 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       kv("name", q(op.name));
       kv("table", q(op.table));
       kv("columns", list(op.index_columns));
-      kv("references_table", q(op.references_table));
-      kv("references_columns", list(op.references_columns));
-      if (op.on_delete) kv("on_delete", q(*op.on_delete));
-      if (op.on_update) kv("on_update", q(*op.on_update));
+      kv("references_table", q(op.extra().references_table));
+      kv("references_columns", list(op.extra().references_columns));
+      if (op.extra().on_delete) kv("on_delete", q(*op.extra().on_delete));
+      if (op.extra().on_update) kv("on_update", q(*op.extra().on_update));
       if (op.not_valid) kv("not_valid", "true");
       break;
     case OpKind::create_check_constraint:
       kv("name", q(op.name));
       kv("table", q(op.table));
-      kv("condition", q(op.condition));
+      kv("condition", q(op.extra().condition));
       if (op.not_valid) kv("not_valid", "true");
       break;
     case OpKind::execute:
-      for (const auto& [d, sql] : op.sql) kv(d.empty() ? "sql" : d.c_str(), q(sql));
+      for (const auto& [d, sql] : op.extra().sql) kv(d.empty() ? "sql" : d.c_str(), q(sql));
       break;
     case OpKind::call:
-      kv("function", q(op.function));
-      if (!op.args.empty()) kv("args", list(op.args));
+      kv("function", q(op.extra().function));
+      if (!op.extra().args.empty()) kv("args", list(op.extra().args));
       break;
   }
   if (!op.lint_ignore.empty()) kv("lint_ignore", list(op.lint_ignore));

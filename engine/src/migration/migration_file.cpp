@@ -305,20 +305,20 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       op.name = req("name");
       op.table = req("table");
       op.index_columns = name_list(src, *t, "columns", what, node.source());
-      op.references_table = req("references_table");
-      op.references_columns = name_list(src, *t, "references_columns", what, node.source());
-      if (op.index_columns.size() != op.references_columns.size())
+      op.edit_extra().references_table = req("references_table");
+      op.edit_extra().references_columns = name_list(src, *t, "references_columns", what, node.source());
+      if (op.index_columns.size() != op.extra().references_columns.size())
         src.fail(node.source(), "create_foreign_key: columns and references_columns differ in length");
-      op.on_delete = referential_action(src, *t, "on_delete");
-      op.on_update = referential_action(src, *t, "on_update");
+      op.edit_extra().on_delete = referential_action(src, *t, "on_delete");
+      op.edit_extra().on_update = referential_action(src, *t, "on_update");
       op.not_valid = src.opt_bool(*t, "not_valid", what).value_or(false);
       break;
     case OpKind::create_check_constraint: {
       src.check_keys(*t, {"op", "name", "table", "condition", "not_valid", "lint_ignore"}, what);
       op.name = req("name");
       op.table = req("table");
-      op.condition = req("condition");
-      if (op.condition.find_first_not_of(" \t\r\n") == std::string::npos)
+      op.edit_extra().condition = req("condition");
+      if (op.extra().condition.find_first_not_of(" \t\r\n") == std::string::npos)
         src.fail(t->get("condition")->source(), what + ": condition is empty",
                  "write an SQL boolean expression, e.g. condition = \"price >= 0\"");
       op.not_valid = src.opt_bool(*t, "not_valid", what).value_or(false);
@@ -327,10 +327,10 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
     case OpKind::execute:
       src.check_keys(*t, {"op", "sql", "sqlite", "postgresql", "lint_ignore"}, what);
       for (const char* k : {"sql", "sqlite", "postgresql"}) {
-        if (auto v = src.opt_str(*t, k, what)) op.sql[std::string(k) == "sql" ? "" : k] = *v;
+        if (auto v = src.opt_str(*t, k, what)) op.edit_extra().sql[std::string(k) == "sql" ? "" : k] = *v;
       }
-      if (op.sql.empty()) src.fail(node.source(), "execute needs 'sql', or 'sqlite' and/or 'postgresql'");
-      if (op.sql.count("") && op.sql.size() > 1)
+      if (op.extra().sql.empty()) src.fail(node.source(), "execute needs 'sql', or 'sqlite' and/or 'postgresql'");
+      if (op.extra().sql.count("") && op.extra().sql.size() > 1)
         src.fail(node.source(), "execute has both 'sql' and a per-dialect key",
                  "use 'sql' for every dialect, or 'sqlite' and 'postgresql'");
       break;
@@ -339,8 +339,8 @@ Operation operation(const TomlSource& src, const toml::node& node, const ParseOp
       if (!options.allow_call)
         src.fail(node.source(), "'call' operations run C++ steps that only plugins (external apps) provide",
                  "use op = \"execute\" with SQL here, or move the step into a plugin");
-      op.function = req("function");
-      op.args = src.opt_str_list(*t, "args", what);
+      op.edit_extra().function = req("function");
+      op.edit_extra().args = src.opt_str_list(*t, "args", what);
       break;
   }
   if (t->get("table") && op.table.empty()) src.fail(t->get("table")->source(), what + ": table is empty");

@@ -32,7 +32,9 @@ constexpr char kMagic[4] = {'F', 'A', 'K', 'C'};
 static_assert(sizeof(ColumnSpec) == 232, "a ColumnSpec field was added: add it to visit(ColumnSpec) and bump kFormat");
 static_assert(sizeof(ForeignKey) == 192, "a ForeignKey field was added: add it to visit(ForeignKey) and bump kFormat");
 static_assert(sizeof(UniqueConstraint) == 56, "a UniqueConstraint field was added: add it and bump kFormat");
-static_assert(sizeof(Operation) == 592, "an Operation field was added: add it to visit(Operation) and bump kFormat");
+static_assert(sizeof(Operation) == 392, "an Operation field was added: add it to visit(Operation) and bump kFormat");
+static_assert(sizeof(OperationExtra) == 272,
+              "an OperationExtra field was added: add it to visit(Operation) and bump kFormat");
 static_assert(sizeof(Migration) == 336, "a Migration field was added: add it to visit(Migration) and bump kFormat");
 #endif
 
@@ -231,14 +233,25 @@ void visit(IO& io, O& op) requires std::is_same_v<std::remove_const_t<O>, Operat
   io.io(op.unique);
   io.io(op.concurrently);
   io.io(op.not_valid);
-  io.io(op.condition);
-  io.io(op.references_table);
-  io.io(op.references_columns);
-  io.io(op.on_delete);
-  io.io(op.on_update);
-  io.io(op.sql);
-  io.io(op.function);
-  io.io(op.args);
+  // The boxed members, in the byte form's order as when they were inline; a decoded operation
+  // gets a box only when one of them is set.
+  auto extra = [&io](auto& x) {
+    io.io(x.condition);
+    io.io(x.references_table);
+    io.io(x.references_columns);
+    io.io(x.on_delete);
+    io.io(x.on_update);
+    io.io(x.sql);
+    io.io(x.function);
+    io.io(x.args);
+  };
+  if constexpr (std::is_const_v<O>) {
+    extra(op.extra());
+  } else {
+    OperationExtra x;
+    extra(x);
+    if (!(x == OperationExtra{})) op.edit_extra() = std::move(x);
+  }
 }
 
 template <class IO, class M>

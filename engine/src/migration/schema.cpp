@@ -332,13 +332,17 @@ void apply(Schema& schema, const Operation& op) {
       break;
     case OpKind::create_foreign_key:
       if (t) {
-        ForeignKey fk{op.name,      op.index_columns, op.references_table, op.references_columns,
-                      op.on_delete, op.on_update};
+        ForeignKey fk{op.name,
+                      op.index_columns,
+                      op.extra().references_table,
+                      op.extra().references_columns,
+                      op.extra().on_delete,
+                      op.extra().on_update};
         t->foreign_keys.push_back(fk);
       }
       break;
     case OpKind::create_check_constraint:
-      if (t) t->checks.push_back({op.name, op.condition, op.not_valid});
+      if (t) t->checks.push_back({op.name, op.extra().condition, op.not_valid});
       break;
     case OpKind::drop_constraint:
       if (t) {

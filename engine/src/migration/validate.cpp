@@ -94,7 +94,7 @@ void mention_sql(State& st, const std::string& sql) {
 void record(State& st, const Operation& op) {
   if (op.kind == OpKind::execute) {
     st.raw = true;
-    for (const auto& [dialect, sql] : op.sql) mention_sql(st, sql);
+    for (const auto& [dialect, sql] : op.extra().sql) mention_sql(st, sql);
   } else if (op.kind == OpKind::call) {
     st.raw = st.called = true;
   }
@@ -154,7 +154,7 @@ class Checker {
         if (const Table* t = table(op_.table)) {
           columns(*t, op_.index_columns);
           constraint_free(*t, op_.name);
-          reference(t, op_.references_table, op_.references_columns, op_.index_columns.size());
+          reference(t, op_.extra().references_table, op_.extra().references_columns, op_.index_columns.size());
         }
         return;
       case OpKind::create_check_constraint:

@@ -278,19 +278,19 @@ std::set<std::string> Plugin::tables() const {
 }
 
 void Plugin::call(const migration::Operation& op, db::Connection& conn) const {
-  auto it = library->steps.find(op.function);
+  auto it = library->steps.find(op.extra().function);
   if (it == library->steps.end())
-    throw db::DbError(db::Failure::other, "plugin " + manifest.name + " has no C++ step '" + op.function + "'");
+    throw db::DbError(db::Failure::other, "plugin " + manifest.name + " has no C++ step '" + op.extra().function + "'");
   fak_host host;
   host.conn = &conn;
   std::vector<fak_string> args;
-  for (const auto& a : op.args) args.push_back({a.data(), a.size()});
+  for (const auto& a : op.extra().args) args.push_back({a.data(), a.size()});
   int32_t rc = it->second(&kHostApi, &host, args.data(), args.size());
   if (rc != 0) {
     throw db::DbError(db::Failure::other,
-                      "C++ step '" + op.function + "' of plugin " + manifest.name + " failed: " +
+                      "C++ step '" + op.extra().function + "' of plugin " + manifest.name + " failed: " +
                           (host.error.empty() ? std::string("(it returned an error with no message)") : host.error),
-                      "call " + op.function, {}, "see the plugin's documentation for what the step needs");
+                      "call " + op.extra().function, {}, "see the plugin's documentation for what the step needs");
   }
 }
 
@@ -708,14 +708,14 @@ Plugin load(const Manifest& m, migration::ParseCache* cache) {
   for (const auto& mig : p.graph->migrations())
     for (const auto* ops : {&mig.upgrade, &mig.downgrade})
       for (const auto& op : *ops) {
-        if (op.kind == migration::OpKind::call && !p.library->steps.count(op.function))
+        if (op.kind == migration::OpKind::call && !p.library->steps.count(op.extra().function))
           refuse(m.folder,
-                 mig.path + ":" + std::to_string(op.line) + ": call names C++ step '" + op.function +
+                 mig.path + ":" + std::to_string(op.line) + ": call names C++ step '" + op.extra().function +
                      "', which the plugin does not register",
                  p.step_names.empty() ? "the plugin registers no steps (FASTAPPKIT_STEP)"
                                       : "its steps: " + util::join(p.step_names, ", "));
         if (op.kind == migration::OpKind::execute)
-          for (const auto& [dialect, sql] : op.sql) {
+          for (const auto& [dialect, sql] : op.extra().sql) {
             std::string lower = sql;
             std::transform(lower.begin(), lower.end(), lower.begin(),
                            [](unsigned char c) { return static_cast<char>(std::tolower(c)); });

@@ -410,13 +410,13 @@ void resolve_calls(const Target& t, const TargetPlan& part) {
     for (const auto& [index, op] : step.calls) {
       if (!t.steps)
         throw Error(ErrorKind::input, op_location(*step.migration, *op),
-                    "revision " + step.migration->revision + " calls C++ step '" + op->function +
+                    "revision " + step.migration->revision + " calls C++ step '" + op->extra().function +
                         "', which runs from the plugin's library",
                     t.steps_hint);
-      if (!t.steps->count(op->function)) {
+      if (!t.steps->count(op->extra().function)) {
         std::vector<std::string> have(t.steps->begin(), t.steps->end());
         throw Error(ErrorKind::input, op_location(*step.migration, *op),
-                    "revision " + step.migration->revision + " calls C++ step '" + op->function +
+                    "revision " + step.migration->revision + " calls C++ step '" + op->extra().function +
                         "', which the library of " + t.name + " does not register (" +
                         (have.empty() ? std::string("it registers none") : "its steps: " + util::join(have, ", ")) +
                         ")",

@@ -125,7 +125,7 @@ std::vector<std::string> Migrator::execute_step(db::Connection& conn, const Step
       run_until(step.calls[call].first);
       const auto* op = step.calls[call].second;
       if (!calls_)
-        throw db::DbError(db::Failure::other, "'call " + op->function +
+        throw db::DbError(db::Failure::other, "'call " + op->extra().function +
                                                   "' needs a plugin's C++ step, and this migration is not a plugin's");
       calls_(*op, conn);
     }
@@ -287,8 +287,8 @@ void Migrator::write_script(std::ostream& out, const std::vector<Step>& steps, c
     for (std::size_t i = 0; i <= step.statements.size(); ++i) {
       for (; call < step.calls.size() && step.calls[call].first == i; ++call) {
         const auto* op = step.calls[call].second;
-        out << "-- call C++ step " << op->function << "(" << util::join(op->args, ", ") << ") of plugin " << label_
-            << "\n";
+        out << "-- call C++ step " << op->extra().function << "(" << util::join(op->extra().args, ", ")
+            << ") of plugin " << label_ << "\n";
       }
       const Step::Rebuild* rb = rebuild < step.rebuilds.size() ? &step.rebuilds[rebuild] : nullptr;
       if (rb && rb->first == i) {
@@ -489,7 +489,7 @@ std::string Migrator::blocker_text(db::Connection& conn, const Step& step) const
   std::set<std::string> tables;
   const auto& ops = step.direction == Direction::upgrade ? step.migration->upgrade : step.migration->downgrade;
   for (const auto& op : ops) {
-    for (const std::string* t : {&op.table, &op.references_table, &op.new_name})
+    for (const std::string* t : {&op.table, &op.extra().references_table, &op.new_name})
       if (!t->empty()) tables.insert(*t);
   }
   return lockers_of(conn, tables);

@@ -353,12 +353,12 @@ RenderedOp render_postgresql(const Operation& op) {
       break;
     case OpKind::create_foreign_key:
       out.statements.push_back("ALTER TABLE " + table + " ADD " +
-                               fk_clause({op.name, op.index_columns, op.references_table, op.references_columns,
-                                          op.on_delete, op.on_update}) +
+                               fk_clause({op.name, op.index_columns, op.extra().references_table,
+                                          op.extra().references_columns, op.extra().on_delete, op.extra().on_update}) +
                                (op.not_valid ? " NOT VALID" : ""));
       break;
     case OpKind::create_check_constraint:
-      out.statements.push_back("ALTER TABLE " + table + " ADD " + check_clause(op.name, op.condition) +
+      out.statements.push_back("ALTER TABLE " + table + " ADD " + check_clause(op.name, op.extra().condition) +
                                (op.not_valid ? " NOT VALID" : ""));
       break;
     case OpKind::drop_constraint:
@@ -665,9 +665,9 @@ RenderedOp render(const Operation& op, const Schema& before, Dialect d) {
                                quote_ident(op.name));
       return out;
     case OpKind::execute: {
-      auto it = op.sql.find("");
-      if (it == op.sql.end()) it = op.sql.find(std::string(dialect_name(d)));
-      if (it == op.sql.end()) {
+      auto it = op.extra().sql.find("");
+      if (it == op.extra().sql.end()) it = op.extra().sql.find(std::string(dialect_name(d)));
+      if (it == op.extra().sql.end()) {
         throw Error(
             ErrorKind::input,
             "execute at line " + std::to_string(op.line) + " has no SQL for " + std::string(dialect_name(d)),

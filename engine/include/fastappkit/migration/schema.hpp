@@ -179,6 +179,19 @@ class Box {
   std::unique_ptr<T> p_;
 };
 
+// The members of an Operation that only some kinds use, in one box (Operation::extra): 200
+// bytes that most operations of a history would carry empty.
+struct OperationExtra {
+  std::string condition;         // create_check_constraint: an SQL boolean expression
+  std::string references_table;  // create_foreign_key
+  std::vector<std::string> references_columns;
+  std::optional<std::string> on_delete, on_update;
+  std::map<std::string, std::string> sql;  // execute: "" key = every dialect, else "sqlite"/"postgresql"
+  std::string function;                    // call
+  std::vector<std::string> args;
+  bool operator==(const OperationExtra&) const = default;
+};
+
 struct Operation {
   OpKind kind = OpKind::execute;
   int line = 0, col = 0;                 // of the [[upgrade]]/[[downgrade]] entry, for messages
@@ -210,17 +223,20 @@ struct Operation {
   bool concurrently = false;  // create_index, drop_index: PostgreSQL CONCURRENTLY (transactional = false files)
   bool not_valid = false;     // create_foreign_key, create_check_constraint: PostgreSQL NOT VALID (existing rows
                               // checked by validate_constraint)
-  std::string condition;      // create_check_constraint: an SQL boolean expression
-  std::string references_table;
-  std::vector<std::string> references_columns;
-  Box<std::string> on_delete, on_update;
 
-  // execute: "" key = every dialect, else "sqlite"/"postgresql"
-  std::map<std::string, std::string> sql;
+  // What only check constraints, foreign keys, `execute` and `call` carry: read with extra()
+  // (empty values when the operation has none), written with edit_extra().
+  const OperationExtra& extra() const {
+    static const OperationExtra none;
+    return extra_ ? *extra_ : none;
+  }
+  OperationExtra& edit_extra() {
+    if (!extra_) extra_ = OperationExtra{};
+    return *extra_;
+  }
 
-  // call
-  std::string function;
-  std::vector<std::string> args;
+ private:
+  Box<OperationExtra> extra_;
 };
 
 // Turns a create_table operation (or a models.toml table) into normalised state, deriving
