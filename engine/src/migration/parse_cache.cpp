@@ -84,6 +84,11 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+// std::optional and Box: a presence flag, then the value (a Box is stored as the optional it
+// was before it moved to the heap).
+template <template <class> class Opt, class T>
+constexpr bool kOptional = std::is_same_v<Opt<T>, std::optional<T>> || std::is_same_v<Opt<T>, Box<T>>;
+
 // One field list per type serves both directions: Enc writes, Dec reads into the same fields.
 struct Enc {
   Writer& w;
@@ -93,13 +98,9 @@ struct Enc {
   template <class E>
   requires std::is_enum_v<E>
   void io(E e) { w.u64(static_cast<std::uint64_t>(e)); }
-  template <class T>
-  void io(const std::optional<T>& o) {
-    io(o.has_value());
-    if (o) io(*o);
-  }
-  template <class T>
-  void io(const Box<T>& o) {  // as an optional: the same bytes
+  template <template <class> class Opt, class T>
+  requires kOptional<Opt, T>
+  void io(const Opt<T>& o) {
     io(o.has_value());
     if (o) io(*o);
   }
@@ -128,20 +129,9 @@ struct Dec {
   template <class E>
   requires std::is_enum_v<E>
   void io(E& e) { e = static_cast<E>(r.u64()); }
-  template <class T>
-  void io(std::optional<T>& o) {
-    bool has = false;
-    io(has);
-    if (!has) {
-      o.reset();
-      return;
-    }
-    T v{};
-    io(v);
-    o = std::move(v);
-  }
-  template <class T>
-  void io(Box<T>& o) {
+  template <template <class> class Opt, class T>
+  requires kOptional<Opt, T>
+  void io(Opt<T>& o) {
     bool has = false;
     io(has);
     if (!has) {
