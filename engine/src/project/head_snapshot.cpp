@@ -68,11 +68,6 @@ void entry(std::string_view name_with_nul, const migration::StatKey& key, Sink&&
   sink(std::string_view(reinterpret_cast<const char*>(key.v), sizeof key.v));
 }
 
-// Whether the versions folder is as `entries` (the snapshot's list, from its first name to the
-// lone NUL, which it takes off) records it. The folder is not listed again: its own key comes
-// first, and adding, removing or renaming an entry changes the folder's ctime, which no program
-// sets back; so when that key holds, the names are the recorded ones, and each is stat'ed by
-// name (its ctime witnesses any write to it). Allocates nothing per entry.
 // The recorded entries from `at` up to `end` (name, NUL, stat key; records found valid by
 // folder_unchanged): whether each one's stat key is the recorded one.
 bool entries_unchanged(int fd, const char* at, const char* end) {
@@ -103,12 +98,17 @@ void* check_entries(void* range) {
 // starts in about 70 us; one statx costs about 0.85 us here).
 constexpr std::size_t kEntriesPerThread = 512;
 
+// Whether the versions folder is as `entries` (the snapshot's list, from its first name to the
+// lone NUL, which it takes off) records it. The folder is not listed again: its own key comes
+// first, and adding, removing or renaming an entry changes the folder's ctime, which no program
+// sets back; so when that key holds, the names are the recorded ones, and each is stat'ed by
+// name (its ctime witnesses any write to it). Allocates nothing per entry.
 bool folder_unchanged(const config::ProjectConfig& c, std::string_view& entries) {
   // The records first (no system call): each "name NUL key", the folder's own "." first, then
   // a lone NUL.
   const char* const begin = entries.data();
+  const char* half = nullptr;  // where the second thread's half starts
   std::size_t count = 0;
-  const char* half = nullptr;
   bool valid = false;
   for (std::string_view rest = entries; !rest.empty();) {
     const auto nul = rest.find('\0');
