@@ -7,7 +7,7 @@ int main(int argc, char** argv) {
   try {
     return fastappkit::cli::run(argc, argv, std::cout, std::cerr);
   } catch (const std::exception& e) {
-    std::cerr << "fastappkit: error: " << e.what() << "\n";
+    fastappkit::cli::print_unexpected(std::cerr, e);
     return 1;
   }
 }

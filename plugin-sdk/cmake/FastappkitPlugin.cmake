@@ -17,8 +17,8 @@
 #   )
 #
 # With GCC on Linux a plugin carries its own copy of the C++ runtime (libstdc++, libgcc), its
-# symbols hidden, so loading it maps no libstdc++.so; -DFASTAPPKIT_PLUGIN_STATIC_RUNTIME=OFF
-# turns that off for every plugin of a build.
+# symbols hidden, so it loads on distributions older than the one it was built on;
+# -DFASTAPPKIT_PLUGIN_STATIC_RUNTIME=OFF turns that off for every plugin of a build.
 #
 # The folder it produces is what a user drops into a project's plugins/ folder.
 option(FASTAPPKIT_PLUGIN_STATIC_RUNTIME "Link each plugin with its own hidden copy of libstdc++ and libgcc" ON)
@@ -110,20 +110,13 @@ function(fastappkit_add_plugin)
     LIBRARY_OUTPUT_DIRECTORY "${P_OUTPUT_DIRECTORY}"
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON)
-  # Loading costs a page fault for each page of the library first touched (docs/perf-start.md).
-  # Headers, code and read-only data in one segment, and writable data not split at a RELRO
-  # page boundary, take a small plugin from 5.5 faults to 3.5 (`app list` over 100 plugins:
-  # 400 fewer). The price: its read-only data is mapped executable and its GOT stays writable
-  # after loading. A plugin that wants the split layout back links with
-  # LINKER:-z,separate-code LINKER:-z,relro after this call (the last -z option wins).
-  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
-    target_link_options(${P_TARGET} PRIVATE LINKER:-z,noseparate-code LINKER:-z,norelro)
-  endif()
-  # The C++ runtime linked into the library, its symbols kept inside it: loading the first plugin
-  # that needs the shared libstdc++ maps and relocates it (about 2,900 relocations, 2 ms on the
-  # reference machine: docs/perf-start.md), for a C ABI across which no C++ object travels
-  # (plugin_abi.h). A plugin that links other C++ shared libraries and hands them standard
-  # library objects passes SHARED_RUNTIME to share one runtime with them.
+  # The C++ runtime linked into the library, its symbols kept inside it, for portability: a
+  # plugin folder is built once and dropped into projects on other machines, and a library that
+  # needs the shared libstdc++ of a newer distribution (a newer GLIBCXX_ symbol version) fails to
+  # load on an older one. Nothing C++ crosses the C ABI (plugin_abi.h), so the two runtimes never
+  # meet. Load time decides nothing here (docs/plugins.md, "The C++ runtime": measured). A plugin
+  # that links other C++ shared libraries and hands them standard library objects passes
+  # SHARED_RUNTIME to share one runtime with them.
   if(FASTAPPKIT_PLUGIN_STATIC_RUNTIME AND NOT P_SHARED_RUNTIME AND CMAKE_SYSTEM_NAME STREQUAL "Linux"
      AND CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
     target_link_options(${P_TARGET} PRIVATE -static-libstdc++ -static-libgcc LINKER:--exclude-libs,ALL)

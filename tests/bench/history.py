@@ -129,7 +129,8 @@ def write_history(root, n, with_alembic):
 
 def timed(args, env=None, stdin=None, stdout=subprocess.DEVNULL):
     """Runs args with posix_spawn (no shell, no pipes: Python's subprocess adds about half a
-    millisecond of its own to a process here) and returns (wall ms, CPU ms, stdout bytes or None).
+    millisecond of its own to a process here) and returns (wall ms, CPU ms, stdout bytes or None,
+    peak resident memory in KiB).
     stdin: an open file or None; stdout: subprocess.DEVNULL or subprocess.PIPE (kept in a temp file)."""
     exe = args[0] if os.path.isabs(args[0]) else shutil.which(args[0])
     with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out:
@@ -142,22 +143,20 @@ def timed(args, env=None, stdin=None, stdout=subprocess.DEVNULL):
             actions.append((os.POSIX_SPAWN_DUP2, out.fileno(), 1))
         else:
             actions.append((os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0))
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         pid = os.posix_spawn(exe, args, os.environ if env is None else env, file_actions=actions)
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)  # this child's own usage, peak memory included
         wall = (time.perf_counter() - t0) * 1000
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         code = os.waitstatus_to_exitcode(status)
         if code != 0:
             err.seek(0)
             sys.exit("benchmark: %s failed (exit %d):\n%s" % (" ".join(args), code, err.read().decode()[-3000:]))
-        cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+        cpu = (usage.ru_utime + usage.ru_stime) * 1000
         data = None
         if stdout == subprocess.PIPE:
             out.seek(0)
             data = out.read()
-        return wall, cpu, data
+        return wall, cpu, data, usage.ru_maxrss
 
 
 class Sqlite:
@@ -241,6 +240,7 @@ class Bench:
         self.runs = args.runs
         self.smoke = args.smoke
         self.results = {}  # (figure, N) -> (ours ms, other ms or None, ours cpu ms)
+        self.memory = {}  # (figure, N) -> peak resident MiB of the largest of its runs
 
     def fak(self, project, url, *cmd, stdout=subprocess.DEVNULL, cold=False):
         env = dict(os.environ, DATABASE_URL=url)
@@ -297,13 +297,15 @@ class Bench:
                     raw_down.append(backend.raw(d, down_sql)[0])
             backend.drop(ours_db)
             backend.drop(raw_db)
-        offline = []
+        offline, offline_rss = [], []
         # Ten of each at every N: a preview of N = 1,000 is tens of milliseconds, and a median of
         # three of them moved by half between two runs (27 and 46 ms for the same work).
         for _ in range(1 if self.smoke else 10):
             preview.append(self.fak(project, db["fak"], "migrate", "preview")[:2])
             # Offline, as `alembic upgrade head --sql` is: no database opened (docs/cli.md).
-            offline.append(self.fak(project, db["fak"], "migrate", "preview", "--from", "base")[:2])
+            run = self.fak(project, db["fak"], "migrate", "preview", "--from", "base")
+            offline.append(run[:2])
+            offline_rss.append(run[3])
         backend.drop(db)
         self.record(("fresh upgrade, %s (vs raw)" % tag, n), ours_up, raw_up)
         self.record(("no-op upgrade at head, %s" % tag, n), noop)
@@ -311,6 +313,7 @@ class Bench:
         self.record(("no-op upgrade at head, no parse cache, %s" % tag, n), cold)
         self.record(("preview from base, %s" % tag, n), preview)
         self.record(("preview --from base (offline), %s" % tag, n), offline)
+        self.memory[("preview --from base (offline), %s" % tag, n)] = max(offline_rss) / 1024
         self.record(("downgrade to base, %s (vs raw)" % tag, n), ours_down, raw_down)
         if not with_alembic:
             return
@@ -375,6 +378,9 @@ def main():
     ap.add_argument("--alembic-max", type=int, default=1000, help="largest N Alembic is run on")
     ap.add_argument("--smoke", action="store_true", help="N = 20, one run, no Alembic (CTest bench_smoke)")
     ap.add_argument("--workdir", help="keep the generated histories and databases here")
+    ap.add_argument("--memory-reference", type=float,
+                    help="peak MiB of the offline preview at N = 10,000 on SQLite in the build before issue 29 "
+                         "(the budget allows 1.25 times it)")
     ap.add_argument("--plugins-dir", help="folder of generated plugin folders for the app list figure "
                                           "(build target fastappkit_bench_plugins: build-release/bench-plugins)")
     args = ap.parse_args()
@@ -408,8 +414,11 @@ def main():
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
     print_table(bench.results, sizes)
+    for (fig, n), mib in sorted(bench.memory.items()):
+        print("peak memory, %s, N = {:,}: %.1f MiB".format(n) % (fig, mib))
     if not args.smoke:
         print_targets(bench.results, sizes)
+        print_budget(bench.results, bench.memory, args.memory_reference)
 
 
 def print_table(results, sizes):
@@ -489,6 +498,35 @@ def print_targets(results, sizes):
             if prev:
                 check("%s %s N = 1,000: alembic --sql / fastappkit = %.0f >= 35" % (what, tag, prev[1] / prev[0]),
                       prev[1] / prev[0] >= 35)
+
+
+def print_budget(results, memory, memory_reference):
+    """The budget of issue 29 (one run path, nothing traded for microseconds)."""
+    print("\nBudget (issue 29):")
+
+    def check(label, ok):
+        print("  [%s] %s" % ("holds" if ok else "FAILS", label))
+
+    for (fig, n), (ours, other, _) in sorted(results.items()):
+        if "vs raw" in fig:
+            check("%s, N = %d: %.3f <= 1.05" % (fig, n, ours / other), ours / other <= 1.05)
+    for tag in ("SQLite", "PostgreSQL"):
+        noop = results.get(("no-op upgrade at head, %s (vs Alembic)" % tag, 1000))
+        if noop:
+            check("no-op %s N = 1,000: Alembic / fastappkit = %.1f >= 35" % (tag, noop[1] / noop[0]),
+                  noop[1] / noop[0] >= 35)
+        prev = results.get(("preview --from base (offline), %s (vs alembic --sql)" % tag, 1000))
+        if prev:
+            check("preview --from base %s N = 1,000: alembic --sql / fastappkit = %.1f >= 35" %
+                  (tag, prev[1] / prev[0]), prev[1] / prev[0] >= 35)
+    client = results.get(("no-op upgrade at head, SQLite (vs the client reading the version table)", 1000))
+    if client:
+        check("no-op SQLite N = 1,000: %.3f x the sqlite3 client reading the version table <= 2.5" %
+              (client[0] / client[1]), client[0] / client[1] <= 2.5)
+    mib = memory.get(("preview --from base (offline), SQLite", 10000))
+    if mib is not None and memory_reference:
+        check("preview --from base SQLite N = 10,000: %.1f MiB <= 1.25 x %.1f MiB" % (mib, memory_reference),
+              mib <= 1.25 * memory_reference)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,25 @@ for f in ./usr/bin/fastappkit ./usr/include/fastappkit/plugin.hpp ./usr/include/
   grep -q " $f\$" <<<"$contents" || { echo "missing in the package: $f"; exit 1; }
 done
 grep -q '/cmake/fastappkit/fastappkitConfig.cmake$' <<<"$contents" || { echo "missing: fastappkitConfig.cmake"; exit 1; }
-dpkg-deb -f "$deb" Depends | grep -q libpq5 || { echo "Depends lacks libpq5"; exit 1; }
+# Dependencies as dpkg-shlibdeps derives them from the executable's shared libraries, and the two
+# it opens when first needed (libpq5, libssl3): a security update of any of them reaches fastappkit.
+depends=$(dpkg-deb -f "$deb" Depends)
+for p in libpq5 libsqlite3-0 libstdc++6 libboost-program-options libssl3; do
+  grep -q "$p" <<<"$depends" || { echo "Depends lacks $p: $depends"; exit 1; }
+done
 dpkg -x "$deb" "$work/root"
-"$work/root/usr/bin/fastappkit" --version
+exe="$work/root/usr/bin/fastappkit"
+"$exe" --version
+# A position-independent executable (ELF type DYN with the PIE flag) with full RELRO (a
+# GNU_RELRO segment and BIND_NOW), linking the system's shared libraries, none copied in.
+readelf -h "$exe" | grep -q 'Type: *DYN' || { echo "not a PIE: $(readelf -h "$exe" | grep Type)"; exit 1; }
+dynamic=$(readelf -d "$exe")
+grep -q 'Flags: .*PIE' <<<"$dynamic" || { echo "no PIE flag in FLAGS_1"; exit 1; }
+grep -q 'BIND_NOW\|Flags: .*NOW' <<<"$dynamic" || { echo "no BIND_NOW: RELRO is partial"; exit 1; }
+readelf -l "$exe" | grep -q GNU_RELRO || { echo "no GNU_RELRO segment"; exit 1; }
+for lib in libsqlite3.so.0 libstdc++.so.6 libboost_program_options; do
+  grep -q "NEEDED.*$lib" <<<"$dynamic" || { echo "does not link the shared $lib"; exit 1; }
+done
 # find_package(fastappkit) from the unpacked package.
 mkdir -p "$work/consumer"
 cat > "$work/consumer/CMakeLists.txt" <<'CMAKE'

@@ -100,7 +100,7 @@ bool same(const Schema& a, const Schema& b) { return a.tables == b.tables; }
 }  // namespace
 
 TEST_SUITE("fastappkit::migration") {
-  TEST_CASE("Box: an optional on the heap, copied deep, compared and converted as std::optional") {
+  TEST_CASE("Box: an optional on the heap, copied deep, compared as std::optional, converted only explicitly") {
     Box<std::string> empty;
     CHECK_FALSE(empty.has_value());
     CHECK(empty == std::nullopt);
@@ -117,7 +117,7 @@ TEST_SUITE("fastappkit::migration") {
     CHECK(a == b);
     CHECK(a == std::optional<std::string>("x"));
     CHECK_FALSE(a == std::optional<std::string>());
-    const std::optional<std::string> back = a;
+    const std::optional<std::string> back = a.to_optional();  // a copy only when asked for
     CHECK(back == std::optional<std::string>("x"));
     a = std::optional<std::string>();
     CHECK_FALSE(a);
@@ -133,7 +133,6 @@ TEST_SUITE("fastappkit::migration") {
     Operation copy = op;
     copy.column->name = "d";
     CHECK(op.column->name == "c");
-    CHECK(sizeof(Operation) < 700);
   }
 
   TEST_CASE("revert takes back exactly what apply with an undo record did, one operation at a time") {

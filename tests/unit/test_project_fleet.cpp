@@ -9,6 +9,7 @@
 
 #include "fastappkit/config/database_url.hpp"
 #include "fastappkit/project/fleet.hpp"
+#include "fastappkit/project/render_cache.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -151,7 +152,11 @@ TEST_SUITE("fastappkit::project") {
           int seen = peak.load();
           while (now > seen && !peak.compare_exchange_weak(seen, now)) {
           }
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          // Each job waits (at most 30 s) until 3 have been running at once, so a runner that
+          // runs fewer at a time fails the peak check below instead of passing by luck.
+          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+          while (peak.load() < 3 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
           --running;
           if (db.line == 5) throw Error(ErrorKind::database, "table users already exists", "drop it");
           out.counts = {{"core", 2}, {"payments", 1}};

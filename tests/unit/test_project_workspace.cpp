@@ -59,10 +59,11 @@ TEST_SUITE("fastappkit::project") {
     CHECK(w.targets()[1].name == "payments");
     CHECK(w.targets()[1].version_table == "alembic_version_payments");
     CHECK(w.targets()[2].name == "audit");
-    CHECK(w.owner_of("users") == "core");
-    CHECK(w.owner_of("posts") == "internal app blog");
-    CHECK(w.owner_of("payments_invoices") == "external app payments");
-    CHECK(w.owner_of("nosuch").empty());
+    CHECK(w.owner_of("users") == project::Owner::core());
+    CHECK(w.owner_of("posts") == project::Owner::internal_app("blog"));
+    CHECK(w.owner_of("payments_invoices") == project::Owner::external_app("payments"));
+    CHECK(w.owner_of("payments_invoices")->describe() == "external app payments");
+    CHECK_FALSE(w.owner_of("nosuch").has_value());
     CHECK(w.broken().empty());
     auto e = unit::error_of([&] { w.external("blog"); });
     REQUIRE(e);

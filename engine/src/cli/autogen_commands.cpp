@@ -59,43 +59,25 @@ int autogenerate(Context& ctx, const Workspace& w, const project::Target& t, con
   return 0;
 }
 
-// The app must be an internal app of the project (external apps develop in their own folder).
-void require_internal(const config::ProjectConfig& cfg, const std::string& name) {
-  std::vector<std::string> names;
-  for (const auto& a : cfg.apps) {
-    names.push_back(a.name);
-    if (a.name != name) continue;
-    if (!a.internal)
-      throw Error(
-          ErrorKind::usage,
-          "External apps cannot create migrations from core project ('" + name + "' is an external app)",
-          "develop it on its own: cd to its source folder and run 'fastappkit plugin revision --autogenerate -m MSG'");
-    return;
-  }
-  std::string near = util::did_you_mean(name, names);
-  throw Error(ErrorKind::usage, "no app '" + name + "' in " + cfg.config_path.string(),
-              near.empty() ? "apps are listed in [tool.fastappkit] apps" : "did you mean '" + near + "'?");
-}
-
 }  // namespace
 
 int cmd_makemigrations_core(Context& ctx) {
   std::string message = require_message(ctx, "fastappkit migrate core -m MSG");
-  Workspace w = Workspace::open_project(ctx.load(false));
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false}));
   return autogenerate(ctx, w, w.core(), "", message);
 }
 
 int cmd_app_makemigrations(Context& ctx) {
   const std::string name = ctx.params.at(0);
-  require_internal(config::load_project(ctx.directory), name);
+  project::require_internal_app(ctx.directory, name);  // before the plugins are loaded
   std::string message = require_message(ctx, "fastappkit migrate app " + name + " makemigrations -m MSG");
-  Workspace w = Workspace::open_project(ctx.load(false));
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false}));
   return autogenerate(ctx, w, w.core(), name, message);
 }
 
 int cmd_merge(Context& ctx) {
   std::string message = require_message(ctx, "fastappkit migrate merge -m MSG");
-  Workspace w = Workspace::open_project(ctx.load(false, false));
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false, .external_apps = false}));
   auto m = w.merge(w.core(), message);
   if (!m) {
     auto heads = w.core().graph->heads();
@@ -111,8 +93,8 @@ int cmd_merge(Context& ctx) {
 int cmd_revision(Context& ctx) {
   std::string message = require_message(ctx, "fastappkit migrate revision -m MSG [--app NAME]");
   std::string app = ctx.opt("app");
-  Workspace w = Workspace::open_project(ctx.load(false, false));
-  if (!app.empty()) require_internal(w.config(), app);
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false, .external_apps = false}));
+  if (!app.empty()) project::require_internal_app(w.config(), app);
   auto m = w.empty_revision(w.core(), message);
   m.app = app;
   write(ctx, w, w.core(), m, "(no operations: fill in [[upgrade]] and [[downgrade]])");
@@ -121,7 +103,7 @@ int cmd_revision(Context& ctx) {
 
 int cmd_plugin_revision(Context& ctx) {
   std::string message = require_message(ctx, "fastappkit plugin revision [--autogenerate] -m MSG");
-  Workspace w = Workspace::open_plugin_source(ctx.load(false));
+  Workspace w = Workspace::open_plugin_source(ctx.load({.need_url = false}));
   if (ctx.flag("autogenerate")) return autogenerate(ctx, w, w.core(), "", message);
   write(ctx, w, w.core(), w.empty_revision(w.core(), message),
         "(no operations: fill in [[upgrade]] and [[downgrade]])");

@@ -25,27 +25,35 @@ std::string Context::opt(const std::string& name, const std::string& fallback) c
 
 bool Context::flag(const std::string& name) const { return vm.count(name) && vm[name].as<bool>(); }
 
-project::LoadOptions Context::load(bool need_url, bool external_apps, bool keep_broken) const {
+project::LoadOptions Context::load(Needs needs) const {
   project::LoadOptions o;
   o.directory = directory;
   o.database_url = database_url;
-  o.need_url = need_url && !vm.count("databases");  // a fleet names its own databases
-  o.external_apps = external_apps;
-  o.keep_broken = keep_broken;
+  o.need_url = needs.need_url && !vm.count("databases");  // a fleet names its own databases
+  o.external_apps = needs.external_apps;
+  o.keep_broken = needs.keep_broken;
   return o;
 }
 
-std::unique_ptr<db::Connection> Context::open_for_run(const config::DatabaseUrl& url) const {
-  auto conn = db::open(url, db::OpenMode::read_write, lock_timeout);
-  conn->lock_for_run(lock_timeout);
-  return conn;
-}
-
-std::unique_ptr<db::Connection> Context::open_read_only(const config::DatabaseUrl& url) const {
-  return db::open(url, db::OpenMode::read_only, lock_timeout);
-}
-
 void Context::print_json(const nlohmann::ordered_json& doc) const { out << doc.dump() << "\n"; }
+
+nlohmann::ordered_json error_json(const Error& e) {
+  using json = nlohmann::ordered_json;
+  const auto& at = e.location();
+  return {{"message", config::redact_text(e.message())},
+          {"hint", config::redact_text(e.hint())},
+          {"file", at ? json(at->file) : json()},
+          {"line", at ? json(at->line) : json()},
+          {"column", at ? json(at->column) : json()}};
+}
+
+void print_error(const Context& ctx, const Error& e, const std::string& prefix) {
+  // Last line of defence: a URL's password never reaches the terminal, whatever echoed it.
+  ctx.err << "fastappkit: " << ctx.paint("error:", Tone::bad, true) << " " << config::redact_text(prefix + e.what())
+          << "\n";
+  if (!e.hint().empty())
+    ctx.err << "  " << ctx.paint("hint:", Tone::hint, true) << " " << config::redact_text(e.hint()) << "\n";
+}
 
 void Context::warn(const std::string& message) const {
   if (verbosity > 0) err << "fastappkit: " << paint("warning:", Tone::warn, true) << " " << message << "\n";
@@ -73,8 +81,6 @@ std::string Context::paint(std::string_view text, Tone tone, bool to_err) const 
   }
   return std::string("\x1b[") + sgr + "m" + std::string(text) + "\x1b[0m";
 }
-
-sql::Dialect dialect_of(const config::DatabaseUrl& url) { return url.backend; }
 
 namespace {
 
@@ -552,17 +558,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   ctx.color_out = &out == &std::cout && colour_by_default(STDOUT_FILENO);
   ctx.color_err = &err == &std::cerr && colour_by_default(STDERR_FILENO);
   auto fail = [&](const Error& e) {
-    // Last line of defence: a URL's password never reaches the terminal, whatever echoed it.
-    err << "fastappkit: " << ctx.paint("error:", Tone::bad, true) << " " << config::redact_text(e.what()) << "\n";
-    if (!e.hint().empty())
-      err << "  " << ctx.paint("hint:", Tone::hint, true) << " " << config::redact_text(e.hint()) << "\n";
-    if (ctx.json) {
-      nlohmann::ordered_json j{{"message", config::redact_text(e.message())}, {"hint", config::redact_text(e.hint())}};
-      j["file"] = e.location() ? nlohmann::ordered_json(e.location()->file) : nlohmann::ordered_json();
-      j["line"] = e.location() ? nlohmann::ordered_json(e.location()->line) : nlohmann::ordered_json();
-      j["column"] = e.location() ? nlohmann::ordered_json(e.location()->column) : nlohmann::ordered_json();
-      ctx.print_json({{"error", j}});
-    }
+    print_error(ctx, e);
+    if (ctx.json) ctx.print_json({{"error", error_json(e)}});
     return exit_code_for(e.kind());
   };
   // Known before the options parse, so that an option error is JSON too.
@@ -725,7 +722,16 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
     return fail(Error(ErrorKind::usage, option_error(e), "run 'fastappkit --help' for usage"));
   } catch (const Error& e) {
     return fail(e);
+  } catch (const std::exception& e) {
+    // Not anticipated (a system call the engine did not expect to fail): printed the same way,
+    // redacted, as text or JSON.
+    return fail(
+        Error(ErrorKind::failed, e.what(), "not expected here: run again with -v, and report it if it persists"));
   }
+}
+
+void print_unexpected(std::ostream& err, const std::exception& e) {
+  err << "fastappkit: error: " << config::redact_text(e.what()) << "\n";
 }
 
 }  // namespace fastappkit::cli

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fastappkit/db/connection.hpp"
+#include "fastappkit/project/run.hpp"
 #include "fastappkit/project/workspace.hpp"
 
 namespace boost::program_options {
@@ -42,12 +42,18 @@ struct Context {
   bool flag(const std::string& name) const;
   bool has(const std::string& name) const { return vm.count(name) != 0; }
 
-  // How a command loads the project: with every external app unless it says otherwise.
-  project::LoadOptions load(bool need_url = true, bool external_apps = true, bool keep_broken = false) const;
-  // Opens the database for writing and takes the run lock.
-  std::unique_ptr<db::Connection> open_for_run(const config::DatabaseUrl& url) const;
-  // Opens the database read-only; null when an SQLite file does not exist yet.
-  std::unique_ptr<db::Connection> open_read_only(const config::DatabaseUrl& url) const;
+  // What a command needs loaded besides the project itself, by name: ctx.load({.need_url = false}).
+  struct Needs {
+    bool need_url = true;       // the database URL is resolved (refused when none is set)
+    bool external_apps = true;  // every external app's plugin is loaded
+    bool keep_broken = false;   // a plugin that cannot be loaded is recorded and the command goes on
+  };
+  // The project at -C with --database-url; with --databases no URL is resolved (each database of
+  // the fleet names its own).
+  project::LoadOptions load(Needs needs) const;
+  project::LoadOptions load() const { return load(Needs{}); }
+  // --lock-timeout, --ddl-lock-timeout, --ddl-retries.
+  project::RunSettings settings() const { return {lock_timeout, ddl}; }
   // Prints one JSON document on stdout.
   void print_json(const nlohmann::ordered_json& doc) const;
   void warn(const std::string& message) const;
@@ -55,14 +61,13 @@ struct Context {
   std::string paint(std::string_view text, Tone tone, bool to_err = false) const;
 };
 
-sql::Dialect dialect_of(const config::DatabaseUrl& url);
-
 // --databases FILE, --jobs N, --fail-fast (SPEC §10) for the commands that can run over a fleet.
 void fleet_options(boost::program_options::options_description& d);
 // Whether --databases was given; refuses --jobs or --fail-fast without it, --database-url with it.
 bool fleet_requested(const Context& ctx);
-// A run (upgrade, downgrade, all, app upgrade/downgrade) on every database of the fleet.
-int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests);
+// A run (upgrade, downgrade, all, app upgrade/downgrade) on every database of the fleet; `notes`
+// prints the load's warnings.
+int fleet_migrate(Context& ctx, const project::RunRequest& request, project::Observer& notes);
 int fleet_status(Context& ctx);
 int fleet_check(Context& ctx);
 int fleet_current(Context& ctx);
@@ -70,14 +75,11 @@ int fleet_current(Context& ctx);
 int fleet_app_list(Context& ctx);
 // migrate lint over a fleet: each database's pending revisions, on `dialect` or its own.
 int fleet_lint(Context& ctx, std::optional<sql::Dialect> dialect);
-// migrate stamp over a fleet; `w` is loaded and `revision` checked against its graph already.
-int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision);
+// migrate stamp over a fleet.
+int fleet_stamp(Context& ctx, const std::string& revision);
 // migrate preview over a fleet: each database's script, in fleet-file order (`headed`: with the
 // "-- fastappkit preview on ..." line, as core's preview has); --json: the fleet summary with them.
-int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests,
-                  bool headed);
-// The parts of a preview as `migrate preview` prints them (after its header line).
-void write_preview(std::ostream& out, const project::Workspace& w, const project::RunPlan& plan);
+int fleet_preview(Context& ctx, const project::PreviewRequest& request, bool headed);
 
 int cmd_upgrade(Context& ctx);
 int cmd_downgrade(Context& ctx);
@@ -110,6 +112,12 @@ int cmd_lint(Context& ctx);
 
 // lint_commands.cpp: the dialect `migrate lint` (and makemigrations) lint for: --dialect, else
 // the database URL's backend, else PostgreSQL; and the findings as text.
+// One error, redacted (a URL's password never reaches the terminal or the JSON, whatever
+// echoed it), for every path that reports one: as JSON {message, hint, file, line, column}
+// (null where unknown), and as the lines "fastappkit: error: <prefix><what>" and "  hint: ...".
+nlohmann::ordered_json error_json(const Error& e);
+void print_error(const Context& ctx, const Error& e, const std::string& prefix = {});
+
 sql::Dialect lint_dialect(const Context& ctx, const project::Workspace& w, bool url_resolved);
 void print_findings(const Context& ctx, const std::vector<lint::Finding>& findings);
 // One finding as --json gives it.

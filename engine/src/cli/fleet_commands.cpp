@@ -67,24 +67,13 @@ std::string counts_text(const DatabaseOutcome& d) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-json error_json(const Error& e) {
-  json j{{"message", config::redact_text(e.message())}, {"hint", config::redact_text(e.hint())}};
-  if (e.location()) {
-    j["file"] = e.location()->file;
-    j["line"] = e.location()->line;
-    j["column"] = e.location()->column;
-  }
-  return j;
-}
-
 // Each database that failed on stderr, as a single run prints its error: "fastappkit: error:
 // URL (FILE:LINE): what", then the hint; with `not_started`, those --fail-fast did not start too.
 void print_failures(Context& ctx, const std::vector<const DatabaseOutcome*>& databases, bool not_started) {
   for (const auto* d : databases) {
     if (!d->error && !(not_started && d->state == FleetState::not_started)) continue;
-    ctx.err << "fastappkit: error: " << d->database << " (" << ctx.opt("databases") << ":" << d->line
-            << "): " << (d->error ? config::redact_text(d->error->what()) : d->detail) << "\n";
-    if (d->error && !d->error->hint().empty()) ctx.err << "  hint: " << config::redact_text(d->error->hint()) << "\n";
+    print_error(ctx, d->error ? *d->error : Error(ErrorKind::failed, d->detail),
+                d->database + " (" + ctx.opt("databases") + ":" + std::to_string(d->line) + "): ");
   }
 }
 
@@ -178,6 +167,16 @@ int report(Context& ctx, const project::FleetSummary& s, const Kind& kind) {
   return code;
 }
 
+// The load's notes as warnings.
+class Warnings : public project::Observer {
+ public:
+  explicit Warnings(const Context& ctx) : ctx_(ctx) {}
+  void note(const std::string& message) override { ctx_.warn(message); }
+
+ private:
+  const Context& ctx_;
+};
+
 // The progress line as each database finishes: "[ 3/25] sqlite:///a.db: applied 5 (core 3, ...) in 12 ms".
 std::function<void(const DatabaseOutcome&)> progress(Context& ctx, std::size_t total) {
   if (ctx.json || ctx.verbosity == 0) return {};
@@ -217,48 +216,29 @@ bool fleet_requested(const Context& ctx) {
 
 namespace {
 
-// Runs `one(database, outcome)` on every database of `fleet`, with the progress line unless
-// `quiet` (preview prints SQL on stdout).
-template <class PerDatabase>
-project::FleetSummary on_each(Context& ctx, const Fleet& fleet, PerDatabase one, bool quiet = false) {
-  return project::run_fleet(
-      fleet.databases, fleet.options, [&](const project::FleetDatabase& db, DatabaseOutcome& out) { one(db.url, out); },
-      quiet ? nullptr : progress(ctx, fleet.databases.size()));
-}
-
 // A read-only command over the fleet: the project loaded once (external apps too unless
 // `external_apps` is false), `one` run per database.
 template <class PerDatabase>
 int fleet_read(Context& ctx, PerDatabase one, const Kind& kind, bool external_apps = true) {
-  const auto options = fleet_settings(ctx);  // a bad --jobs before the project is loaded
-  project::Workspace w = project::Workspace::open_project(ctx.load(false, external_apps, false));
-  for (const auto& n : w.notes()) ctx.warn(n);
-  const Fleet fleet{options, project::read_fleet(ctx.opt("databases"), ctx.directory)};
-  auto summary = on_each(
-      ctx, fleet, [&](const config::DatabaseUrl& url, DatabaseOutcome& out) { one(w, url, ctx.lock_timeout, out); });
+  const Fleet fleet = load_fleet(ctx);
+  Warnings notes(ctx);
+  auto summary = project::over_fleet(
+      ctx.load({.need_url = false, .external_apps = external_apps}), fleet.databases, fleet.options, notes,
+      [&](const project::Workspace& w, const project::FleetDatabase& db, DatabaseOutcome& out) {
+        one(w, db.url, ctx.lock_timeout, out);
+      },
+      progress(ctx, fleet.databases.size()));
   return report(ctx, summary, kind);
 }
 
 }  // namespace
 
-int fleet_migrate(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests) {
+int fleet_migrate(Context& ctx, const project::RunRequest& request, project::Observer& notes) {
   const Fleet fleet = load_fleet(ctx);
-  project::RenderCache cache;
-  // Rendered and checked once per dialect before any database is opened (SPEC §9): a plan
-  // that cannot render stops the whole fleet with every database untouched.
-  const bool upgrades = std::all_of(requests.begin(), requests.end(), [](const project::Request& r) {
-    return r.direction == migration::Direction::upgrade;
-  });
-  if (upgrades) {
-    std::set<sql::Dialect> dialects;
-    for (const auto& d : fleet.databases) dialects.insert(d.url.backend);
-    for (auto dialect : dialects) w.plan(nullptr, dialect, requests, &cache);
-  }
-  auto summary = on_each(ctx, fleet, [&](const config::DatabaseUrl& url, DatabaseOutcome& out) {
-    project::migrate_database(w, requests, url, ctx.lock_timeout, cache, out, ctx.ddl);
-  });
-  const bool all = requests.size() > 1;
-  return report(ctx, summary, {all ? "migrate all" : "migrate", "applied"});
+  auto summary = project::migrate_fleet(ctx.load(), request, fleet.databases, fleet.options, ctx.settings(), notes,
+                                        progress(ctx, fleet.databases.size()));
+  return report(ctx, summary,
+                {request.scope == project::RunRequest::Scope::all ? "migrate all" : "migrate", "applied"});
 }
 
 int fleet_status(Context& ctx) { return fleet_read(ctx, project::status_database, {"migrate status", "pending"}); }
@@ -281,23 +261,11 @@ int fleet_lint(Context& ctx, std::optional<sql::Dialect> dialect) {
       {"migrate lint", "findings", Kind::List::findings});
 }
 
-int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<project::Request>& requests,
-                  bool headed) {
+int fleet_preview(Context& ctx, const project::PreviewRequest& request, bool headed) {
   const Fleet fleet = load_fleet(ctx);
-  project::RenderCache cache;  // databases at the same revisions share one rendering
-  auto summary = on_each(
-      ctx, fleet,
-      [&](const config::DatabaseUrl& url, DatabaseOutcome& out) {
-        auto conn = db::open(url, db::OpenMode::read_only, ctx.lock_timeout);
-        const project::RunPlan plan = w.plan(conn.get(), conn ? conn->dialect() : dialect_of(url), requests, &cache);
-        std::ostringstream script;
-        if (headed) script << "-- fastappkit preview on " << url.redacted() << "; nothing is applied\n";
-        write_preview(script, w, plan);
-        out.script = script.str();
-        for (const auto& part : plan.parts) out.counts.emplace_back(part.target->name, part.plan.steps.size());
-        out.detail = out.total() == 0 ? std::string("nothing to run") : std::to_string(out.total()) + " to run";
-      },
-      true);
+  Warnings notes(ctx);
+  auto summary =
+      project::preview_fleet(ctx.load(), request, fleet.databases, fleet.options, ctx.settings(), notes, headed);
   if (ctx.json) return report(ctx, summary, {"migrate preview", "pending", Kind::List::script});
   // SQL on stdout, each database's script in file order; failures on stderr, as report prints them.
   bool first = true;
@@ -310,12 +278,11 @@ int fleet_preview(Context& ctx, const project::Workspace& w, const std::vector<p
   return summary.ok() ? 0 : 1;
 }
 
-int fleet_stamp(Context& ctx, const project::Workspace& w, const std::string& revision) {
+int fleet_stamp(Context& ctx, const std::string& revision) {
   const Fleet fleet = load_fleet(ctx);
-  const bool purge = ctx.flag("purge");
-  auto summary = on_each(ctx, fleet, [&](const config::DatabaseUrl& url, DatabaseOutcome& out) {
-    project::stamp_database(w, revision, purge, url, ctx.lock_timeout, out, ctx.ddl);
-  });
+  Warnings notes(ctx);
+  auto summary = project::stamp_fleet(ctx.load(), revision, ctx.flag("purge"), fleet.databases, fleet.options,
+                                      ctx.settings(), notes, progress(ctx, fleet.databases.size()));
   return report(ctx, summary, {"migrate stamp", "stamped", Kind::List::revisions});
 }
 

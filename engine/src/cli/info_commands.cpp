@@ -15,19 +15,8 @@ using project::Workspace;
 
 namespace {
 
-json error_json(const Error& e) {
-  json j{{"message", e.message()}, {"hint", e.hint()}};
-  if (e.location()) {
-    j["file"] = e.location()->file;
-    j["line"] = e.location()->line;
-    j["column"] = e.location()->column;
-  }
-  return j;
-}
-
 void print_current(Context& ctx, const Workspace& w, const project::Target& t) {
-  auto conn = ctx.open_read_only(w.url());
-  auto rows = w.current(conn.get(), t);
+  auto rows = project::read_current(w, t, ctx.lock_timeout);
   // Alembic's `current`: the rows and the revisions they imply that nothing applied follows.
   auto shown = migration::current_heads(*t.graph, rows, t.version_table);
   if (ctx.json) {
@@ -105,8 +94,9 @@ int print_check(Context& ctx, const project::CheckResult& r, bool plugin_source)
     const std::string who =
         a.name == "core" ? std::string("core") : (plugin_source ? a.name : "external app " + a.name);
     if (a.error) {
-      ctx.out << who << ": " << ctx.paint("INVALID:", Tone::bad) << " " << a.error->what() << "\n";
-      if (!a.error->hint().empty()) ctx.out << "  " << ctx.paint("hint:", Tone::hint) << " " << a.error->hint() << "\n";
+      ctx.out << who << ": " << ctx.paint("INVALID:", Tone::bad) << " " << config::redact_text(a.error->what()) << "\n";
+      if (!a.error->hint().empty())
+        ctx.out << "  " << ctx.paint("hint:", Tone::hint) << " " << config::redact_text(a.error->hint()) << "\n";
       continue;
     }
     for (const auto& n : a.notes) ctx.out << "note: " << n << "\n";
@@ -141,13 +131,13 @@ std::string state_text(const project::AppStatus& a, bool database_exists) {
 
 int cmd_current(Context& ctx) {
   if (fleet_requested(ctx)) return fleet_current(ctx);
-  Workspace w = Workspace::open_project(ctx.load(true, false));
+  Workspace w = Workspace::open_project(ctx.load({.external_apps = false}));
   print_current(ctx, w, w.core());
   return 0;
 }
 
 int cmd_heads(Context& ctx) {
-  Workspace w = Workspace::open_project(ctx.load(false, false));
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false, .external_apps = false}));
   const auto& g = *w.core().graph;
   auto heads = g.heads();
   if (ctx.json) {
@@ -159,16 +149,15 @@ int cmd_heads(Context& ctx) {
 }
 
 int cmd_history(Context& ctx) {
-  Workspace w = Workspace::open_project(ctx.load(false, false));
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false, .external_apps = false}));
   print_history(ctx, *w.core().graph, "core");
   return 0;
 }
 
 int cmd_status(Context& ctx) {
   if (fleet_requested(ctx)) return fleet_status(ctx);
-  Workspace w = Workspace::open_project(ctx.load(true, true, true));
-  auto conn = ctx.open_read_only(w.url());
-  project::Status s = w.status(conn.get());
+  Workspace w = Workspace::open_project(ctx.load({.keep_broken = true}));
+  project::Status s = project::read_status(w, ctx.lock_timeout);
   for (const auto& n : w.notes()) ctx.warn(n);
   if (ctx.json) {
     json apps = json::array();
@@ -199,8 +188,9 @@ int cmd_status(Context& ctx) {
       ctx.out << " + internal apps: " << util::join(a.internal_apps, ", ");
     if (a.kind == "external") ctx.out << " (external app" << (a.error ? "" : ", plugin " + a.version) << ")";
     if (a.error) {
-      ctx.out << "\n  " << ctx.paint("INVALID:", Tone::bad) << " " << a.error->what() << "\n";
-      if (!a.error->hint().empty()) ctx.out << "  " << ctx.paint("hint:", Tone::hint) << " " << a.error->hint() << "\n";
+      ctx.out << "\n  " << ctx.paint("INVALID:", Tone::bad) << " " << config::redact_text(a.error->what()) << "\n";
+      if (!a.error->hint().empty())
+        ctx.out << "  " << ctx.paint("hint:", Tone::hint) << " " << config::redact_text(a.error->hint()) << "\n";
       continue;
     }
     const auto& g = *a.graph;
@@ -219,38 +209,17 @@ int cmd_status(Context& ctx) {
 
 int cmd_check(Context& ctx) {
   if (fleet_requested(ctx)) return fleet_check(ctx);
-  Workspace w = Workspace::open_project(ctx.load(true, true, true));
-  std::unique_ptr<db::Connection> conn;
-  std::string note;
-  try {
-    conn = ctx.open_read_only(w.url());
-  } catch (const db::DbError& e) {
-    if (e.failure() != db::Failure::connect) throw;
-    note = std::string("database not checked: ") + e.what();
-  }
-  project::CheckResult r = w.check(conn.get());
-  if (!note.empty()) {
-    // Without a database only the models can be compared.
-    for (auto& a : r.apps) {
-      a.database_vs_migrations.clear();
-      a.notes = {note};
-    }
-  }
-  return print_check(ctx, r, false);
+  Workspace w = Workspace::open_project(ctx.load({.keep_broken = true}));
+  return print_check(ctx, project::read_check(w, ctx.lock_timeout), false);
 }
 
 int cmd_app_list(Context& ctx) {
   if (fleet_requested(ctx)) return fleet_app_list(ctx);
-  Workspace w = Workspace::open_project(ctx.load(false, true, true));
-  std::unique_ptr<db::Connection> conn;
-  std::string db_note;
-  try {
-    config::DatabaseUrl url = config::resolve_database_url(ctx.database_url, w.config().root);
-    conn = ctx.open_read_only(url);
-  } catch (const Error& e) {
-    db_note = e.what();
-  }
-  project::Status s = w.status(conn.get(), {.modified = false});  // app list prints no edited revisions
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false, .keep_broken = true}));
+  const project::AppListing listing = project::list_apps(w, ctx.database_url, ctx.lock_timeout);
+  const project::Status& s = listing.status;
+  const std::string& db_note = listing.note;
+  const bool database_read = listing.database_read;
   for (const auto& n : w.notes()) ctx.warn(n);
   struct Row {
     std::string name, kind, version, table, state;
@@ -258,7 +227,7 @@ int cmd_app_list(Context& ctx) {
   std::vector<Row> rows;
   const auto& core = s.apps.front();
   rows.push_back(
-      {"core", "core", "-", core.version_table, db_note.empty() ? state_text(core, conn != nullptr) : "unknown"});
+      {"core", "core", "-", core.version_table, db_note.empty() ? state_text(core, database_read) : "unknown"});
   std::size_t next_external = 1;
   for (const auto& a : w.config().ordered_apps()) {
     if (a.internal) {
@@ -267,7 +236,7 @@ int cmd_app_list(Context& ctx) {
     }
     const auto& st = s.apps.at(next_external++);
     rows.push_back({st.name, "external", st.error ? "?" : st.version, st.version_table,
-                    st.error || db_note.empty() ? state_text(st, conn != nullptr) : "unknown"});
+                    st.error || db_note.empty() ? state_text(st, database_read) : "unknown"});
   }
   if (ctx.json) {
     json list = json::array();
@@ -295,11 +264,9 @@ int cmd_app_list(Context& ctx) {
 
 int cmd_app_validate(Context& ctx) {
   const std::string name = ctx.params.at(0);
-  auto items = project::validate_app(ctx.load(false), name);
-  bool ok = std::all_of(items.begin(), items.end(), [](const project::ValidationItem& c) { return c.ok; });
-  auto cfg = config::load_project(ctx.directory);
-  bool internal = std::any_of(cfg.apps.begin(), cfg.apps.end(),
-                              [&](const config::AppEntry& a) { return a.name == name && a.internal; });
+  const project::AppValidation v = project::validate_app(ctx.load({.need_url = false}), name);
+  const auto& items = v.items;
+  const bool ok = v.ok(), internal = v.internal;
   if (ctx.json) {
     json checks = json::array();
     for (const auto& c : items) checks.push_back({{"check", c.name}, {"ok", c.ok}, {"message", c.message}});
@@ -319,7 +286,7 @@ int cmd_graph(Context& ctx) {
   if (format != "dot" && format != "svg")
     throw Error(ErrorKind::usage, "unknown --format '" + format + "'",
                 "use fastappkit migrate graph --format dot, or --format svg");
-  Workspace w = Workspace::open_project(ctx.load(false));
+  Workspace w = Workspace::open_project(ctx.load({.need_url = false}));
   const std::string dot = w.graph_dot();
   if (format == "dot") {
     ctx.out << dot;
@@ -339,15 +306,14 @@ int cmd_plugin_current(Context& ctx) {
 }
 
 int cmd_plugin_history(Context& ctx) {
-  Workspace w = Workspace::open_plugin_source(ctx.load(false));
+  Workspace w = Workspace::open_plugin_source(ctx.load({.need_url = false}));
   print_history(ctx, *w.core().graph, w.core().name);
   return 0;
 }
 
 int cmd_plugin_check(Context& ctx) {
   Workspace w = Workspace::open_plugin_source(ctx.load());
-  auto conn = ctx.open_read_only(w.url());
-  return print_check(ctx, w.check(conn.get()), true);
+  return print_check(ctx, project::read_check(w, ctx.lock_timeout), true);
 }
 
 }  // namespace fastappkit::cli

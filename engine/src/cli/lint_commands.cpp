@@ -31,7 +31,7 @@ std::optional<sql::Dialect> dialect_option(const Context& ctx) {
 
 sql::Dialect lint_dialect(const Context& ctx, const project::Workspace& w, bool url_resolved) {
   if (auto d = dialect_option(ctx)) return *d;
-  if (url_resolved) return dialect_of(w.url());
+  if (url_resolved) return w.url().backend;
   try {
     // Only the dialect is wanted: libpq is not loaded for it.
     return config::resolve_database_url(ctx.database_url, w.config().root, config::UrlUse::dialect).backend;
@@ -54,11 +54,9 @@ int cmd_lint(Context& ctx) {
     return fleet_lint(ctx, dialect_option(ctx));
   }
   // Pending revisions need the database's version tables; --all needs no database.
-  project::Workspace w = project::Workspace::open_project(ctx.load(!all));
+  project::Workspace w = project::Workspace::open_project(ctx.load({.need_url = !all}));
   const sql::Dialect dialect = lint_dialect(ctx, w, !all);
-  std::unique_ptr<db::Connection> conn;
-  if (!all) conn = ctx.open_read_only(w.url());
-  auto findings = w.lint(conn.get(), dialect, all);
+  auto findings = project::read_lint(w, dialect, all, ctx.lock_timeout);
   std::size_t errors = 0, warnings = 0, silenced = 0;
   for (const auto& f : findings) {
     if (f.ignored)

@@ -1,7 +1,6 @@
 // fastappkit core new <name> / app new <name> [--as-plugin]: the options and the output; the
 // files are made by project::new_project / new_internal_app / new_plugin_source.
 #include "context.hpp"
-#include "fastappkit/config/project.hpp"
 #include "fastappkit/error.hpp"
 #include "fastappkit/project/scaffold.hpp"
 
@@ -32,11 +31,10 @@ int cmd_app_new(Context& ctx) {
     if (ctx.verbosity > 0) ctx.out << "Created plugin source folder " << dir.string() << "\n";
     return 0;
   }
-  auto dir = project::new_internal_app(ctx.directory, name);
-  auto config = config::load_project(ctx.directory);
+  const auto made = project::new_internal_app(ctx.directory, name);
   if (ctx.verbosity > 0)
-    ctx.out << "Created internal app " << dir.string() << " and added \"apps." << name << "\" to "
-            << config.config_path.string() << "\n  next: edit its models.toml, then fastappkit migrate app " << name
+    ctx.out << "Created internal app " << made.folder.string() << " and added \"apps." << name << "\" to "
+            << made.config_path.string() << "\n  next: edit its models.toml, then fastappkit migrate app " << name
             << " makemigrations -m \"...\"\n";
   return 0;
 }

@@ -8,7 +8,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "../db/libpq.hpp"
+#include "../util/libpq.hpp"
 #include "fastappkit/error.hpp"
 #include "fastappkit/util/text.hpp"
 
@@ -205,10 +205,10 @@ bool is_secret_option(std::string_view keyword) {
   // and whatever later versions add).
   static const std::vector<std::string> secrets = [] {
     std::vector<std::string> out;
-    if (PQconninfoOption* d = db::libpq().PQconndefaults()) {
+    if (PQconninfoOption* d = util::libpq().PQconndefaults()) {
       for (PQconninfoOption* o = d; o->keyword; ++o)
         if (o->dispchar && o->dispchar[0] == '*') out.emplace_back(o->keyword);
-      db::libpq().PQconninfoFree(d);
+      util::libpq().PQconninfoFree(d);
     }
     for (const char* k : {"password", "sslpassword"})
       if (std::find(out.begin(), out.end(), k) == out.end()) out.emplace_back(k);
@@ -333,10 +333,10 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root, UrlUs
     // so fastappkit connects to exactly what libpq would.
     const std::string uri = "postgresql://" + without_schema;
     char* err = nullptr;
-    PQconninfoOption* opts = db::libpq().PQconninfoParse(uri.c_str(), &err);
+    PQconninfoOption* opts = util::libpq().PQconninfoParse(uri.c_str(), &err);
     if (!opts) {
       std::string why = err ? err : "out of memory";
-      if (err) db::libpq().PQfreemem(err);
+      if (err) util::libpq().PQfreemem(err);
       throw Error(ErrorKind::input, "invalid PostgreSQL URL: " + safe_parse_message(why),
                   "write postgresql://user:password@host:5432/dbname?param=value, percent-encoding special characters "
                   "(%40 for @, %2F for /)");
@@ -357,7 +357,7 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root, UrlUs
       else
         out.params.emplace_back(k, v);
     }
-    db::libpq().PQconninfoFree(opts);
+    util::libpq().PQconninfoFree(opts);
     check_ports(out.port);
     return out;
   }

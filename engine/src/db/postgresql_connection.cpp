@@ -1,110 +1,35 @@
 // PostgreSQL through libpq.
-#include <dlfcn.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <thread>
 #include <type_traits>
 
-#include "../util/beside.hpp"
+#include "../util/libpq.hpp"
 #include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/util/text.hpp"
-#include "libpq.hpp"
 
 namespace fastappkit::db {
 
-const Libpq& libpq() {
-  static const Libpq lib = [] {
-    Libpq l;
-    void* handle = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (!handle) {
-      const char* why = dlerror();
-      throw DbError(
-          Failure::connect,
-          std::string("cannot load the PostgreSQL client library libpq.so.5: ") + (why ? why : "unknown error"), {}, {},
-          "install it (apt-get install libpq5), then run the command again");
-    }
-    auto load = [&](auto& fn, const char* name) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(handle, name));
-      if (!fn)
-        throw DbError(Failure::connect, std::string("libpq.so.5 has no function ") + name, {}, {},
-                      "install PostgreSQL 15's libpq5, then run the command again");
-    };
-    load(l.PQclear, "PQclear");
-    load(l.PQconndefaults, "PQconndefaults");
-    load(l.PQconnectdb, "PQconnectdb");
-    load(l.PQconninfoFree, "PQconninfoFree");
-    load(l.PQconninfoParse, "PQconninfoParse");
-    load(l.PQerrorMessage, "PQerrorMessage");
-    load(l.PQexec, "PQexec");
-    load(l.PQexecParams, "PQexecParams");
-    load(l.PQfinish, "PQfinish");
-    load(l.PQfreemem, "PQfreemem");
-    load(l.PQgetResult, "PQgetResult");
-    load(l.PQgetisnull, "PQgetisnull");
-    load(l.PQgetlength, "PQgetlength");
-    load(l.PQgetvalue, "PQgetvalue");
-    load(l.PQnfields, "PQnfields");
-    load(l.PQntuples, "PQntuples");
-    load(l.PQresultErrorField, "PQresultErrorField");
-    load(l.PQresultErrorMessage, "PQresultErrorMessage");
-    load(l.PQresultStatus, "PQresultStatus");
-    load(l.PQsendQuery, "PQsendQuery");
-    load(l.PQsetNoticeProcessor, "PQsetNoticeProcessor");
-    load(l.PQstatus, "PQstatus");
-    load(l.PQtransactionStatus, "PQtransactionStatus");
-    return l;  // the library stays open for the life of the process
-  }();
-  return lib;
-}
-
 namespace {
 
-// The thread of start_loading_client, joined when the process ends (a static's destructor) if
-// nothing joined it before: exit must not run while it is inside dlopen.
-struct Loader {
-  pthread_t thread{};
-  bool running = false;
-  Loader() = default;
-  Loader(const Loader&) = delete;
-  Loader& operator=(const Loader&) = delete;
-  ~Loader() {
-    if (running) pthread_join(thread, nullptr);
-  }
-};
-
-void* load_libpq(void*) {
+// libpq for a connection (util/libpq.hpp): a library that cannot be loaded is a failure to
+// connect, as a server that cannot be reached is.
+const util::Libpq& pq() {
   try {
-    (void)libpq();
-    util::test_mark("libpq-loaded-in-background");
-  } catch (...) {
+    return util::libpq();
+  } catch (const Error& e) {
+    throw DbError(Failure::connect, e.message(), {}, {}, e.hint());
   }
-  return nullptr;
 }
-
-}  // namespace
-
-void start_loading_client(config::Backend backend) {
-  if (backend != config::Backend::postgresql) return;
-  static Loader loader;
-  if (loader.running) return;
-  // libpq()'s local static is initialised once, whichever thread comes first; a caller arriving
-  // meanwhile waits for it. An initialisation that throws (no libpq.so.5) leaves it
-  // uninitialised, so the next caller tries again and reports the error itself. Without a
-  // thread (one CPU), the library is loaded on first use, as without this call.
-  loader.running = util::start_beside(loader.thread, load_libpq, nullptr);
-}
-
-namespace {
 
 struct ResultDeleter {
-  void operator()(PGresult* r) const { libpq().PQclear(r); }
+  void operator()(PGresult* r) const { pq().PQclear(r); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 struct ConnDeleter {
-  void operator()(PGconn* c) const { libpq().PQfinish(c); }
+  void operator()(PGconn* c) const { pq().PQfinish(c); }
 };
 using Conn = std::unique_ptr<PGconn, ConnDeleter>;
 
@@ -150,15 +75,15 @@ Conn connect(const config::DatabaseUrl& url) {
     if (k == "connect_timeout") has_timeout = true;
   if (!has_timeout) conninfo += " connect_timeout=10";
   conninfo += " application_name=fastappkit";
-  Conn c(libpq().PQconnectdb(conninfo.c_str()));
-  if (!c || libpq().PQstatus(c.get()) != CONNECTION_OK) {
-    std::string msg = c ? trim(libpq().PQerrorMessage(c.get())) : "out of memory";
+  Conn c(pq().PQconnectdb(conninfo.c_str()));
+  if (!c || pq().PQstatus(c.get()) != CONNECTION_OK) {
+    std::string msg = c ? trim(pq().PQerrorMessage(c.get())) : "out of memory";
     throw DbError(Failure::connect, "cannot connect to PostgreSQL at " + where(url) + ": " + config::redact_text(msg),
                   {}, {},
                   "check that the server is running and that DATABASE_URL (from " + url.source +
                       ") has the right host, port, user, password and database");
   }
-  libpq().PQsetNoticeProcessor(
+  pq().PQsetNoticeProcessor(
       c.get(), [](void*, const char*) {}, nullptr);
   return c;
 }
@@ -195,15 +120,15 @@ class PostgresConnection final : public Connection {
   void scan(const std::string& sql, const std::function<bool(RowView)>& row) override {
     const Result r = run_query(sql, {});
     if (!r) return;
-    const int n = libpq().PQntuples(r.get());
-    std::vector<std::optional<std::string_view>> values(static_cast<std::size_t>(libpq().PQnfields(r.get())));
+    const int n = pq().PQntuples(r.get());
+    std::vector<std::optional<std::string_view>> values(static_cast<std::size_t>(pq().PQnfields(r.get())));
     for (int i = 0; i < n; ++i) {
       for (std::size_t j = 0; j < values.size(); ++j) {
         const int c = static_cast<int>(j);
-        values[j] = libpq().PQgetisnull(r.get(), i, c)
+        values[j] = pq().PQgetisnull(r.get(), i, c)
                         ? std::nullopt
-                        : std::optional<std::string_view>(std::in_place, libpq().PQgetvalue(r.get(), i, c),
-                                                          static_cast<std::size_t>(libpq().PQgetlength(r.get(), i, c)));
+                        : std::optional<std::string_view>(std::in_place, pq().PQgetvalue(r.get(), i, c),
+                                                          static_cast<std::size_t>(pq().PQgetlength(r.get(), i, c)));
       }
       if (!row(values)) return;
     }
@@ -229,9 +154,9 @@ class PostgresConnection final : public Connection {
   }
   void rollback() noexcept override {
     begin_pending_ = false;
-    if (libpq().PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
-    PGresult* r = libpq().PQexec(conn_.get(), "ROLLBACK");
-    if (r) libpq().PQclear(r);
+    if (pq().PQtransactionStatus(conn_.get()) == PQTRANS_IDLE) return;
+    PGresult* r = pq().PQexec(conn_.get(), "ROLLBACK");
+    if (r) pq().PQclear(r);
   }
 
   bool table_exists(const std::string& name) override { return tables_exist({name}); }
@@ -427,9 +352,9 @@ class PostgresConnection final : public Connection {
     const std::string tenant = url_.schema.empty() ? std::string() : std::to_string(schema_lock_key(url_.schema));
     auto try_sql = [&](const char* sql, const std::string& k) {
       const char* values[] = {k.c_str()};
-      Result r(libpq().PQexecParams(lock.get(), sql, 1, nullptr, values, nullptr, nullptr, 0));
-      if (!r || libpq().PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), sql);
-      return std::string(libpq().PQgetvalue(r.get(), 0, 0)) == "t";
+      Result r(pq().PQexecParams(lock.get(), sql, 1, nullptr, values, nullptr, nullptr, 0));
+      if (!r || pq().PQresultStatus(r.get()) != PGRES_TUPLES_OK) throw to_error(r.get(), sql);
+      return std::string(pq().PQgetvalue(r.get(), 0, 0)) == "t";
     };
     for (;;) {
       if (tenant.empty()) {
@@ -440,6 +365,8 @@ class PostgresConnection final : public Connection {
       }
       if (std::chrono::steady_clock::now() >= deadline) throw run_lock_busy(url_.redacted(), timeout);
       if (!waited) util::test_touch("waiting");
+      // On every poll, not only the first: a test removes it and sees it again while kept out.
+      util::test_touch("lock-busy");
       waited = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -459,7 +386,7 @@ class PostgresConnection final : public Connection {
     begin_pending_ = false;
     std::string batch = began ? "BEGIN;\n" : "";
     for (const auto& s : statements) batch += s + ";\n";
-    if (!libpq().PQsendQuery(conn_.get(), batch.c_str())) fail_connection(began ? kBegin : statements.front());
+    if (!pq().PQsendQuery(conn_.get(), batch.c_str())) fail_connection(began ? kBegin : statements.front());
     return began;
   }
 
@@ -469,9 +396,9 @@ class PostgresConnection final : public Connection {
     Result last;
     std::size_t index = 0;
     const std::size_t offset = began ? 1 : 0;
-    while (PGresult* raw = libpq().PQgetResult(conn_.get())) {
+    while (PGresult* raw = pq().PQgetResult(conn_.get())) {
       Result r(raw);
-      auto status = libpq().PQresultStatus(r.get());
+      auto status = pq().PQresultStatus(r.get());
       const std::string& statement =
           index < offset || statements.empty() ? kBegin : statements[std::min(index - offset, statements.size() - 1)];
       if (status == PGRES_FATAL_ERROR && !error) {
@@ -500,10 +427,10 @@ class PostgresConnection final : public Connection {
     if (begin_pending_) execute(std::vector<std::string>{});  // sends the BEGIN alone
     std::vector<const char*> values;
     for (const auto& p : params) values.push_back(p.c_str());
-    Result r(libpq().PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                  nullptr, nullptr, 0));
+    Result r(pq().PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
+                               nullptr, nullptr, 0));
     if (!r) fail_connection(sql);
-    auto status = libpq().PQresultStatus(r.get());
+    auto status = pq().PQresultStatus(r.get());
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw to_error(r.get(), sql);
     return r;
   }
@@ -511,15 +438,15 @@ class PostgresConnection final : public Connection {
   std::vector<Row> rows_of(const PGresult* r) const {
     std::vector<Row> rows;
     if (!r) return rows;
-    int n = libpq().PQntuples(r), m = libpq().PQnfields(r);
+    int n = pq().PQntuples(r), m = pq().PQnfields(r);
     rows.reserve(n);
     for (int i = 0; i < n; ++i) {
       Row row;
       for (int j = 0; j < m; ++j) {
-        if (libpq().PQgetisnull(r, i, j))
+        if (pq().PQgetisnull(r, i, j))
           row.emplace_back(std::nullopt);
         else
-          row.emplace_back(std::string(libpq().PQgetvalue(r, i, j), libpq().PQgetlength(r, i, j)));
+          row.emplace_back(std::string(pq().PQgetvalue(r, i, j), pq().PQgetlength(r, i, j)));
       }
       rows.push_back(std::move(row));
     }
@@ -529,19 +456,19 @@ class PostgresConnection final : public Connection {
   [[noreturn]] void fail_connection(const std::string& statement) {
     throw DbError(Failure::connect,
                   "lost the connection to PostgreSQL at " + where(url_) + ": " +
-                      config::redact_text(trim(libpq().PQerrorMessage(conn_.get()))),
+                      config::redact_text(trim(pq().PQerrorMessage(conn_.get()))),
                   statement, {}, "check that the server is still running");
   }
 
   DbError to_error(const PGresult* r, const std::string& statement) const {
-    if (!r) return DbError(Failure::connect, config::redact_text(trim(libpq().PQerrorMessage(conn_.get()))), statement);
+    if (!r) return DbError(Failure::connect, config::redact_text(trim(pq().PQerrorMessage(conn_.get()))), statement);
     auto field = [&](int code) {
-      const char* v = libpq().PQresultErrorField(r, code);
+      const char* v = pq().PQresultErrorField(r, code);
       return v ? std::string(v) : std::string();
     };
     std::string sqlstate = field(PG_DIAG_SQLSTATE);
     std::string msg = field(PG_DIAG_MESSAGE_PRIMARY);
-    if (msg.empty()) msg = trim(libpq().PQresultErrorMessage(r));
+    if (msg.empty()) msg = trim(pq().PQresultErrorMessage(r));
     std::string detail = field(PG_DIAG_MESSAGE_DETAIL);
     if (!detail.empty()) msg += " (" + detail + ")";
     if (!sqlstate.empty()) msg += " [SQLSTATE " + sqlstate + "]";

@@ -88,6 +88,8 @@ class RunLockFile {
         throw run_lock_busy(shown, timeout);
       }
       if (!waited) util::test_touch("waiting");
+      // On every poll, not only the first: a test removes it and sees it again while kept out.
+      util::test_touch("lock-busy");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     fd_ = fd;

@@ -28,32 +28,6 @@ std::string source_at(int line, std::string_view shown) {
   return std::string(static_cast<std::size_t>(line - 1), '\n') + std::string(shown);
 }
 
-void add_count(std::vector<std::pair<std::string, std::size_t>>& counts, const std::string& app, std::size_t n) {
-  auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == app; });
-  if (it == counts.end())
-    counts.emplace_back(app, n);
-  else
-    it->second += n;
-}
-
-// Counts each migration a run applies, per app, as it commits.
-class Counter : public Observer {
- public:
-  explicit Counter(DatabaseOutcome& out) : out_(out) {}
-  void part_started(const TargetPlan& p, const std::string&) override {
-    add_count(out_.counts, p.target->name, 0);
-    if (p.direction == migration::Direction::downgrade) reverting_ = true;
-  }
-  void step_done(const TargetPlan& p, const run::StepReport& r) override {
-    if (!r.skipped) add_count(out_.counts, p.target->name, 1);
-  }
-  bool reverting() const { return reverting_; }
-
- private:
-  DatabaseOutcome& out_;
-  bool reverting_ = false;
-};
-
 }  // namespace
 
 std::string expand_variables(std::string_view text, const SourceLocation& where, std::string_view shown,
@@ -156,6 +130,14 @@ std::string_view to_string(FleetState s) {
   return "?";
 }
 
+void DatabaseOutcome::add(const std::string& app, std::size_t n) {
+  auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == app; });
+  if (it == counts.end())
+    counts.emplace_back(app, n);
+  else
+    it->second += n;
+}
+
 std::size_t DatabaseOutcome::total() const {
   std::size_t n = 0;
   for (const auto& [app, c] : counts) n += c;
@@ -232,54 +214,13 @@ FleetSummary run_fleet(const std::vector<FleetDatabase>& fleet, const FleetOptio
   return summary;
 }
 
-const std::vector<run::Step>& RenderCache::steps(const Target& t, sql::Dialect dialect, const migration::Plan& plan,
-                                                 const std::vector<std::string>& current,
-                                                 const std::function<std::vector<run::Step>()>& render) {
-  std::vector<std::string> rows = current;
-  std::sort(rows.begin(), rows.end());
-  std::string key = t.name + "\n" + std::string(sql::traits(dialect).name) + "\n" +
-                    (plan.direction == migration::Direction::upgrade ? "up" : "down") + "\n" + util::join(rows, ",") +
-                    "\n" + util::join(plan.steps, ",");
-  std::lock_guard<std::mutex> g(mutex_);
-  auto it = cache_.find(key);
-  if (it == cache_.end()) {
-    it = cache_.emplace(key, render()).first;
-    ++renders_;
-  }
-  return it->second;
-}
-
-std::size_t RenderCache::renders() const {
-  std::lock_guard<std::mutex> g(mutex_);
-  return renders_;
-}
-
-void migrate_database(const Workspace& w, const std::vector<Request>& requests, const config::DatabaseUrl& url,
-                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out,
-                      const run::DdlPolicy& ddl) {
-  // As a single run: an SQLite file that does not exist yet is not created for a plan that cannot run.
-  if (url.backend == config::Backend::sqlite && !db::open(url, db::OpenMode::read_only, lock_timeout))
-    w.plan(nullptr, sql::Dialect::sqlite, requests, &cache);
-  auto conn = db::open(url, db::OpenMode::read_write, lock_timeout);
-  conn->lock_for_run(lock_timeout);
-  RunPlan plan = w.plan(conn.get(), conn->dialect(), requests, &cache);
-  for (const auto& part : plan.parts)
-    for (const auto& id : part.modified)
-      out.notes.push_back(part.target->name + " revision " + id + " (" + part.target->graph->get(id).path +
-                          ") changed after it was applied");
-  Counter counter(out);
-  w.apply(*conn, plan, counter, ddl);
-  out.detail = out.total() == 0 ? std::string("up to date")
-                                : (counter.reverting() ? "reverted " : "applied ") + std::to_string(out.total());
-}
-
 void status_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                      DatabaseOutcome& out) {
   auto conn = db::open(url, db::OpenMode::read_only, lock_timeout);
   Status s = w.status(conn.get());
   for (const auto& a : s.apps) {
     if (a.error) throw *a.error;
-    add_count(out.counts, a.name, a.pending.size());
+    out.add(a.name, a.pending.size());
     for (const auto& id : a.modified) out.notes.push_back(a.name + " revision " + id + " changed after it was applied");
   }
   out.detail = !s.database_exists ? "database not created, " + std::to_string(out.total()) + " pending"
@@ -292,7 +233,7 @@ void current_database(const Workspace& w, const config::DatabaseUrl& url, std::c
   auto conn = db::open(url, db::OpenMode::read_only, lock_timeout);  // nullptr: an SQLite file not created yet
   const Target& t = w.core();
   out.revisions = migration::current_heads(*t.graph, w.current(conn.get(), t), t.version_table);
-  add_count(out.counts, t.name, out.revisions.size());
+  out.add(t.name, out.revisions.size());
   out.detail = !conn                   ? std::string("database not created")
                : out.revisions.empty() ? std::string("no revision applied")
                                        : "at " + describe_revisions(*t.graph, out.revisions);
@@ -304,7 +245,7 @@ void stamp_database(const Workspace& w, const std::string& revision, bool purge,
   conn->lock_for_run(lock_timeout);
   const Target& t = w.core();
   out.revisions = w.stamp(*conn, t, revision, purge, ddl);
-  add_count(out.counts, t.name, out.revisions.size());
+  out.add(t.name, out.revisions.size());
   out.detail = "stamped at " + describe_revisions(*t.graph, out.revisions);
 }
 
@@ -313,10 +254,10 @@ void lint_database(const Workspace& w, std::optional<sql::Dialect> dialect, cons
   auto conn = db::open(url, db::OpenMode::read_only, lock_timeout);  // nullptr: every revision is pending
   out.findings = w.lint(conn.get(), dialect ? *dialect : url.backend, false);
   std::size_t errors = 0, warnings = 0;
-  for (const auto& t : w.targets()) add_count(out.counts, t.name, 0);
+  for (const auto& t : w.targets()) out.add(t.name, 0);
   for (const auto& f : out.findings) {
     if (f.ignored) continue;
-    add_count(out.counts, f.app, 1);
+    out.add(f.app, 1);
     ++(f.level == lint::Level::error ? errors : warnings);
   }
   out.detail = std::to_string(errors) + " error(s), " + std::to_string(warnings) + " warning(s)";
@@ -331,7 +272,7 @@ void check_database(const Workspace& w, const config::DatabaseUrl& url, std::chr
     std::size_t before = out.differences.size();
     for (const auto& d : a.models_vs_migrations) out.differences.push_back(a.name + ": " + d);
     for (const auto& d : a.database_vs_migrations) out.differences.push_back(a.name + ": " + d);
-    add_count(out.counts, a.name, out.differences.size() - before);
+    out.add(a.name, out.differences.size() - before);
     for (const auto& n : a.notes) out.notes.push_back(a.name + ": " + n);
   }
   out.detail = out.differences.empty() ? std::string("no differences")

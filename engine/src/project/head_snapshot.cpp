@@ -1,7 +1,6 @@
 #include "fastappkit/project/head_snapshot.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,11 +14,10 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "../util/beside.hpp"
 #include "../util/test_hooks.hpp"
 #include "fastappkit/migration/models.hpp"
 #include "fastappkit/migration/parse_cache.hpp"
-#include "fastappkit/project/workspace.hpp"
+#include "fastappkit/project/load_options.hpp"
 #include "fastappkit/run/migrator.hpp"
 #include "fastappkit/util/text.hpp"
 
@@ -81,23 +79,6 @@ bool entries_unchanged(int fd, const char* at, const char* end) {
   return true;
 }
 
-struct EntryRange {
-  int fd;
-  const char* at;
-  const char* end;
-  bool same = false;
-};
-
-void* check_entries(void* range) {
-  auto* r = static_cast<EntryRange*>(range);
-  r->same = entries_unchanged(r->fd, r->at, r->end);
-  return nullptr;
-}
-
-// From this many entries on, the second half is checked on a thread beside this one (it
-// starts in about 70 us; one statx costs about 0.85 us here).
-constexpr std::size_t kEntriesPerThread = 512;
-
 // Whether the versions folder is as `entries` (the snapshot's list, from its first name to the
 // lone NUL, which it takes off) records it. The folder is not listed again: its own key comes
 // first, and adding, removing or renaming an entry changes the folder's ctime, which no program
@@ -107,7 +88,6 @@ bool folder_unchanged(const config::ProjectConfig& c, std::string_view& entries)
   // The records first (no system call): each "name NUL key", the folder's own "." first, then
   // a lone NUL.
   const char* const begin = entries.data();
-  const char* half = nullptr;  // where the second thread's half starts
   std::size_t count = 0;
   bool valid = false;
   for (std::string_view rest = entries; !rest.empty();) {
@@ -126,32 +106,29 @@ bool folder_unchanged(const config::ProjectConfig& c, std::string_view& entries)
   const char* const end = entries.data() - 1;  // the lone NUL
   const int fd = ::open(c.versions_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
-  EntryRange second{fd, end, end};
-  pthread_t thread{};
-  bool beside = false;
-  if (count >= kEntriesPerThread) {
-    half = begin;
-    for (std::size_t i = 0; i < count / 2; ++i) half += std::strlen(half) + 1 + sizeof(migration::StatKey::v);
-    second.at = half;
-    beside = util::start_beside(thread, check_entries, &second);
-    if (!beside) second.at = end;
-  }
-  const bool first_same = entries_unchanged(fd, begin, beside ? half : end);
-  if (beside) pthread_join(thread, nullptr);
+  const bool same = entries_unchanged(fd, begin, end);
   ::close(fd);
-  return first_same && (!beside || second.same);
+  return same;
 }
 
-// No external app is listed and no plugin folder holds a plugin.toml: then the full way's plugin
-// discovery (plugin::discover_folders) loads nothing and notes nothing. Checked every time, not recorded.
+// No external app is listed, and every entry of every plugin folder is a readable folder without
+// a plugin.toml or not a folder at all: then the full way's plugin discovery
+// (plugin::discover_folders) loads nothing and notes nothing. Anything it would load or warn
+// about (a plugin.toml, an entry that cannot be read: a symlink loop, no permission) takes the
+// full way. Checked every time, not recorded.
 bool eligible(const config::ProjectConfig& c) {
   if (!c.external_apps().empty()) return false;
   for (const auto& p : c.plugin_paths) {
     std::error_code ec;
     const fs::path dir = c.root / p;
     if (!fs::is_directory(dir, ec)) continue;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-      if (e.is_directory(ec) && fs::exists(e.path() / "plugin.toml", ec)) return false;
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      std::error_code entry_ec;
+      const bool folder = it->is_directory(entry_ec);
+      if (entry_ec) return false;
+      if (folder && (fs::exists(it->path() / "plugin.toml", entry_ec) || entry_ec)) return false;
+    }
     if (ec) return false;
   }
   return true;
@@ -217,11 +194,17 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
   s.config_ = config::load_project(o.directory);
   const auto& c = s.config_;
   if (!eligible(c)) return nullptr;
-  start_loading_client(o, c.root);  // while the folder is checked
   for (const auto& app : c.apps)
     if (app.internal && !fs::is_directory(c.root / "apps" / app.name)) return nullptr;
-  if (!s.map(snapshot_path(c))) return nullptr;
-  const std::string_view text = s.text();
+  std::error_code ec;
+  const fs::path file = snapshot_path(c);
+  if (!fs::is_regular_file(file, ec)) return nullptr;
+  try {
+    s.text_ = util::read_file(file.string());  // a copy: a file truncated meanwhile only fails to match
+  } catch (const Error&) {
+    return nullptr;
+  }
+  const std::string_view text = s.text_;
   if (text.substr(0, kMagic.size()) != kMagic) return nullptr;
   std::size_t at = kMagic.size();
   bool same = true;
@@ -251,28 +234,6 @@ std::unique_ptr<HeadSnapshot> HeadSnapshot::match(const LoadOptions& o) {
   if (!head_listed) return nullptr;
   s.url_ = config::resolve_database_url(o.database_url, c.root);
   return snap;
-}
-
-HeadSnapshot::~HeadSnapshot() {
-  if (data_) ::munmap(const_cast<char*>(data_), size_);
-}
-
-// Mapped, not read: the page cache's pages come in sixteen at a time where a read copies them
-// into fresh heap pages, each a page fault (about 35 µs on the reference VM).
-bool HeadSnapshot::map(const fs::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
-    ::close(fd);
-    return false;
-  }
-  void* p = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) return false;
-  data_ = static_cast<const char*>(p);
-  size_ = static_cast<std::size_t>(st.st_size);
-  return true;
 }
 
 bool HeadSnapshot::at_head(db::Connection& conn) const {

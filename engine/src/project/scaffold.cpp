@@ -173,7 +173,7 @@ fs::path new_plugin_source(const fs::path& parent, const std::string& name) {
   return dir;
 }
 
-fs::path new_internal_app(const fs::path& project_dir, const std::string& name) {
+NewInternalApp new_internal_app(const fs::path& project_dir, const std::string& name) {
   require_valid_name(name);
   auto config = config::load_project(project_dir);
   fs::path dir = config.root / "apps" / name;
@@ -185,7 +185,7 @@ fs::path new_internal_app(const fs::path& project_dir, const std::string& name) 
                                      " internal app (it may reference core and other internal apps' tables).\n" +
                                      kModelsHelp);
   std::ofstream(config.config_path, std::ios::binary) << updated;
-  return dir;
+  return {dir, config.config_path};
 }
 
 }  // namespace fastappkit::project

@@ -49,6 +49,29 @@ void check_foreign_keys(db::Connection& conn) {
   }
 }
 
+// SQLite's table rebuild (https://www.sqlite.org/lang_altertable.html, "Making Other Kinds Of
+// Table Schema Changes"): foreign key enforcement off before the transaction (step 1; the pragma
+// does nothing inside one) and back on after it (step 12), whichever way the step ends: done,
+// skipped because another run did it, or failed.
+class ForeignKeysOff {
+ public:
+  ForeignKeysOff(db::Connection& conn, bool off) : conn_(off ? &conn : nullptr) {
+    if (conn_) conn_->execute("PRAGMA foreign_keys = OFF");
+  }
+  ~ForeignKeysOff() {
+    if (!conn_) return;
+    try {
+      conn_->execute("PRAGMA foreign_keys = ON");
+    } catch (...) {  // a destructor does not throw; the connection is closed by the caller's error
+    }
+  }
+  ForeignKeysOff(const ForeignKeysOff&) = delete;
+  ForeignKeysOff& operator=(const ForeignKeysOff&) = delete;
+
+ private:
+  db::Connection* conn_;
+};
+
 // Runs one SQLite rebuild against what sqlite_master holds now (earlier statements of the
 // migration may have made triggers or indexes). `own_transaction`: a transactional = false
 // file, where the rebuild still commits whole or not at all (SQLite's steps 2 and 10-11).
@@ -371,10 +394,12 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
     if (steps.size() > 1 && &step == &steps[1]) util::test_hold("between");
     for (int attempt = 0;; ++attempt) {
       auto t0 = std::chrono::steady_clock::now();
-      bool fk_off = sqlite && step.sqlite_rebuild;
+      const bool fk_off = sqlite && step.sqlite_rebuild;
       std::string failing;
       try {
-        if (fk_off) conn.execute("PRAGMA foreign_keys = OFF");
+        // Declared before the transaction, so it ends after it: foreign keys come back on once
+        // the step is committed or rolled back, on every way out of this block.
+        ForeignKeysOff keys(conn, fk_off);
         auto already_done = [&](const std::vector<std::string>& rows) {
           const auto& applied = applied_of(rows);
           return step.direction == Direction::upgrade ? applied.count(m.revision) != 0 : applied.count(m.revision) == 0;
@@ -396,7 +421,6 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         if (&step == &steps.front()) util::test_hold("holding");
         if (m.transactional && already_done(rows)) {
           tx.commit();
-          if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
           report({step, app, 0, true});
           break;
         }
@@ -433,18 +457,11 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         // Only once the step is committed. When the next step reads other rows, `applied_of`
         // computes the set again from them.
         advance(m, step.direction, rows);
-        if (fk_off) conn.execute("PRAGMA foreign_keys = ON");
         report({step, app, ms, false});
         break;
       } catch (const db::DbError& e) {
         known = false;  // what was applied is read again on a retry
         conn.rollback();
-        if (fk_off) {
-          try {
-            conn.execute("PRAGMA foreign_keys = ON");
-          } catch (...) {
-          }
-        }
         const bool lock_timeout = !sqlite && e.sqlstate() == "55P03";
         // A transactional = false migration may have committed statements already (or left an
         // invalid index behind a CONCURRENTLY build): running it again is not safe.
@@ -456,6 +473,8 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                          std::to_string(ddl.lock_timeout.count()) + " ms for a lock" + blocker_text(conn, step) +
                          "; rolled back, retry " + std::to_string(attempt + 1) + " of " + std::to_string(ddl.retries) +
                          " in " + std::to_string(wait.count()) + " ms");
+          // A staged race (tests only): the attempt gave up on its lock and rolled back; it retries after `wait`.
+          util::test_touch("retrying");
           std::this_thread::sleep_for(wait);
           continue;
         }

@@ -65,22 +65,37 @@ class Host {
 
   std::vector<Row> query(std::string_view sql, std::initializer_list<std::string_view> params = {}) {
     std::vector<fak_string> p = to_params(params);
-    std::vector<Row> rows;
-    auto collect = [](void* user, const fak_string* values, const uint8_t* is_null, uint64_t count) -> int32_t {
-      auto* out = static_cast<std::vector<Row>*>(user);
-      Row row;
-      for (uint64_t i = 0; i < count; ++i) {
-        if (is_null[i])
-          row.emplace_back(std::nullopt);
-        else
-          row.emplace_back(std::string(values[i].data, values[i].size));
+    // The callback runs inside the host's frames (another C++ runtime): nothing may be thrown
+    // through them. What it cannot do (std::bad_alloc) stops the rows and is thrown here, after
+    // the host has returned.
+    struct Collected {
+      std::vector<Row> rows;
+      std::exception_ptr failure;
+    } collected;
+    auto collect = [](void* user, const fak_string* values, const uint8_t* is_null,
+                      uint64_t count) noexcept -> int32_t {
+      auto* out = static_cast<Collected*>(user);
+      try {
+        Row row;
+        row.reserve(static_cast<std::size_t>(count));
+        for (uint64_t i = 0; i < count; ++i) {
+          if (is_null[i])
+            row.emplace_back(std::nullopt);
+          else
+            row.emplace_back(std::string(values[i].data, values[i].size));
+        }
+        out->rows.push_back(std::move(row));
+        return 0;
+      } catch (...) {
+        out->failure = std::current_exception();
+        return 1;  // stop: no further row
       }
-      out->push_back(std::move(row));
-      return 0;
     };
     require(FAK_HAS_SLOT(api_, fak_host_api, query), "query", 0);
-    if (api_->query(host_, str(sql), p.data(), p.size(), collect, &rows) != 0) throw HostError("query failed");
-    return rows;
+    const int32_t rc = api_->query(host_, str(sql), p.data(), p.size(), collect, &collected);
+    if (collected.failure) std::rethrow_exception(collected.failure);
+    if (rc != 0) throw HostError("query failed");
+    return std::move(collected.rows);
   }
 
   // "sqlite" or "postgresql".

@@ -7,12 +7,9 @@
 #include <utility>
 #include <vector>
 
-#include "fastappkit/sql/dialect.hpp"
+#include "fastappkit/config/backend.hpp"
 
 namespace fastappkit::config {
-
-// The backend a URL names: one enum with the SQL dialect, so nothing maps one to the other.
-using Backend = sql::Dialect;
 
 struct DatabaseUrl {
   Backend backend = Backend::sqlite;

@@ -151,11 +151,4 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
 // sets lock_timeout for DDL (run::DdlPolicy).
 std::unique_ptr<Connection> open_postgresql(const config::DatabaseUrl& url, OpenMode mode);
 
-// For a command that will connect: starts loading the backend's client library (libpq and the
-// libraries it needs, a few milliseconds) on a background thread, so that the load runs while
-// the command reads the project. Nothing else happens: no connection is made, and a library that
-// cannot be loaded is reported by the first use, exactly as without this call. Does nothing for
-// SQLite (linked in) and after the first call.
-void start_loading_client(config::Backend backend);
-
 }  // namespace fastappkit::db

@@ -168,9 +168,8 @@ class Box {
   }
   T value_or(T fallback) const { return p_ ? *p_ : std::move(fallback); }
   void reset() { p_.reset(); }
-  operator std::optional<T>() const {  // NOLINT(google-explicit-constructor): passes where an optional is taken
-    return p_ ? std::optional<T>(*p_) : std::nullopt;
-  }
+  // A copy as std::optional, spelled out: a deep copy is never made behind the reader's back.
+  std::optional<T> to_optional() const { return p_ ? std::optional<T>(*p_) : std::nullopt; }
   friend bool operator==(const Box& a, const Box& b) { return a.p_ ? (b.p_ && *a.p_ == *b.p_) : !b.p_; }
   friend bool operator==(const Box& a, const std::optional<T>& b) { return a.p_ ? (b && *a.p_ == *b) : !b; }
   friend bool operator==(const Box& a, std::nullopt_t) { return !a.p_; }

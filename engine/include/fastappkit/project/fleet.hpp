@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,6 +66,8 @@ struct DatabaseOutcome {
   // check found a difference, or lint an error that no lint_ignore silences: exit 1.
   bool flagged() const;
   std::size_t total() const;
+  // Adds `n` to the app's count (an entry for the app first, in order of appearance).
+  void add(const std::string& app, std::size_t n);
 };
 
 struct FleetSummary {
@@ -91,27 +92,6 @@ using FleetWork = std::function<void(const FleetDatabase&, DatabaseOutcome&)>;
 FleetSummary run_fleet(const std::vector<FleetDatabase>& fleet, const FleetOptions& options, const FleetWork& work,
                        const std::function<void(const DatabaseOutcome&)>& finished = {});
 
-// Rendered steps shared by every database of a run: a plan from the same version rows on the
-// same dialect is rendered once, however many databases need it. Safe across threads.
-class RenderCache {
- public:
-  const std::vector<run::Step>& steps(const Target& t, sql::Dialect dialect, const migration::Plan& plan,
-                                      const std::vector<std::string>& current,
-                                      const std::function<std::vector<run::Step>()>& render);
-  std::size_t renders() const;
-
- private:
-  mutable std::mutex mutex_;
-  std::map<std::string, std::vector<run::Step>> cache_;
-  std::size_t renders_ = 0;
-};
-
-// The per-database work of migrate upgrade / downgrade / all over a fleet: opens the database,
-// takes its run lock, plans (through `cache`), applies (under `ddl`, as a single run), and counts
-// what was applied per app.
-void migrate_database(const Workspace& w, const std::vector<Request>& requests, const config::DatabaseUrl& url,
-                      std::chrono::milliseconds lock_timeout, RenderCache& cache, DatabaseOutcome& out,
-                      const run::DdlPolicy& ddl = {});
 // migrate status over a fleet: pending migrations per app (read-only).
 void status_database(const Workspace& w, const config::DatabaseUrl& url, std::chrono::milliseconds lock_timeout,
                      DatabaseOutcome& out);

@@ -43,16 +43,14 @@
 #include "fastappkit/db/connection.hpp"
 #include "fastappkit/migration/graph.hpp"
 #include "fastappkit/migration/parse_cache.hpp"
+#include "fastappkit/project/load_options.hpp"
 
 namespace fastappkit::project {
-
-struct LoadOptions;
 
 class HeadSnapshot {
  public:
   HeadSnapshot() = default;
-  ~HeadSnapshot();
-  HeadSnapshot(const HeadSnapshot&) = delete;  // revisions_ points into the mapping
+  HeadSnapshot(const HeadSnapshot&) = delete;  // revisions_ points into text_
   HeadSnapshot& operator=(const HeadSnapshot&) = delete;
 
   // The snapshot of a project whose manifest and versions folder are as recorded; nullptr
@@ -76,10 +74,7 @@ class HeadSnapshot {
   config::ProjectConfig config_;
   config::DatabaseUrl url_;
   std::string head_;
-  bool map(const std::filesystem::path& file);
-  std::string_view text() const { return {data_, size_}; }
-  const char* data_ = nullptr;  // the snapshot file, mapped read-only; revisions_ points into it
-  std::size_t size_ = 0;
+  std::string text_;  // the snapshot file as read; revisions_ points into it
   // "r <revision>\t<checksum of its file>\n" per revision, in the graph's order
   // (RevisionGraph::order: what an upgrade from base applies, in that order).
   std::string_view revisions_;

@@ -13,6 +13,10 @@ std::filesystem::path new_project(const std::filesystem::path& parent, const std
 std::filesystem::path new_plugin_source(const std::filesystem::path& parent, const std::string& name);
 // apps/<name>/models.toml in the project at `project_dir`, and "apps.<name>" added to its
 // apps (by editing the text, so comments and layout stay).
-std::filesystem::path new_internal_app(const std::filesystem::path& project_dir, const std::string& name);
+struct NewInternalApp {
+  std::filesystem::path folder;       // apps/<name>/
+  std::filesystem::path config_path;  // the fastappkit.toml it was added to
+};
+NewInternalApp new_internal_app(const std::filesystem::path& project_dir, const std::string& name);
 
 }  // namespace fastappkit::project

@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "fastappkit/lint/lint.hpp"
 #include "fastappkit/migration/graph.hpp"
 #include "fastappkit/migration/models.hpp"
+#include "fastappkit/project/load_options.hpp"
 #include "fastappkit/run/migrator.hpp"
 
 namespace fastappkit::plugin {
@@ -56,29 +58,25 @@ struct Target {
   bool is_core() const { return kind == TargetKind::core; }
 };
 
+// Which app a table belongs to.
+struct Owner {
+  enum class Kind { core, internal_app, external_app };
+  Kind kind = Kind::core;
+  std::string app{};  // the internal or external app's name; "" for core
+  static Owner core() { return {}; }
+  static Owner internal_app(std::string name) { return {Kind::internal_app, std::move(name)}; }
+  static Owner external_app(std::string name) { return {Kind::external_app, std::move(name)}; }
+  // "core", "internal app <name>" or "external app <name>", for messages.
+  std::string describe() const;
+  bool operator==(const Owner&) const = default;
+  bool operator<(const Owner& o) const { return std::tie(kind, app) < std::tie(o.kind, o.app); }
+};
+
 // An external app listed in the manifest that could not be loaded, and why.
 struct BrokenApp {
   std::string name;
   Error error;
 };
-
-struct LoadOptions {
-  std::filesystem::path directory = ".";
-  std::optional<std::string> database_url;  // --database-url
-  bool need_url = true;                     // resolve the database URL (refused when none is set)
-  // Only its dialect is needed (preview --from): a PostgreSQL URL is not handed to libpq.
-  config::UrlUse url_use = config::UrlUse::connect;
-  bool external_apps = true;  // load the plugins of the manifest
-  // Record a plugin that cannot be loaded in broken() and go on (status, app list, check);
-  // otherwise loading stops with its error.
-  bool keep_broken = false;
-};
-
-// A load that will connect (need_url, UrlUse::connect) calls this first with the folder whose
-// .env it reads: a PostgreSQL URL starts loading libpq in the background
-// (db::start_loading_client) while the project is read. Nothing is reported here: a missing or
-// invalid URL is reported where the URL is resolved, as before.
-void start_loading_client(const LoadOptions& o, const std::filesystem::path& root);
 
 // What a command wants done to one target.
 struct Request {
@@ -112,10 +110,19 @@ struct RunPlan {
   std::size_t step_count() const;
 };
 
-// Progress of Workspace::apply. Every callback has an empty default.
+// What a run reports as it goes (Workspace::apply, and the run path of run.hpp). Every callback
+// has an empty default.
 class Observer {
  public:
   virtual ~Observer() = default;
+  // Worth a warning, stops nothing: a plugin folder no app names, an unreadable entry in plugins/.
+  virtual void note(const std::string& /*message*/) {}
+  // An applied revision of `part` whose file changed after it was applied (fastappkit_history).
+  virtual void modified(const TargetPlan&, const std::string& /*revision*/) {}
+  // The no-op shortcut answered: core's version table holds its single head and nothing else was
+  // loaded; `internal_apps` are core's, in migration order.
+  virtual void at_head(const std::string& /*version_table*/, const std::string& /*head*/,
+                       const std::vector<std::string>& /*internal_apps*/) {}
   virtual void part_started(const TargetPlan&, const std::string& /*database*/) {}
   virtual void step_done(const TargetPlan&, const run::StepReport&) {}
   virtual void part_done(const TargetPlan&, const std::vector<std::string>& /*rows now*/) {}
@@ -196,8 +203,8 @@ class Workspace {
   const std::vector<std::string>& notes() const { return notes_; }
   // Throws the first broken app's error.
   void require_healthy() const;
-  // "core", "internal app <n>", "external app <n>", or "" for a table no app owns.
-  std::string owner_of(const std::string& table) const;
+  // The app a table belongs to; nullopt for a table no app owns.
+  std::optional<Owner> owner_of(const std::string& table) const;
 
   // Reads every requested target's version rows, plans, renders each step, resolves every
   // `call` against its library and refuses a plan that would reach into another app's data
@@ -278,15 +285,25 @@ class Workspace {
   std::vector<Target> targets_;
   std::vector<BrokenApp> broken_;
   std::vector<std::string> notes_;
-  std::map<std::string, std::string> owner_;  // table -> owner description
+  std::map<std::string, Owner> owner_;  // table -> the app it belongs to
 };
 
 // Refuses a name that is not an external app of the project, before anything is loaded: an
 // internal app (its migrations are core's: use the unified commands) or an unknown name.
 void require_external_app(const config::ProjectConfig& config, std::string_view name);
+// Refuses a name that is not an internal app (external apps make their revisions in their own
+// source folder: the hint says how) or not an app at all (with a did-you-mean).
+void require_internal_app(const config::ProjectConfig& config, std::string_view name);
+// The same for the project at `directory`, reading only its fastappkit.toml.
+void require_internal_app(const std::filesystem::path& directory, std::string_view name);
 
 // Every check for one app of a project, each passing or failing on its own (app validate).
-std::vector<ValidationItem> validate_app(const LoadOptions& options, const std::string& name);
+struct AppValidation {
+  bool internal = false;  // an internal app (else external)
+  std::vector<ValidationItem> items;
+  bool ok() const;
+};
+AppValidation validate_app(const LoadOptions& options, const std::string& name);
 
 // The version rows a set of applied revisions leaves, for messages: "base (nothing applied)"
 // or "id (head), id".

@@ -4,9 +4,11 @@
 #include <string>
 #include <string_view>
 
+#include "fastappkit/config/backend.hpp"
+
 namespace fastappkit::sql {
 
-enum class Dialect { sqlite, postgresql };
+using Dialect = config::Backend;
 
 struct DialectTraits {
   std::string_view name;  // "sqlite" / "postgresql": URLs, execute keys, messages

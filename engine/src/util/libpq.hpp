@@ -1,10 +1,13 @@
 #pragma once
-// libpq (and the Kerberos, LDAP and TLS libraries it pulls in) is opened on first use, not at
-// process start: a command on SQLite, or one that opens no database, does not pay for loading
-// and relocating them (docs/performance.md). Internal to the engine.
+// libpq is opened with dlopen on first use, not at process start: linked, it and the Kerberos,
+// LDAP and TLS libraries it pulls in cost every command about 13 ms before main (measured on the
+// reference machine: a C program that only links libpq starts in 16 ms, one that links nothing
+// in 3 ms; docs/perf-start.md), which a command on SQLite would pay for nothing. It is still the
+// system's shared libpq.so.5 (the package depends on libpq5). Internal to the engine: the
+// config module parses PostgreSQL URLs with it, the db module connects with it.
 #include <libpq-fe.h>
 
-namespace fastappkit::db {
+namespace fastappkit::util {
 
 struct Libpq {
   decltype(&::PQclear) PQclear = nullptr;
@@ -32,8 +35,9 @@ struct Libpq {
   decltype(&::PQtransactionStatus) PQtransactionStatus = nullptr;
 };
 
-// The functions of libpq.so.5, opened once; throws DbError(connect) naming what to install
-// when the library or one of its functions is missing.
+// The functions of libpq.so.5, opened once (a function-local static: thread-safe, and an
+// opening that failed is tried again by the next call); throws Error(database) naming what to
+// install when the library or one of its functions is missing.
 const Libpq& libpq();
 
-}  // namespace fastappkit::db
+}  // namespace fastappkit::util
