@@ -14,12 +14,13 @@ namespace unit {
 
 namespace fs = std::filesystem;
 
-// The Error `f` throws, or nullopt when it throws none.
-template <class F>
-std::optional<fastappkit::Error> error_of(F&& f) {
+// The error of type E (fastappkit::Error or a class derived from it, e.g. db::DbError, kept
+// whole) that `f` throws, or nullopt when it throws none.
+template <class E = fastappkit::Error, class F>
+std::optional<E> error_of(F&& f) {
   try {
     f();
-  } catch (const fastappkit::Error& e) {
+  } catch (const E& e) {
     return e;
   }
   return std::nullopt;

@@ -26,17 +26,6 @@ using Stmts = std::vector<std::string>;
 
 namespace {
 
-// The DbError `f` throws (unit::error_of would slice it to an Error), or nullopt.
-template <class F>
-std::optional<db::DbError> db_error_of(F&& f) {
-  try {
-    f();
-  } catch (const db::DbError& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 Rows rows(db::Connection& c, const std::string& sql, const std::vector<std::string>& params = {}) {
   Rows out;
   for (const auto& r : c.query(sql, params)) {
@@ -125,7 +114,9 @@ void values_and_nulls() {
   c->scan("SELECT id FROM t ORDER BY id", [&](db::RowView) { return ++calls < 2; });
   CHECK(calls == 2);
   // A failing statement among several is the one the error names.
-  auto e = db_error_of([&] { c->execute(Stmts{"UPDATE t SET n = 11 WHERE id = 1", "SELECT nosuch FROM t"}); });
+  auto e = unit::error_of<db::DbError>([&] {
+    c->execute(Stmts{"UPDATE t SET n = 11 WHERE id = 1", "SELECT nosuch FROM t"});
+  });
   REQUIRE(e);
   CHECK(e->failure() == db::Failure::statement);
   CHECK(e->statement() == "SELECT nosuch FROM t");
@@ -158,7 +149,7 @@ void transactions() {
   // of its work stays, and the connection is usable afterwards.
   c->begin();
   c->execute("INSERT INTO t (id, n) VALUES (5, 5)");
-  auto e = db_error_of([&] {
+  auto e = unit::error_of<db::DbError>([&] {
     c->commit_after({"INSERT INTO t (id, n) VALUES (6, 6)", "INSERT INTO nosuch VALUES (1)"});
   });
   REQUIRE(e);
@@ -191,7 +182,7 @@ void tables_and_constraints() {
   for (const char* bad : {"INSERT INTO t (id, n) VALUES (1, 2)", "INSERT INTO t (id) VALUES (2)",
                           "INSERT INTO u (id, t_id) VALUES (1, 99)"}) {
     CAPTURE(bad);
-    auto e = db_error_of([&] { c->execute(bad); });
+    auto e = unit::error_of<db::DbError>([&] { c->execute(bad); });
     REQUIRE(e);
     CHECK(e->failure() == db::Failure::constraint);
     CHECK(e->statement() == bad);
@@ -211,7 +202,7 @@ void run_lock() {
   first->lock_for_run(std::chrono::seconds(5));  // taking it again on the same connection is a no-op
   // The second connection is kept out for the whole timeout, then told why.
   const auto t0 = std::chrono::steady_clock::now();
-  auto e = db_error_of([&] { second->lock_for_run(std::chrono::milliseconds(300)); });
+  auto e = unit::error_of<db::DbError>([&] { second->lock_for_run(std::chrono::milliseconds(300)); });
   const auto waited = std::chrono::steady_clock::now() - t0;
   REQUIRE(e);
   CHECK(e->failure() == db::Failure::busy);
@@ -225,7 +216,7 @@ void run_lock() {
   CHECK(std::chrono::steady_clock::now() - t1 < std::chrono::seconds(2));
   // And now it is the one that keeps a third connection out.
   auto third = d.open();
-  auto again = db_error_of([&] { third->lock_for_run(std::chrono::milliseconds(100)); });
+  auto again = unit::error_of<db::DbError>([&] { third->lock_for_run(std::chrono::milliseconds(100)); });
   REQUIRE(again);
   CHECK(again->failure() == db::Failure::busy);
 }
@@ -250,7 +241,7 @@ TEST_SUITE("fastappkit::db") {
     auto ro = db::open(url, db::OpenMode::read_only);
     REQUIRE(ro);
     CHECK(rows(*ro, "SELECT id FROM t") == Rows{{"1"}});
-    CHECK(db_error_of([&] { ro->execute("INSERT INTO t VALUES (2)"); }));
+    CHECK(unit::error_of<db::DbError>([&] { ro->execute("INSERT INTO t VALUES (2)"); }));
     CHECK(count(*rw, "t") == "1");
   }
 }

@@ -90,17 +90,6 @@ struct Db {
   std::string foreign_keys() const { return rows("PRAGMA foreign_keys").at(0).at(0); }
 };
 
-// The DbError `f` throws (error_of would slice it to an Error), or nullopt.
-template <class F>
-std::optional<db::DbError> db_error_of(F&& f) {
-  try {
-    f();
-  } catch (const db::DbError& e) {
-    return e;
-  }
-  return std::nullopt;
-}
-
 struct Run {
   std::vector<run::Step> steps;
   Ids applied, skipped;
@@ -172,7 +161,7 @@ table = "made_then_undone"
 )TOML";
     RevisionGraph g({parse(kCreate), parse(failing)});
     run::Migrator m(g, "core", "alembic_version", sql::Dialect::sqlite);
-    auto e = db_error_of([&] { upgrade(m, g, *d.conn); });
+    auto e = unit::error_of<db::DbError>([&] { upgrade(m, g, *d.conn); });
     REQUIRE(e);
     CHECK(e->failure() == db::Failure::statement);
     CHECK(e->statement() == "INSERT INTO nosuch (id) VALUES (1)");
@@ -252,7 +241,7 @@ table = "made_then_undone"
       REQUIRE(upgrade(m, g, *d.conn, kB).applied == Ids{kA, kB});
       d.conn->execute(std::vector<std::string>{"INSERT INTO parents (id) VALUES (1)",
                                                "INSERT INTO children (id, parent_id) VALUES (1, 1)"});
-      auto e = db_error_of([&] { upgrade(m, g, *d.conn); });
+      auto e = unit::error_of<db::DbError>([&] { upgrade(m, g, *d.conn); });
       REQUIRE(e);
       CHECK(e->failure() == db::Failure::constraint);
       CHECK(d.foreign_keys() == "1");
