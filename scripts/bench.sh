@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-release -j2 --target fastappkit fastappkit_bench fastappkit_bench_plugins
+cmake --build build-release -j2 --target fastappkit fastappkit_completion fastappkit_bench fastappkit_bench_plugins
 pgdir=$(mktemp -d /tmp/fastappkit-bench-pg-XXXXXX)
 prefix=$(mktemp -d /tmp/fastappkit-bench-prefix-XXXXXX)
 trap 'scripts/pg-test-cluster.sh stop "$pgdir" >/dev/null; rm -rf "$prefix"' EXIT
