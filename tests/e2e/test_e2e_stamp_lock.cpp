@@ -97,4 +97,38 @@ TEST_SUITE("fastappkit::e2e::lint") {
     CHECK(db->query("SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nick'")
               .empty());
   }
+
+  TEST_CASE("PostgreSQL: upgrade gives up after --ddl-lock-timeout when its planning reads meet a locked table") {
+    // Planning reads alembic_version and fastappkit_history before any migration runs; a session
+    // holding ACCESS EXCLUSIVE on either made the run wait without limit (issue 30, item 2).
+    TempDir dir;
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    const fs::path root = dir.path / "proj";
+    const fs::path versions = root / "core" / "db" / "migrations" / "versions";
+    write_file(versions / "aaaaaaaaaaa1_users.toml", kBase);
+    write_file(versions / "bbbbbbbbbbb2_nick.toml", kNext);
+    auto db = make_postgresql();
+    auto run = [&](const std::vector<std::string>& args) {
+      return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
+    };
+    auto rows = [&] { return db->query("SELECT version_num FROM alembic_version"); };
+    REQUIRE_OK(run({"migrate", "upgrade", "--revision", "aaaaaaaaaaa1"}));
+    for (const char* table : {"alembic_version", "fastappkit_history"}) {
+      CAPTURE(table);
+      Session blocker(db->url());
+      REQUIRE(blocker.exec("BEGIN"));
+      REQUIRE(blocker.exec(std::string("LOCK TABLE ") + table + " IN ACCESS EXCLUSIVE MODE"));
+      auto t0 = std::chrono::steady_clock::now();
+      auto r = run({"migrate", "upgrade", "--ddl-lock-timeout", "0.5", "--ddl-retries", "1", "--lock-timeout", "5"});
+      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      CHECK_CODE(r, 1);
+      CHECK_ERR(r, "reading the version tables waited more than 500 ms for a lock; nothing was run");
+      CHECK_ERR(r, "--ddl-lock-timeout sets how long");
+      CHECK_MESSAGE(s < 30, "the run waited " << s << " s");
+      REQUIRE(blocker.exec("ROLLBACK"));
+      CHECK(rows() == std::vector<std::vector<std::string>>{{"aaaaaaaaaaa1"}});
+    }
+    REQUIRE_OK(run({"migrate", "upgrade"}));
+    CHECK(rows() == std::vector<std::vector<std::string>>{{"bbbbbbbbbbb2"}});
+  }
 }

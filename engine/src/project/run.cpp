@@ -39,6 +39,10 @@ bool answered_at_head(const LoadOptions& load, const RunRequest& r, const RunSet
   if (!snap || snap->url().is_memory()) return false;
   try {
     auto conn = open_read_only(snap->url(), s.lock_timeout);
+    // A version table another session holds locked: give up as the full way's reads do (run_on),
+    // and let the full way report it.
+    if (conn && conn->dialect() == sql::Dialect::postgresql)
+      conn->execute("SET lock_timeout = '" + std::to_string(s.ddl.lock_timeout.count()) + "ms'");
     if (!conn || !snap->at_head(*conn)) return false;
   } catch (const std::exception&) {
     return false;  // whatever went wrong, the full way meets it again and reports it as usual
@@ -160,7 +164,23 @@ void run_on(const Workspace& w, const std::vector<Request>& requests, const conf
     w.plan(nullptr, sql::Dialect::sqlite, requests, cache);
   auto conn = db::open(url, db::OpenMode::read_write, s.lock_timeout);
   conn->lock_for_run(s.lock_timeout);
-  const RunPlan plan = w.plan(conn.get(), conn->dialect(), requests, cache);
+  // Planning reads the version tables and fastappkit_history: on PostgreSQL those reads wait at
+  // most the DDL lock timeout too, as every statement of the run does (docs/lint.md), instead of
+  // queueing forever behind a session that holds a lock on them.
+  const bool pg = conn->dialect() == sql::Dialect::postgresql;
+  if (pg) conn->execute("SET lock_timeout = '" + std::to_string(s.ddl.lock_timeout.count()) + "ms'");
+  RunPlan plan;
+  try {
+    plan = w.plan(conn.get(), conn->dialect(), requests, cache);
+  } catch (const db::DbError& e) {
+    if (!pg || e.sqlstate() != "55P03") throw;
+    throw db::DbError(e.failure(),
+                      "reading the version tables waited more than " + std::to_string(s.ddl.lock_timeout.count()) +
+                          " ms for a lock; nothing was run: " + e.what(),
+                      e.statement(), e.sqlstate(),
+                      "another session holds a lock on a version table or fastappkit_history (see pg_locks); end "
+                      "or wait for it, then run the command again; --ddl-lock-timeout sets how long a statement waits");
+  }
   for (const auto& part : plan.parts)
     for (const auto& id : part.modified) o.modified(part, id);
   w.apply(*conn, plan, o, s.ddl);
