@@ -50,22 +50,33 @@ class Session {
   PGconn* c_;
 };
 
+// A project of two revisions on a fresh PostgreSQL database, upgraded to the first.
+struct Project {
+  TempDir dir;
+  fs::path root = dir.path / "proj";
+  std::unique_ptr<Database> db;
+  Project() {
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    const fs::path versions = root / "core" / "db" / "migrations" / "versions";
+    write_file(versions / "aaaaaaaaaaa1_users.toml", kBase);
+    write_file(versions / "bbbbbbbbbbb2_nick.toml", kNext);
+    db = make_postgresql();
+    REQUIRE_OK(run({"migrate", "upgrade", "--revision", "aaaaaaaaaaa1"}));
+  }
+  RunResult run(const std::vector<std::string>& args) const {
+    return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
+  }
+  std::vector<std::vector<std::string>> rows() const { return db->query("SELECT version_num FROM alembic_version"); }
+};
+
 }  // namespace
 
 TEST_SUITE("fastappkit::e2e::lint") {
   TEST_CASE("PostgreSQL: stamp gives up after --ddl-lock-timeout on a locked version table, naming the blocker") {
-    TempDir dir;
-    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
-    const fs::path root = dir.path / "proj";
-    const fs::path versions = root / "core" / "db" / "migrations" / "versions";
-    write_file(versions / "aaaaaaaaaaa1_users.toml", kBase);
-    write_file(versions / "bbbbbbbbbbb2_nick.toml", kNext);
-    auto db = make_postgresql();
-    auto run = [&](const std::vector<std::string>& args) {
-      return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
-    };
-    auto rows = [&] { return db->query("SELECT version_num FROM alembic_version"); };
-    REQUIRE_OK(run({"migrate", "upgrade", "--revision", "aaaaaaaaaaa1"}));
+    Project p;
+    auto& db = p.db;
+    auto run = [&](const std::vector<std::string>& args) { return p.run(args); };
+    auto rows = [&] { return p.rows(); };
 
     for (const char* mode : {"EXCLUSIVE", "ACCESS EXCLUSIVE"}) {
       CAPTURE(mode);
@@ -101,18 +112,10 @@ TEST_SUITE("fastappkit::e2e::lint") {
   TEST_CASE("PostgreSQL: upgrade gives up after --ddl-lock-timeout when its planning reads meet a locked table") {
     // Planning reads alembic_version and fastappkit_history before any migration runs; a session
     // holding ACCESS EXCLUSIVE on either made the run wait without limit (issue 30, item 2).
-    TempDir dir;
-    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
-    const fs::path root = dir.path / "proj";
-    const fs::path versions = root / "core" / "db" / "migrations" / "versions";
-    write_file(versions / "aaaaaaaaaaa1_users.toml", kBase);
-    write_file(versions / "bbbbbbbbbbb2_nick.toml", kNext);
-    auto db = make_postgresql();
-    auto run = [&](const std::vector<std::string>& args) {
-      return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
-    };
-    auto rows = [&] { return db->query("SELECT version_num FROM alembic_version"); };
-    REQUIRE_OK(run({"migrate", "upgrade", "--revision", "aaaaaaaaaaa1"}));
+    Project p;
+    auto& db = p.db;
+    auto run = [&](const std::vector<std::string>& args) { return p.run(args); };
+    auto rows = [&] { return p.rows(); };
     for (const char* table : {"alembic_version", "fastappkit_history"}) {
       CAPTURE(table);
       Session blocker(db->url());
