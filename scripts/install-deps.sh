@@ -8,7 +8,7 @@ packages=(
   libboost-dev libboost-filesystem-dev libboost-program-options-dev
   libtomlplusplus-dev libsqlitecpp-dev libsqlite3-dev libpq-dev doctest-dev
   postgresql-15 nlohmann-json3-dev graphviz libssl-dev
-  python3-alembic python3-psycopg2
+  python3-alembic python3-psycopg2 sqlite3
   "$@"
 )
 # npm installs squawk-cli for the squawk oracle test (tests/lint/); any npm on PATH will do.

@@ -12,6 +12,7 @@
 #include "context.hpp"
 #include "fastappkit/config/database_url.hpp"
 #include "fastappkit/error.hpp"
+#include "fastappkit/util/interrupt.hpp"
 #include "fastappkit/util/text.hpp"
 #include "fastappkit/version.hpp"
 
@@ -178,6 +179,19 @@ const std::vector<Command>& commands() {
          p.add("revision", 1);
        },
        cmd_stamp},
+      {{"migrate", "adopt"},
+       "-m MSG [--dry-run]",
+       "take a database no tool manages under management: models, a base revision proved by replay, a stamp",
+       [](auto& d, auto&) {
+         message_option(d);
+         d.add_options()("dry-run", po::bool_switch(), "prove and print what would be written; write nothing");
+         d.add_options()("scratch-url", po::value<std::string>(),
+                         "PostgreSQL: an empty database to replay the base revision on (default: a temporary "
+                         "schema in the adopted database, dropped afterwards)");
+         d.add_options()("databases", po::value<std::string>(),
+                         "a fleet file: adopt its first database, stamp each other one with the same schema");
+       },
+       cmd_adopt},
       {{"migrate", "core"},
        "-m MSG",
        "autogenerate a core revision from core/models.toml and the internal apps' models",
@@ -332,7 +346,8 @@ const std::vector<Group>& groups() {
         {"migrate", "downgrade"},
         {"migrate", "app", "<name>", "upgrade"},
         {"migrate", "app", "<name>", "downgrade"},
-        {"migrate", "stamp"}}},
+        {"migrate", "stamp"},
+        {"migrate", "adopt"}}},
       {"See where things stand, and what would run",
        {{"migrate", "status"},
         {"migrate", "check"},
@@ -558,9 +573,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
   ctx.color_out = &out == &std::cout && colour_by_default(STDOUT_FILENO);
   ctx.color_err = &err == &std::cerr && colour_by_default(STDERR_FILENO);
   auto fail = [&](const Error& e) {
-    print_error(ctx, e);
+    // Stopped by SIGINT or SIGTERM (util/interrupt.hpp): the error says what was rolled back; the
+    // exit code is the shell's for that signal.
+    const int signal = util::interrupted_signal();
+    print_error(ctx, e, signal ? std::string("interrupted by ") + util::signal_name(signal) + ": " : std::string());
     if (ctx.json) ctx.print_json({{"error", error_json(e)}});
-    return exit_code_for(e.kind());
+    return signal ? 128 + signal : exit_code_for(e.kind());
   };
   // Known before the options parse, so that an option error is JSON too.
   for (int i = 1; i < argc; ++i) ctx.json = ctx.json || std::string_view(argv[i]) == "--json";

@@ -87,6 +87,7 @@ int cmd_preview(Context& ctx);
 int cmd_all(Context& ctx);
 int cmd_app_migrate(Context& ctx);
 int cmd_stamp(Context& ctx);
+int cmd_adopt(Context& ctx);
 int cmd_current(Context& ctx);
 int cmd_heads(Context& ctx);
 int cmd_history(Context& ctx);

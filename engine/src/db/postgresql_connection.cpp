@@ -1,5 +1,7 @@
 // PostgreSQL through libpq.
 
+#include <poll.h>
+
 #include <algorithm>
 #include <thread>
 #include <type_traits>
@@ -7,6 +9,7 @@
 #include "../util/libpq.hpp"
 #include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
+#include "fastappkit/util/interrupt.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::db {
@@ -90,7 +93,8 @@ Conn connect(const config::DatabaseUrl& url) {
 
 class PostgresConnection final : public Connection {
  public:
-  PostgresConnection(const config::DatabaseUrl& url, OpenMode mode) : url_(url), conn_(connect(url)) {
+  PostgresConnection(const config::DatabaseUrl& url, OpenMode mode)
+      : url_(url), conn_(connect(url)), cancel_{pq().PQcancel, pq().PQgetCancel(conn_.get())} {
     // Only the tenant's schema is searched: its tables are created there and nothing of
     // another schema is seen (reflect, status and check read current_schema(); a schema that
     // does not exist yet leaves it NULL, so nothing is found).
@@ -274,7 +278,7 @@ class PostgresConnection final : public Connection {
                " FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
                "JOIN pg_class ic ON ic.oid = i.indexrelid WHERE " +
                own +
-               " AND i.indexprs IS NULL "
+               " AND i.indexprs IS NULL AND i.indpred IS NULL "
                "AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid) ORDER BY c.relname, "
                "ic.relname")) {
       auto it = schema.tables.find(*r[0]);
@@ -341,6 +345,26 @@ class PostgresConnection final : public Connection {
     return expected;
   }
 
+  // The run lock's session is read without a round trip: a session the server ended
+  // (pg_terminate_backend, a restart) has sent its last message and closed the socket, which
+  // PQconsumeInput reads, leaving the connection bad.
+  void check_run_lock() override {
+    if (!lock_conn_) return;
+    // The idle session has nothing to say unless the server ended it: its last message (FATAL),
+    // then the end of the stream, each read when poll says there is something to read.
+    bool lost = pq().PQstatus(lock_conn_.get()) != CONNECTION_OK;
+    for (int reads = 0; !lost && reads < 8; ++reads) {
+      pollfd p{pq().PQsocket(lock_conn_.get()), POLLIN, 0};
+      if (p.fd < 0 || ::poll(&p, 1, 0) <= 0) break;
+      lost = pq().PQconsumeInput(lock_conn_.get()) == 0 || pq().PQstatus(lock_conn_.get()) != CONNECTION_OK;
+    }
+    if (!lost) return;
+    throw DbError(Failure::connect,
+                  "the session holding the run lock on " + url_.redacted() + " was lost (" +
+                      trim(pq().PQerrorMessage(lock_conn_.get())) + "); the run stopped before its next revision",
+                  {}, {}, "run the command again: it takes the lock again and goes on from where this run stopped");
+  }
+
   void lock_for_run(std::chrono::milliseconds timeout) override {
     if (lock_conn_) return;
     // A dedicated session holds the lock, so the migration session's transactions and
@@ -364,6 +388,10 @@ class PostgresConnection final : public Connection {
         try_sql("SELECT pg_advisory_unlock_shared($1::bigint)", key);
       }
       if (std::chrono::steady_clock::now() >= deadline) throw run_lock_busy(url_.redacted(), timeout);
+      if (util::interrupted_signal() != 0)
+        throw DbError(Failure::other,
+                      "stopped while waiting for the run lock on " + url_.redacted() + "; nothing was run", {}, {},
+                      "run the command again");
       if (!waited) util::test_touch("waiting");
       // On every poll, not only the first: a test removes it and sees it again while kept out.
       util::test_touch("lock-busy");
@@ -475,10 +503,33 @@ class PostgresConnection final : public Connection {
     return DbError(failure_of(sqlstate), config::redact_text(msg), statement, sqlstate, field(PG_DIAG_MESSAGE_HINT));
   }
 
+  // What SIGINT/SIGTERM call (util/interrupt.hpp): PQcancel, which libpq documents as safe in a
+  // signal handler, with a cancel object made beforehand (PQgetCancel is not).
+  struct Cancel {
+    decltype(&::PQcancel) cancel = nullptr;
+    PGcancel* handle = nullptr;
+    Cancel(decltype(&::PQcancel) fn, PGcancel* h) : cancel(fn), handle(h) {}
+    ~Cancel() {
+      if (handle) pq().PQfreeCancel(handle);
+    }
+    Cancel(const Cancel&) = delete;
+    Cancel& operator=(const Cancel&) = delete;
+    static void call(void* self) noexcept {
+      auto* c = static_cast<Cancel*>(self);
+      char error[256];
+      if (c->handle) c->cancel(c->handle, error, sizeof error);
+    }
+  };
+
   inline static const std::string kBegin = "BEGIN";
   config::DatabaseUrl url_;
-  Conn conn_;
+  // Declared before conn_, so closed after it: the run lock is released only once the data
+  // session is gone, its transaction ended (committed or rolled back), never while a statement
+  // of the run may still commit.
   Conn lock_conn_;
+  Conn conn_;
+  Cancel cancel_;
+  util::InterruptTarget interrupt_{&cancel_, &Cancel::call};  // unregistered before cancel_ goes
   bool begin_pending_ = false;
 };
 

@@ -17,6 +17,7 @@
 
 #include "../util/test_hooks.hpp"
 #include "fastappkit/db/connection.hpp"
+#include "fastappkit/util/interrupt.hpp"
 
 namespace fastappkit::db {
 
@@ -36,6 +37,22 @@ Failure failure_of(int code) {
     default:
       return Failure::statement;
   }
+}
+
+// An SQLite error as a DbError, saying what a person can do where the code tells it: a full disk
+// or file-size limit (a write that failed: SQLITE_FULL, or SQLITE_IOERR_WRITE, which is what
+// SQLite returns for EFBIG once SIGXFSZ is ignored, see main.cpp) is not a broken statement.
+DbError sqlite_error(const SQLite::Exception& e, const std::string& statement) {
+  const int code = e.getExtendedErrorCode();
+  if ((code & 0xff) == SQLITE_FULL || code == SQLITE_IOERR_WRITE || code == SQLITE_IOERR_FSYNC ||
+      code == SQLITE_IOERR_TRUNCATE)
+    return DbError(Failure::other,
+                   std::string(e.what()) +
+                       ": the disk is full, or the file-size limit (ulimit -f) was reached, while writing the database",
+                   statement, {},
+                   "free disk space or raise the limit, then run the command again; the transaction was rolled back "
+                   "(SQLite's journal restores the database if the process stopped)");
+  return DbError(failure_of(e.getErrorCode()), e.what(), statement);
 }
 
 // The run lock of an SQLite database (SPEC 9: a second run waits, then finds nothing to do).
@@ -87,6 +104,11 @@ class RunLockFile {
                         "keep the database on a local file system that supports fcntl locks");
         throw run_lock_busy(shown, timeout);
       }
+      if (util::interrupted_signal() != 0) {
+        ::close(fd);
+        throw DbError(Failure::other, "stopped while waiting for the run lock on " + shown + "; nothing was run", {},
+                      {}, "run the command again");
+      }
       if (!waited) util::test_touch("waiting");
       // On every poll, not only the first: a test removes it and sees it again while kept out.
       util::test_touch("lock-busy");
@@ -130,7 +152,7 @@ class SqliteConnection final : public Connection {
       try {
         db_.exec(s);
       } catch (const SQLite::Exception& e) {
-        throw DbError(failure_of(e.getErrorCode()), e.what(), s);
+        throw sqlite_error(e, s);
       }
     }
   }
@@ -153,7 +175,7 @@ class SqliteConnection final : public Connection {
       }
       return rows;
     } catch (const SQLite::Exception& e) {
-      throw DbError(failure_of(e.getErrorCode()), e.what(), sql);
+      throw sqlite_error(e, sql);
     }
   }
 
@@ -198,7 +220,7 @@ class SqliteConnection final : public Connection {
         if (!row(values)) return;
       }
     } catch (const SQLite::Exception& e) {
-      throw DbError(failure_of(e.getErrorCode()), e.what(), sql);
+      throw sqlite_error(e, sql);
     }
   }
 
@@ -266,6 +288,15 @@ class SqliteConnection final : public Connection {
     return expected;
   }
 
+  // Whether `column` of `table` is declared exactly INTEGER in a rowid table.
+  bool rowid_alias_type(const std::string& table, const std::string& column) {
+    for (const auto& r : query("SELECT upper(c.type), l.wr FROM pragma_table_info(?) c, pragma_table_list(?) l WHERE "
+                               "c.name = ? AND l.schema = 'main'",
+                               {table, table, column}))
+      return r[0].value_or("") == "INTEGER" && r[1].value_or("1") == "0";
+    return false;
+  }
+
   migration::Schema reflect(std::vector<std::string>* unmapped) override {
     migration::Schema schema;
     for (const auto& name : tables()) {
@@ -284,6 +315,10 @@ class SqliteConnection final : public Connection {
       }
       std::sort(pk.begin(), pk.end());
       for (const auto& [i, c] : pk) t.primary_key.push_back(c);
+      // A one-column key declared exactly INTEGER is the rowid (lang_createtable.html#rowid): it
+      // never holds NULL, though table_info says notnull 0 unless NOT NULL was written.
+      if (pk.size() == 1 && rowid_alias_type(name, pk[0].second))
+        if (auto* c = t.find_column(pk[0].second)) c->nullable = false;
       std::map<std::string, migration::ForeignKey> fks;
       for (const auto& r : query("SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM "
                                  "pragma_foreign_key_list(?) ORDER BY id, seq",
@@ -297,15 +332,17 @@ class SqliteConnection final : public Connection {
       }
       // SQLite does not keep constraint names: the caller compares by columns.
       for (auto& [id, fk] : fks) t.foreign_keys.push_back(fk);
-      for (const auto& r : query("SELECT name, \"unique\", origin FROM pragma_index_list(?) ORDER BY name", {name})) {
+      for (const auto& r :
+           query("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?) ORDER BY name", {name})) {
         std::vector<std::string> cols;
         bool expression = false;
         for (const auto& c : query("SELECT name, cid FROM pragma_index_info(?) ORDER BY seqno", {*r[0]})) {
           cols.push_back(c[0].value_or(""));
           expression = expression || c[1].value_or("") == "-2";
         }
-        // An index on an expression has no model form (PostgreSQL's reflect leaves it out too).
-        if (expression) continue;
+        // An index on an expression or with a WHERE clause has no model form (PostgreSQL's
+        // reflect leaves them out too); adopt carries them as execute steps (db/catalog.hpp).
+        if (expression || r[3].value_or("0") == "1") continue;
         const std::string origin = r[2].value_or("c");
         if (origin == "u")
           t.uniques.push_back({"", cols});
@@ -331,7 +368,7 @@ class SqliteConnection final : public Connection {
       c->busy_since_ = now;
       util::test_touch("waiting");
     }
-    if (now - c->busy_since_ >= c->busy_timeout_) return 0;
+    if (now - c->busy_since_ >= c->busy_timeout_ || util::interrupted_signal() != 0) return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt < 10 ? 1 : 10));
     return 1;
   }
@@ -342,6 +379,10 @@ class SqliteConnection final : public Connection {
   config::DatabaseUrl url_;
   RunLockFile run_lock_;  // declared before db_: closed after it (see RunLockFile)
   SQLite::Database db_;
+  // SIGINT/SIGTERM stop the statement in flight (sqlite3_interrupt may be called from another
+  // thread or a signal handler); unregistered before db_ closes.
+  util::InterruptTarget interrupt_{db_.getHandle(),
+                                   [](void* db) noexcept { sqlite3_interrupt(static_cast<sqlite3*>(db)); }};
 };
 
 }  // namespace
@@ -370,6 +411,36 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
   try {
     return std::make_unique<SqliteConnection>(url, mode, lock_timeout);
   } catch (const SQLite::Exception& e) {
+    // A hot journal: a transaction that was stopped before it ended (the process killed, the
+    // disk full) left the journal that undoes it, and only a connection that may write rolls it
+    // back (https://www.sqlite.org/lockingv3.html#hot_journals, section 4.3). A read-only open
+    // cannot: the database is opened for writing once, which rolls it back as any SQLite client
+    // would, and then read-only again. The data is as the last committed transaction left it.
+    if (mode == OpenMode::read_only && e.getExtendedErrorCode() == SQLITE_READONLY_ROLLBACK) {
+      try {
+        {
+          SQLite::Database writer(url.sqlite_path, SQLite::OPEN_READWRITE, static_cast<int>(lock_timeout.count()));
+          writer.exec("SELECT 1 FROM sqlite_master LIMIT 1");
+        }
+        return std::make_unique<SqliteConnection>(url, mode, lock_timeout);
+      } catch (const SQLite::Exception& again) {
+        throw DbError(Failure::connect,
+                      url.sqlite_path +
+                          " has a hot journal (a transaction stopped before it ended) that only a connection that "
+                          "may write can roll back: " +
+                          again.what(),
+                      {}, {},
+                      "run the command once as a user that may write the database and its folder (any SQLite client "
+                      "that opens it for writing rolls the journal back)");
+      }
+    }
+    if ((e.getErrorCode() & 0xff) == SQLITE_BUSY || (e.getErrorCode() & 0xff) == SQLITE_LOCKED)
+      throw DbError(Failure::busy,
+                    "SQLite database " + url.sqlite_path + " is locked by another connection (waited " +
+                        std::to_string(lock_timeout.count()) + " ms): " + e.what(),
+                    {}, {}, "wait for the program writing it to finish, or raise --lock-timeout");
+    if ((e.getErrorCode() & 0xff) == SQLITE_FULL || e.getExtendedErrorCode() == SQLITE_IOERR_WRITE)
+      throw sqlite_error(e, {});
     if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB)
       throw DbError(Failure::connect, url.sqlite_path + " is not an SQLite database (" + e.what() + ")", {}, {},
                     "point DATABASE_URL (from " + url.source +

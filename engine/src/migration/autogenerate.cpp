@@ -577,6 +577,51 @@ std::string write_migration(const Migration& m) {
   return out;
 }
 
+std::string write_models(const Schema& s, const std::string& header) {
+  std::string out = header;
+  for (const auto& [name, t] : s.tables) {
+    out += "\n[[tables]]\nname = " + q(name) + "\ncolumns = [\n";
+    const bool single_key = t.primary_key.size() == 1;
+    for (const auto& c : t.columns) {
+      ColumnSpec spec = spec_of(c);
+      spec.primary_key = single_key && t.primary_key[0] == c.name;
+      // Written only where it is not what the parser assumes (false for a key, true otherwise).
+      if (c.nullable == !spec.primary_key) spec.nullable.reset();
+      out += "  " + column_inline(spec) + ",\n";
+    }
+    out += "]\n";
+    if (t.primary_key.size() > 1) out += "primary_key = " + list(t.primary_key) + "\n";
+    if (!t.foreign_keys.empty()) {
+      out += "foreign_keys = [\n";
+      for (const auto& fk : t.foreign_keys) {
+        out += "  { ";
+        if (!fk.name.empty()) out += "name = " + q(fk.name) + ", ";
+        out += "columns = " + list(fk.columns) + ", references_table = " + q(fk.references_table) +
+               ", references_columns = " + list(fk.references_columns);
+        if (fk.on_delete) out += ", on_delete = " + q(*fk.on_delete);
+        if (fk.on_update) out += ", on_update = " + q(*fk.on_update);
+        out += " },\n";
+      }
+      out += "]\n";
+    }
+    if (!t.uniques.empty()) {
+      out += "unique = [\n";
+      for (const auto& u : t.uniques)
+        out += "  { " + (u.name.empty() ? std::string() : "name = " + q(u.name) + ", ") +
+               "columns = " + list(u.columns) + " },\n";
+      out += "]\n";
+    }
+    if (!t.indexes.empty()) {
+      out += "indexes = [\n";
+      for (const auto& ix : t.indexes)
+        out += "  { name = " + q(ix.name) + ", columns = " + list(ix.columns) + (ix.unique ? ", unique = true" : "") +
+               " },\n";
+      out += "]\n";
+    }
+  }
+  return out;
+}
+
 std::string new_revision_id() {
   std::random_device rd;
   std::uniform_int_distribution<unsigned> d(0, 15);

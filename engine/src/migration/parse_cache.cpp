@@ -444,6 +444,9 @@ void ParseCache::save() {
   std::size_t used = 0;
   for (const auto& [key, e] : entries_) used += e.used ? 1 : 0;
   if (!dirty_ && used == entries_.size() && validated_now_ == validated_) return;
+  // A cache of no revision saves no parsing: not created (a project without revisions, e.g. the
+  // one `migrate adopt` starts from, stays as it is).
+  if (used == 0 && data_.empty()) return;
   Writer w;
   w.bytes(std::string_view(kMagic, sizeof kMagic));
   w.bytes(engine_identity());

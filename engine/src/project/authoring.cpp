@@ -88,9 +88,9 @@ fs::path Workspace::write_revision(const Target& t, migration::Migration m) cons
         ErrorKind::usage,
         "external app " + t.name + " is installed as a built plugin; its revisions are written in its source folder",
         "cd to its source folder and run 'fastappkit plugin revision -m MSG'");
-  std::string id;
-  do id = migration::new_revision_id();
-  while (t.graph->contains(id));
+  // A revision made elsewhere (adopt proves its file before writing it) keeps its id.
+  std::string id = m.revision;
+  while (id.empty() || t.graph->contains(id)) id = migration::new_revision_id();
   m.revision = id;
   m.create_date = utc_now();
   std::string text = migration::write_migration(m);

@@ -243,7 +243,7 @@ bool HeadSnapshot::at_head(db::Connection& conn) const {
   if (version.size() != 1 || !version[0][0] || *version[0][0] != head_) return false;
   // The latest upgrade row of each revision, as Migrator::modified_since_applied reads them.
   const std::string history = "SELECT id, revision, checksum FROM " + std::string(run::kHistoryTable) +
-                              " WHERE app = 'core' AND direction = 'upgrade'";
+                              " WHERE app = 'core' AND direction IN ('upgrade', 'adopt')";
   // The usual history, applied from base in one go or run by run: one upgrade row per revision,
   // in the order of the snapshot's lines. Then each row is compared with the line beside it as
   // the database hands it over, and nothing is copied or built. Anything else (a revision

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "../util/test_hooks.hpp"
+#include "fastappkit/util/interrupt.hpp"
 #include "fastappkit/util/text.hpp"
 
 namespace fastappkit::run {
@@ -392,6 +393,14 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
     // A staged race (tests only): between the first and the second step, outside any
     // transaction, where only the run lock keeps another run out.
     if (steps.size() > 1 && &step == &steps[1]) util::test_hold("between");
+    // Between revisions: a SIGINT/SIGTERM stops the run here (util/interrupt.hpp), and so does a
+    // run lock that is no longer held (its PostgreSQL session was ended).
+    if (util::interrupted_signal() != 0)
+      throw db::DbError(db::Failure::other,
+                        "stopped before " + app + " revision " + m.revision + " (\"" + m.message +
+                            "\"): nothing of it ran; revisions before it stay applied",
+                        {}, {}, "run the command again to go on");
+    conn.check_run_lock();
     for (int attempt = 0;; ++attempt) {
       auto t0 = std::chrono::steady_clock::now();
       const bool fk_off = sqlite && step.sqlite_rebuild;
@@ -465,7 +474,7 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         const bool lock_timeout = !sqlite && e.sqlstate() == "55P03";
         // A transactional = false migration may have committed statements already (or left an
         // invalid index behind a CONCURRENTLY build): running it again is not safe.
-        if (lock_timeout && m.transactional && attempt < ddl.retries) {
+        if (lock_timeout && m.transactional && attempt < ddl.retries && util::interrupted_signal() == 0) {
           auto wait = ddl.backoff * (1LL << attempt);
           wait += std::chrono::milliseconds(std::uniform_int_distribution<long long>(0, wait.count() / 2)(jitter));
           if (ddl.on_retry)
@@ -483,7 +492,9 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
             verb + " of " + app + " revision " + m.revision + " (\"" + m.message + "\") failed\n  file: " + m.path;
         if (!e.statement().empty()) msg += "\n  statement: " + e.statement();
         msg += "\n  " + std::string(sql::dialect_name(dialect_)) + " said: " + e.what();
-        std::string hint = e.hint().empty() ? "fix the migration or the data, then run the command again" : e.hint();
+        std::string hint = util::interrupted_signal() != 0 ? "run the command again to go on"
+                           : e.hint().empty()                ? "fix the migration or the data, then run the command again"
+                                                             : e.hint();
         if (lock_timeout) {
           msg += "\n  it waited more than " + std::to_string(ddl.lock_timeout.count()) + " ms for a lock" +
                  (m.transactional ? ", " + std::to_string(attempt + 1) + " time(s)"
@@ -574,12 +585,30 @@ std::vector<std::string> Migrator::stamp(db::Connection& conn, std::string_view 
   }
 }
 
+void Migrator::adopt(db::Connection& conn, const std::string& revision) const {
+  const migration::Migration& m = graph_.get(revision);
+  ensure_tables(conn);
+  db::Transaction tx(conn);
+  // Read under the transaction: another tool may have stamped the database meanwhile.
+  if (auto rows = current(&conn); !rows.empty())
+    throw Error(ErrorKind::failed,
+                "the database's " + version_table_ + " has rows now (" + util::join(rows, ", ") +
+                    "): something else manages it; nothing was adopted",
+                "look at what wrote them; fastappkit migrate stamp sets the version table by hand");
+  conn.execute("INSERT INTO " + version_table_ + " (version_num) VALUES (" + sql::quote_literal(revision) + ")");
+  conn.execute(std::string("INSERT INTO ") + kHistoryTable +
+               " (app, revision, direction, checksum, duration_ms) VALUES (" + sql::quote_literal(label_) + ", " +
+               sql::quote_literal(m.revision) + ", 'adopt', " + sql::quote_literal(m.checksum) + ", 0)");
+  tx.commit();
+}
+
 std::vector<std::string> Migrator::modified_since_applied(db::Connection& conn,
                                                           const std::set<std::string>& applied) const {
   std::vector<std::string> out;
   if (!conn.table_exists(kHistoryTable)) return out;
-  auto rows = conn.query(std::string("SELECT revision, checksum FROM ") + kHistoryTable + " WHERE app = " +
-                             sql::traits(dialect_).placeholder(1) + " AND direction = 'upgrade' ORDER BY id",
+  auto rows = conn.query(std::string("SELECT revision, checksum FROM ") + kHistoryTable +
+                             " WHERE app = " + sql::traits(dialect_).placeholder(1) +
+                             " AND direction IN ('upgrade', 'adopt') ORDER BY id",
                          {label_});
   std::map<std::string, std::string> last;
   for (const auto& r : rows) last[r[0].value_or("")] = r[1].value_or("");

@@ -49,6 +49,11 @@ const Libpq& libpq() {
     load(l.PQsetNoticeProcessor, "PQsetNoticeProcessor");
     load(l.PQstatus, "PQstatus");
     load(l.PQtransactionStatus, "PQtransactionStatus");
+    load(l.PQcancel, "PQcancel");
+    load(l.PQsocket, "PQsocket");
+    load(l.PQconsumeInput, "PQconsumeInput");
+    load(l.PQgetCancel, "PQgetCancel");
+    load(l.PQfreeCancel, "PQfreeCancel");
     return l;  // the library stays open for the life of the process
   }();
   return lib;

@@ -10,8 +10,10 @@
 namespace fastappkit::util {
 
 struct Libpq {
+  decltype(&::PQcancel) PQcancel = nullptr;
   decltype(&::PQclear) PQclear = nullptr;
   decltype(&::PQconndefaults) PQconndefaults = nullptr;
+  decltype(&::PQconsumeInput) PQconsumeInput = nullptr;
   decltype(&::PQconnectdb) PQconnectdb = nullptr;
   decltype(&::PQconninfoFree) PQconninfoFree = nullptr;
   decltype(&::PQconninfoParse) PQconninfoParse = nullptr;
@@ -19,7 +21,9 @@ struct Libpq {
   decltype(&::PQexec) PQexec = nullptr;
   decltype(&::PQexecParams) PQexecParams = nullptr;
   decltype(&::PQfinish) PQfinish = nullptr;
+  decltype(&::PQfreeCancel) PQfreeCancel = nullptr;
   decltype(&::PQfreemem) PQfreemem = nullptr;
+  decltype(&::PQgetCancel) PQgetCancel = nullptr;
   decltype(&::PQgetResult) PQgetResult = nullptr;
   decltype(&::PQgetisnull) PQgetisnull = nullptr;
   decltype(&::PQgetlength) PQgetlength = nullptr;
@@ -31,6 +35,7 @@ struct Libpq {
   decltype(&::PQresultStatus) PQresultStatus = nullptr;
   decltype(&::PQsendQuery) PQsendQuery = nullptr;
   decltype(&::PQsetNoticeProcessor) PQsetNoticeProcessor = nullptr;
+  decltype(&::PQsocket) PQsocket = nullptr;
   decltype(&::PQstatus) PQstatus = nullptr;
   decltype(&::PQtransactionStatus) PQtransactionStatus = nullptr;
 };

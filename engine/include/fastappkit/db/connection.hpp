@@ -111,6 +111,10 @@ class Connection {
   // closes. PostgreSQL: advisory lock on its own session; SQLite: an fcntl lock on a byte of the
   // database file that SQLite itself never locks (and how long a writer waits for SQLite's).
   virtual void lock_for_run(std::chrono::milliseconds timeout) = 0;
+  // Throws DbError(connect) when the run lock taken by lock_for_run is no longer held (the
+  // PostgreSQL session that holds it was ended); the migrator asks before each revision. Costs
+  // no round trip. SQLite's lock is the process's own open file: always held.
+  virtual void check_run_lock() {}
 };
 
 // RAII transaction: rolls back unless committed. Never throws from its destructor.

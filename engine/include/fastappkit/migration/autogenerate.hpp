@@ -39,6 +39,11 @@ std::string describe(const Operation& op);
 // The revision file's text; parse_migration reads it back to the same migration.
 std::string write_migration(const Migration& m);
 
+// models.toml text declaring `s` (SPEC §4): tables by name, columns in order, a one-column
+// primary key on its column, constraint names written where `s` has them (the parser derives
+// the others). CHECK constraints are not written: models declare none.
+std::string write_models(const Schema& s, const std::string& header);
+
 std::string new_revision_id();
 std::string slugify(const std::string& message);
 

@@ -268,7 +268,8 @@ class Workspace {
   std::optional<migration::Migration> merge(const Target& t, const std::string& message) const;
   // An empty revision on the single head.
   migration::Migration empty_revision(const Target& t, const std::string& message) const;
-  // Writes `m` (fresh id, create_date now) into the target's versions folder, reads it back,
+  // Writes `m` (a fresh id unless it has one the graph lacks; create_date now) into the
+  // target's versions folder, reads it back,
   // and returns the file; never overwrites.
   std::filesystem::path write_revision(const Target& t, migration::Migration m) const;
   // Writes `ms` in order, each after the one before (down_revision), and returns the files.

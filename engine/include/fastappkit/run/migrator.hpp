@@ -108,7 +108,13 @@ class Migrator {
   std::vector<std::string> stamp(db::Connection& conn, std::string_view target, bool purge,
                                  const DdlPolicy& ddl = {}) const;
 
-  // Revisions whose file changed after they were applied (checksum in fastappkit_history).
+  // Adoption (SPEC §12): writes `revision` as the version table's one row and a fastappkit_history
+  // row with direction 'adopt' (the revision's checksum, so a later edit of it is reported), in
+  // one transaction, creating both tables when absent. Throws, writing nothing, when the version
+  // table has rows.
+  void adopt(db::Connection& conn, const std::string& revision) const;
+
+  // Revisions whose file changed after they were applied or adopted (checksum in fastappkit_history).
   std::vector<std::string> modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const;
 
  private:
