@@ -493,8 +493,8 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         if (!e.statement().empty()) msg += "\n  statement: " + e.statement();
         msg += "\n  " + std::string(sql::dialect_name(dialect_)) + " said: " + e.what();
         std::string hint = util::interrupted_signal() != 0 ? "run the command again to go on"
-                           : e.hint().empty()                ? "fix the migration or the data, then run the command again"
-                                                             : e.hint();
+                           : e.hint().empty()              ? "fix the migration or the data, then run the command again"
+                                                           : e.hint();
         if (lock_timeout) {
           msg += "\n  it waited more than " + std::to_string(ddl.lock_timeout.count()) + " ms for a lock" +
                  (m.transactional ? ", " + std::to_string(attempt + 1) + " time(s)"
