@@ -94,10 +94,13 @@ bool wait_until(const std::function<bool()>& done, std::chrono::seconds limit) {
   return done();
 }
 
-RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
-                     const std::map<std::string, std::string>& env) {
-  TempDir io;
-  const std::string out_path = (io.path / "out").string(), err_path = (io.path / "err").string();
+Background::Background(const std::vector<std::string>& args, const fs::path& cwd,
+                       const std::map<std::string, std::string>& env)
+    : io_(std::make_unique<TempDir>()) {
+  command_ = "fastappkit";
+  for (const auto& a : args) command_ += " " + a;
+  command_ += "   (in " + cwd.string() + ")";
+  const std::string out_path = (io_->path / "out").string(), err_path = (io_->path / "err").string();
   std::vector<std::string> argv_s{FASTAPPKIT_BIN};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -122,35 +125,52 @@ RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
   posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-  pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  int rc = posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&fa);
   if (rc != 0) throw std::runtime_error("cannot start " + std::string(FASTAPPKIT_BIN));
+}
+
+Background::~Background() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+void Background::signal(int sig) const {
+  if (pid_ > 0) kill(pid_, sig);
+}
+
+RunResult Background::wait() {
   // A hung binary fails its test with its output instead of hanging the run until CTest's limit.
   int status = 0;
   bool timed_out = false;
   const auto deadline = std::chrono::steady_clock::now() + command_timeout();
   for (int polls = 0;; ++polls) {
-    if (waitpid(pid, &status, WNOHANG) == pid) break;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) break;
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
       timed_out = true;
       break;
     }
     std::this_thread::sleep_for(std::chrono::microseconds(polls < 200 ? 200 : 5000));
   }
+  pid_ = -1;
   RunResult r;
-  r.command = "fastappkit";
-  for (const auto& a : args) r.command += " " + a;
-  r.command += "   (in " + cwd.string() + ")";
+  r.command = command_;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out_path);
-  r.err = read_file(err_path);
+  r.out = read_file(io_->path / "out");
+  r.err = read_file(io_->path / "err");
   if (timed_out)
     throw std::runtime_error("timed out after " + std::to_string(command_timeout().count()) +
                              " s (FASTAPPKIT_TEST_COMMAND_TIMEOUT) and was killed\n" + describe(r));
   return r;
+}
+
+RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
+                     const std::map<std::string, std::string>& env) {
+  return Background(args, cwd, env).wait();
 }
 
 std::vector<std::string> shell_words(const std::string& line) {

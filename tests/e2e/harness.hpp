@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -58,6 +59,25 @@ nlohmann::json json_of(const RunResult& r);
 // environment unless given in `env`.
 RunResult fastappkit(const std::vector<std::string>& args, const fs::path& cwd,
                      const std::map<std::string, std::string>& env = {});
+// The binary started in the background, for a test that signals it while it runs
+// (fastappkit() is one of these, waited for at once).
+class Background {
+ public:
+  Background(const std::vector<std::string>& args, const fs::path& cwd,
+             const std::map<std::string, std::string>& env = {});
+  ~Background();  // kills a child that is still running
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  void signal(int sig) const;
+  // Waits for the child (killed after FASTAPPKIT_TEST_COMMAND_TIMEOUT, which throws) and
+  // returns what it did, as fastappkit() does.
+  RunResult wait();
+
+ private:
+  std::unique_ptr<TempDir> io_;
+  std::string command_;
+  int pid_ = -1;
+};
 
 fs::path source_dir();
 fs::path build_dir();

@@ -85,7 +85,7 @@ CREATE TABLE users (
   created_at DATETIME DEFAULT CURRENT_TIMESTAMP,
   born DATE, wakes TIME, score INTEGER CHECK (score >= 0), big BIGINT, small SMALLINT,
   ratio REAL, precise DOUBLE PRECISION, money NUMERIC(10, 2) DEFAULT (1 + 1), flag BOOLEAN DEFAULT FALSE,
-  doc JSON, photo BLOB,
+  doc JSON, uid CHAR(36), photo BLOB,
   CONSTRAINT name_len CHECK (length(name) < 100)
 );
 CREATE TABLE tags (

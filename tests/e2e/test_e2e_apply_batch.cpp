@@ -179,8 +179,12 @@ op = "execute"
 sql = "SELECT 1"
 )TOML");
     REQUIRE_OK(p.run({"migrate", "upgrade"}));
-    auto rows = p.db->query("SELECT duration_ms FROM fastappkit_history WHERE revision = '5e6f708192a3'");
+    auto rows = p.db->query(
+        "SELECT duration_ms FROM fastappkit_history WHERE revision = '5e6f708192a3' AND direction = 'upgrade'");
     REQUIRE(rows.size() == 1);
+    // Before it, the progress row of its one statement (docs/migrations.md).
+    CHECK(p.db->query("SELECT direction FROM fastappkit_history WHERE revision = '5e6f708192a3' ORDER BY id") ==
+          std::vector<std::vector<std::string>>{{"up:1"}, {"upgrade"}});
     CHECK_MESSAGE(std::stoll(rows[0][0]) >= 200, "duration_ms " << rows[0][0]);
     CHECK(p.versions() == std::vector<std::string>{"5e6f708192a3"});
   }

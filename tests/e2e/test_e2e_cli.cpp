@@ -179,3 +179,46 @@ TEST_SUITE("fastappkit::e2e") {
     }
   }
 }
+
+TEST_SUITE("fastappkit::e2e::cli") {
+  TEST_CASE("targets: positional or --revision on every run command; an empty one is refused (issue 33, 3 and 12)") {
+    ExampleProject p(Sqlite{});
+    // apps-example: core with internal apps, and the external apps payments and audit.
+    auto up = p.run({"migrate", "upgrade", "head"});
+    REQUIRE_OK(up);
+    CHECK_OUT(up, "(head)");
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"migrate", "app", "payments", "upgrade", "head"},
+          std::vector<std::string>{"migrate", "app", "payments", "downgrade", "base"},
+          std::vector<std::string>{"migrate", "app", "payments", "upgrade", "--revision", "head"},
+          std::vector<std::string>{"migrate", "preview", "head"}})
+      REQUIRE_OK(p.run(args));
+    CHECK(p.versions("alembic_version_payments").size() == 1);
+    auto twice = p.run({"migrate", "upgrade", "head", "--revision", "head"});
+    CHECK_CODE(twice, 2);
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"migrate", "upgrade", "--revision", ""},
+                                                 std::vector<std::string>{"migrate", "downgrade", ""},
+                                                 std::vector<std::string>{"migrate", "stamp", ""}}) {
+      auto empty = p.run(args);
+      CHECK_CODE(empty, 2);
+      CHECK_ERR(empty, "the target revision is empty");
+    }
+  }
+
+  TEST_CASE("downgrade warns about a revision edited after it was applied, as status does (issue 33, 11)") {
+    TempDir dir;
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    const fs::path root = dir.path / "proj";
+    const fs::path file = root / "core" / "db" / "migrations" / "versions" / "aaaaaaaaaaa1_t.toml";
+    write_file(file,
+               "revision = \"aaaaaaaaaaa1\"\nmessage = \"t\"\n[[upgrade]]\nop = \"create_table\"\ntable = \"t\"\n"
+               "columns = [ { name = \"id\", type = \"integer\", primary_key = true } ]\n[[downgrade]]\n"
+               "op = \"drop_table\"\ntable = \"t\"\n");
+    REQUIRE_OK(fastappkit({"migrate", "upgrade"}, root));
+    write_file(file, read_file(file) + "# edited after it was applied\n");
+    auto down = fastappkit({"migrate", "downgrade", "base"}, root);
+    REQUIRE_OK(down);
+    CHECK_ERR(down, "aaaaaaaaaaa1");
+    CHECK_ERR(down, "changed after it was applied");
+  }
+}

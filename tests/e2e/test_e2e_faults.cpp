@@ -5,80 +5,16 @@
 // pg_stat_activity, SQLite's journal on disk) or the test hooks (FASTAPPKIT_TEST_HOLD_DIR).
 #include <SQLiteCpp/Database.h>
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <thread>
 
 #include "harness.hpp"
 
-extern char** environ;
-
 using namespace e2e;
 
 namespace {
-
-// The binary started in the background, so that the test can signal it while it runs.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const fs::path& cwd, const std::map<std::string, std::string>& env) {
-    std::vector<std::string> argv_s{FASTAPPKIT_BIN};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e; ++e) {
-      std::string kv = *e;
-      std::string key = kv.substr(0, kv.find('='));
-      if (key != "DATABASE_URL" && !env.count(key)) env_s.push_back(kv);
-    }
-    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (io_.path / "out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, (io_.path / "err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-    REQUIRE(posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  void signal(int s) const { REQUIRE(kill(pid_, s) == 0); }
-  // Waits (at most 60 s) and returns what happened, as the harness reports a command.
-  RunResult wait() {
-    int status = 0;
-    // Reaped once (wait_until asks its condition again at the end, which a reaped child fails).
-    bool reaped = false;
-    wait_until([&] { return reaped = reaped || waitpid(pid_, &status, WNOHANG) == pid_; });
-    REQUIRE(reaped);
-    pid_ = -1;
-    RunResult r;
-    r.command = "fastappkit (in the background)";
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(io_.path / "out");
-    r.err = read_file(io_.path / "err");
-    return r;
-  }
-
- private:
-  TempDir io_;
-  pid_t pid_ = -1;
-};
 
 // A revision that writes a lot in one statement: SQLite is inside it for seconds, its rollback
 // journal on disk.
@@ -129,8 +65,8 @@ struct SqliteRun {
   RunResult run(const std::vector<std::string>& args) const {
     return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
   }
-  std::unique_ptr<Child> start(const std::vector<std::string>& args) const {
-    return std::make_unique<Child>(args, root, std::map<std::string, std::string>{{"DATABASE_URL", db->url()}});
+  std::unique_ptr<Background> start(const std::vector<std::string>& args) const {
+    return std::make_unique<Background>(args, root, std::map<std::string, std::string>{{"DATABASE_URL", db->url()}});
   }
   // The big insert is running: its journal holds pages already.
   bool inserting() const {
@@ -279,7 +215,7 @@ TEST_SUITE("fastappkit::e2e::faults") {
       CAPTURE(sig);
       PgRun p;
       write_file(p.versions / "bbbbbbbbbbb2_slow.toml", slow("SELECT pg_sleep(60)"));
-      auto child = std::make_unique<Child>(std::vector<std::string>{"migrate", "upgrade"}, p.root, p.env());
+      auto child = std::make_unique<Background>(std::vector<std::string>{"migrate", "upgrade"}, p.root, p.env());
       REQUIRE(wait_until([&] { return p.sessions("%pg_sleep%") == "1"; }));
       child->signal(sig);
       auto r = child->wait();
@@ -302,7 +238,7 @@ TEST_SUITE("fastappkit::e2e::faults") {
   TEST_CASE("PostgreSQL: a run whose lock session the server ended stops before its next revision") {
     PgRun p;
     write_file(p.versions / "bbbbbbbbbbb2_slow.toml", slow("SELECT 1"));
-    auto child = std::make_unique<Child>(std::vector<std::string>{"migrate", "upgrade"}, p.root, p.env(true));
+    auto child = std::make_unique<Background>(std::vector<std::string>{"migrate", "upgrade"}, p.root, p.env(true));
     // The first revision holds inside its transaction ("holding"), then between the two ("between").
     REQUIRE(wait_until([&] { return fs::exists(p.hooks.path / "holding"); }));
     fs::remove(p.hooks.path / "holding");
@@ -320,5 +256,85 @@ TEST_SUITE("fastappkit::e2e::faults") {
     CHECK(p.db->query("SELECT to_regclass('u') IS NULL")[0][0] == "t");
     REQUIRE_OK(p.run({"migrate", "upgrade"}));
     CHECK(p.version() == std::vector<std::vector<std::string>>{{"bbbbbbbbbbb2"}});
+  }
+}
+
+namespace {
+
+// A transactional = false revision of three statements whose third is `third`.
+std::string three_statements(const std::string& third) {
+  return R"toml(revision = "ccccccccccc3"
+message = "three tables"
+transactional = false
+[[upgrade]]
+op = "execute"
+sql = "CREATE TABLE t1 (id INTEGER)"
+[[upgrade]]
+op = "execute"
+sql = "CREATE TABLE t2 (id INTEGER)"
+[[upgrade]]
+op = "execute"
+sql = ")toml" +
+         third +
+         R"toml("
+[[downgrade]]
+op = "execute"
+sql = "DROP TABLE t3"
+[[downgrade]]
+op = "execute"
+sql = "DROP TABLE t2"
+[[downgrade]]
+op = "execute"
+sql = "DROP TABLE t1"
+)toml";
+}
+
+}  // namespace
+
+TEST_SUITE("fastappkit::e2e::faults") {
+  TEST_CASE_TEMPLATE("transactional = false: a rerun goes on after the statements a failed run committed", B, Sqlite,
+                     Postgresql) {
+    TempDir dir;
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    const fs::path root = dir.path / "proj";
+    const fs::path file = root / "core" / "db" / "migrations" / "versions" / "ccccccccccc3_three.toml";
+    auto db = make_database<B>(dir.path);
+    auto run = [&](const std::vector<std::string>& args) {
+      return fastappkit(args, root, {{"DATABASE_URL", db->url()}});
+    };
+    // The third statement is wrong (t1 exists by then): the first two stay committed.
+    write_file(file, three_statements("CREATE TABLE t1 (id INTEGER)"));
+    auto failed = run({"migrate", "upgrade"});
+    CHECK_CODE(failed, 1);
+    CHECK_ERR(failed, "statements before the failing one stay committed");
+    CHECK_ERR(failed, "the next run goes on after them");
+    auto status = run({"migrate", "status"});
+    CHECK_OUT(status, "ccccccccccc3  three tables  (half applied: its first 2 statement(s) are committed");
+    CHECK(json_of(run({"migrate", "status", "--json"}))["apps"][0]["half_applied"]["ccccccccccc3"] == 2);
+
+    // Fixing the failing statement is enough: the rerun starts at it.
+    write_file(file, three_statements("CREATE TABLE t3 (id INTEGER)"));
+    auto fixed = run({"migrate", "upgrade"});
+    REQUIRE_OK(fixed);
+    CHECK(db->query("SELECT version_num FROM alembic_version") ==
+          std::vector<std::vector<std::string>>{{"ccccccccccc3"}});
+    for (const char* t : {"t1", "t2", "t3"}) CHECK(db->query(std::string("SELECT count(*) FROM ") + t)[0][0] == "0");
+    CHECK_NO_OUT(run({"migrate", "status"}), "half applied");
+
+    // Down and up again on a clean slate; then a half-applied revision whose committed part was
+    // edited afterwards is refused, naming what ran and how to clear it, and nothing runs.
+    REQUIRE_OK(run({"migrate", "downgrade", "base"}));
+    write_file(file, three_statements("CREATE TABLE t1 (id INTEGER)"));
+    CHECK_CODE(run({"migrate", "upgrade"}), 1);
+    std::string edited = three_statements("CREATE TABLE t3 (id INTEGER)");
+    edited.replace(edited.find("CREATE TABLE t2"), 15, "CREATE TABLE t9");
+    write_file(file, edited);
+    auto refused = run({"migrate", "upgrade"});
+    CHECK_CODE(refused, 2);
+    CHECK_ERR(refused, "is half applied");
+    CHECK_ERR(refused, "2. CREATE TABLE t9 (id INTEGER)");
+    CHECK_ERR(refused, "nothing was run");
+    CHECK_ERR(refused, "DELETE FROM fastappkit_history WHERE app = 'core' AND revision = 'ccccccccccc3'");
+    CHECK(db->query("SELECT count(*) FROM alembic_version")[0][0] == "0");
   }
 }

@@ -101,8 +101,11 @@ struct Command {
   int (*handler)(Context&);
 };
 
-void revision_option(po::options_description& d, po::positional_options_description&, const char* help) {
+// A target is --revision R or the first word after the command (SPEC §8): `migrate upgrade head`,
+// `migrate app blog downgrade base`.
+void revision_option(po::options_description& d, po::positional_options_description& p, const char* help) {
   d.add_options()("revision,r", po::value<std::string>(), help);
+  p.add("revision", 1);
 }
 
 void from_option(po::options_description& d) {
@@ -133,7 +136,6 @@ const std::vector<Command>& commands() {
          d.add_options()("all", po::bool_switch(),
                          "with base: revert the whole project, external apps first (reverse order), then core");
          fleet_options(d);
-         p.add("revision", 1);
        },
        cmd_downgrade},
       {{"migrate", "preview"},
@@ -176,7 +178,6 @@ const std::vector<Command>& commands() {
          revision_option(d, p, "revision to record: id, prefix, label, head, heads, base, BRANCH@head");
          d.add_options()("purge", po::bool_switch(), "empty the version table first (rows of other branches go too)");
          fleet_options(d);
-         p.add("revision", 1);
        },
        cmd_stamp},
       {{"migrate", "adopt"},
@@ -240,18 +241,12 @@ const std::vector<Command>& commands() {
       {{"plugin", "upgrade"},
        "[<revision>]",
        "in a plugin's source folder: apply its migrations to its own .env database",
-       [](auto& d, auto& p) {
-         revision_option(d, p, "target revision (default head)");
-         p.add("revision", 1);
-       },
+       [](auto& d, auto& p) { revision_option(d, p, "target revision (default head)"); },
        cmd_plugin_upgrade},
       {{"plugin", "downgrade"},
        "<revision>",
        "in a plugin's source folder: revert down to a revision",
-       [](auto& d, auto& p) {
-         revision_option(d, p, "target revision: id, prefix, base, -N");
-         p.add("revision", 1);
-       },
+       [](auto& d, auto& p) { revision_option(d, p, "target revision: id, prefix, base, -N"); },
        cmd_plugin_downgrade},
       {{"plugin", "current"}, "", "in a plugin's source folder: where its database is", nullptr, cmd_plugin_current},
       {{"plugin", "history"},
@@ -732,6 +727,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
           throw Error(ErrorKind::usage, "unexpected argument '" + positionals[1] + "'", "usage: " + usage);
       }
       po::notify(ctx.vm);
+      if (ctx.vm.count("revision") && ctx.vm["revision"].as<std::string>().empty())
+        throw Error(ErrorKind::usage, "the target revision is empty",
+                    "give a revision: an id or a unique prefix of one, head, heads, base, +N or -N");
     } catch (po::error& e) {
       throw Error(ErrorKind::usage, option_error(e) + " (in '" + util::join(cmd->path, " ") + "')", "usage: " + usage);
     }

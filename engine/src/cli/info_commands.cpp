@@ -175,6 +175,7 @@ int cmd_status(Context& ctx) {
         j["heads"] = a.heads;
         j["pending"] = a.pending;
         j["modified_since_applied"] = a.modified;
+        j["half_applied"] = a.half_applied;  // revision -> statements committed
       }
       apps.push_back(j);
     }
@@ -199,7 +200,13 @@ int cmd_status(Context& ctx) {
             << "\n  heads:         " << (a.heads.empty() ? std::string("(no revisions)") : util::join(a.heads, ", "))
             << "\n  pending:       "
             << ctx.paint(std::to_string(a.pending.size()), a.pending.empty() ? Tone::good : Tone::warn) << "\n";
-    for (const auto& id : a.pending) ctx.out << "    " << id << "  " << g.get(id).message << "\n";
+    for (const auto& id : a.pending) {
+      ctx.out << "    " << id << "  " << g.get(id).message;
+      if (auto half = a.half_applied.find(id); half != a.half_applied.end())
+        ctx.out << "  " << ctx.paint("(half applied:", Tone::warn) << " its first " << half->second
+                << " statement(s) are committed; the next run goes on after them)";
+      ctx.out << "\n";
+    }
     for (const auto& id : a.modified)
       ctx.out << "  " << ctx.paint("warning:", Tone::warn) << " " << id << " (" << g.get(id).path
               << ") changed after it was applied; see 'fastappkit migrate check'\n";

@@ -449,6 +449,22 @@ std::string column_inline(const ColumnSpec& c) {
   return out + " }";
 }
 
+// A foreign key or unique constraint as an inline table; the name only where there is one (the
+// models parser derives it otherwise).
+std::string fk_inline(const ForeignKey& fk) {
+  std::string out = "{ ";
+  if (!fk.name.empty()) out += "name = " + q(fk.name) + ", ";
+  out += "columns = " + list(fk.columns) + ", references_table = " + q(fk.references_table) +
+         ", references_columns = " + list(fk.references_columns);
+  if (fk.on_delete) out += ", on_delete = " + q(*fk.on_delete);
+  if (fk.on_update) out += ", on_update = " + q(*fk.on_update);
+  return out + " }";
+}
+
+std::string unique_inline(const UniqueConstraint& u) {
+  return "{ " + (u.name.empty() ? std::string() : "name = " + q(u.name) + ", ") + "columns = " + list(u.columns) + " }";
+}
+
 void write_op(std::string& out, const char* section, const Operation& op) {
   if (!op.comment.empty()) out += "# " + op.comment + "\n";
   out += std::string("[[") + section + "]]\nop = " + q(std::string(op_kind_name(op.kind))) + "\n";
@@ -462,19 +478,12 @@ void write_op(std::string& out, const char* section, const Operation& op) {
       if (!op.primary_key.empty()) kv("primary_key", list(op.primary_key));
       if (!op.foreign_keys.empty()) {
         out += "foreign_keys = [\n";
-        for (const auto& fk : op.foreign_keys) {
-          out += "  { name = " + q(fk.name) + ", columns = " + list(fk.columns) +
-                 ", references_table = " + q(fk.references_table) +
-                 ", references_columns = " + list(fk.references_columns);
-          if (fk.on_delete) out += ", on_delete = " + q(*fk.on_delete);
-          if (fk.on_update) out += ", on_update = " + q(*fk.on_update);
-          out += " },\n";
-        }
+        for (const auto& fk : op.foreign_keys) out += "  " + fk_inline(fk) + ",\n";
         out += "]\n";
       }
       if (!op.uniques.empty()) {
         out += "unique = [\n";
-        for (const auto& u : op.uniques) out += "  { name = " + q(u.name) + ", columns = " + list(u.columns) + " },\n";
+        for (const auto& u : op.uniques) out += "  " + unique_inline(u) + ",\n";
         out += "]\n";
       }
       break;
@@ -593,22 +602,12 @@ std::string write_models(const Schema& s, const std::string& header) {
     if (t.primary_key.size() > 1) out += "primary_key = " + list(t.primary_key) + "\n";
     if (!t.foreign_keys.empty()) {
       out += "foreign_keys = [\n";
-      for (const auto& fk : t.foreign_keys) {
-        out += "  { ";
-        if (!fk.name.empty()) out += "name = " + q(fk.name) + ", ";
-        out += "columns = " + list(fk.columns) + ", references_table = " + q(fk.references_table) +
-               ", references_columns = " + list(fk.references_columns);
-        if (fk.on_delete) out += ", on_delete = " + q(*fk.on_delete);
-        if (fk.on_update) out += ", on_update = " + q(*fk.on_update);
-        out += " },\n";
-      }
+      for (const auto& fk : t.foreign_keys) out += "  " + fk_inline(fk) + ",\n";
       out += "]\n";
     }
     if (!t.uniques.empty()) {
       out += "unique = [\n";
-      for (const auto& u : t.uniques)
-        out += "  { " + (u.name.empty() ? std::string() : "name = " + q(u.name) + ", ") +
-               "columns = " + list(u.columns) + " },\n";
+      for (const auto& u : t.uniques) out += "  " + unique_inline(u) + ",\n";
       out += "]\n";
     }
     if (!t.indexes.empty()) {

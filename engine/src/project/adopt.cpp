@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <random>
 
 #include "fastappkit/migration/autogenerate.hpp"
 #include "fastappkit/migration/graph.hpp"
@@ -22,14 +21,6 @@ namespace {
 
 [[noreturn]] void refuse(std::string message, std::string hint) {
   throw Error(ErrorKind::usage, std::move(message), std::move(hint));
-}
-
-std::string random_suffix() {
-  std::random_device rd;
-  std::uniform_int_distribution<unsigned> d(0, 15);
-  std::string s;
-  for (int i = 0; i < 10; ++i) s += "0123456789abcdef"[d(rd)];
-  return s;
 }
 
 // An execute step per statement: the dialect's own SQL, so the revision says where it was made.
@@ -88,12 +79,12 @@ class Scratch {
     }
     if (live.backend == config::Backend::sqlite) {
       file_ = fs::temp_directory_path() /
-              ("fastappkit-adopt-" + std::to_string(::getpid()) + "-" + random_suffix() + ".db");
+              ("fastappkit-adopt-" + std::to_string(::getpid()) + "-" + migration::new_revision_id() + ".db");
       url_.sqlite_path = file_.string();
       url_.source = "scratch";
     } else {
       // A temporary schema in the live database: created, replayed into, read, dropped.
-      schema_ = "fastappkit_adopt_" + random_suffix();
+      schema_ = "fastappkit_adopt_" + migration::new_revision_id();
       admin_ = db::open(live, db::OpenMode::read_write, timeout);
       admin_->execute("CREATE SCHEMA " + sql::quote_ident(schema_));
       url_.schema = schema_;

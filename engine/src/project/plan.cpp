@@ -148,7 +148,13 @@ RunPlan Workspace::plan(db::Connection* conn, sql::Dialect dialect, const std::v
     if (req.from) part.version_table_exists = !req.from->empty();
     if (conn) {
       part.version_table_exists = conn->table_exists(t.version_table);
-      if (req.direction == Direction::upgrade) part.modified = m.modified_since_applied(*conn, applied);
+      // Upgrade: every applied revision edited since (as status says). Downgrade: those it reverts,
+      // whose edited downgrade is what runs.
+      part.modified = m.modified_since_applied(*conn, applied);
+      if (req.direction == Direction::downgrade)
+        std::erase_if(part.modified, [&](const std::string& id) {
+          return std::find(part.plan.steps.begin(), part.plan.steps.end(), id) == part.plan.steps.end();
+        });
     }
     std::set<std::string> later = applied;
     for (const auto& id : part.plan.steps) {

@@ -154,6 +154,10 @@ Status Workspace::status(db::Connection* conn, StatusOptions options) const {
       if (conn && options.modified)
         a.modified =
             run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).modified_since_applied(*conn, applied);
+      if (conn)
+        for (const auto& [rev, n] :
+             run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).half_applied(*conn, Direction::upgrade))
+          if (std::find(a.pending.begin(), a.pending.end(), rev) != a.pending.end()) a.half_applied[rev] = n;
     } catch (const Error& e) {
       a.error = e;
     }

@@ -130,19 +130,30 @@ void refuse_leftover_rebuild(db::Connection& conn) {
 
 }  // namespace
 
-std::vector<std::string> Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one) const {
-  std::size_t next = 0;
+std::vector<std::string> Migrator::execute_step(db::Connection& conn, const Step& step, bool one_by_one,
+                                                std::size_t start,
+                                                const std::function<void(std::size_t)>& progress) const {
+  std::size_t next = start;
+  auto done = [&](std::size_t n) {
+    next = n;
+    if (one_by_one && progress) progress(n);
+  };
   auto run_until = [&](std::size_t end) {
     if (end <= next) return;
-    std::vector<std::string> batch(step.statements.begin() + static_cast<long>(next),
-                                   step.statements.begin() + static_cast<long>(end));
-    if (one_by_one)
-      for (const auto& s : batch) conn.execute(s);
-    else
-      conn.execute(batch);
+    if (one_by_one) {
+      for (std::size_t i = next; i < end; ++i) {
+        conn.execute(step.statements[i]);
+        done(i + 1);
+      }
+      return;
+    }
+    conn.execute(std::vector<std::string>(step.statements.begin() + static_cast<long>(next),
+                                          step.statements.begin() + static_cast<long>(end)));
     next = end;
   };
   std::size_t call = 0;
+  // Calls before what a resumed step has done ran with it.
+  while (call < step.calls.size() && step.calls[call].first < start) ++call;
   // A call placed at a rebuild's first statement came before it in the file.
   auto calls_until = [&](std::size_t index) {
     for (; call < step.calls.size() && step.calls[call].first <= index; ++call) {
@@ -155,16 +166,82 @@ std::vector<std::string> Migrator::execute_step(db::Connection& conn, const Step
     }
   };
   for (const auto& rb : step.rebuilds) {
+    if (rb.first < start) continue;
     calls_until(rb.first);
     run_until(rb.first);
     run_rebuild(conn, rb.rebuild, one_by_one);
-    next = rb.first + rb.count;
+    done(rb.first + rb.count);
   }
   calls_until(step.statements.size());
-  std::vector<std::string> last(step.statements.begin() + static_cast<long>(next), step.statements.end());
-  if (!one_by_one) return last;
-  for (const auto& s : last) conn.execute(s);
+  if (!one_by_one) {
+    std::vector<std::string> last(step.statements.begin() + static_cast<long>(next), step.statements.end());
+    return last;
+  }
+  run_until(step.statements.size());
   return {};
+}
+
+namespace {
+
+// What a progress row records of statements[0, n): their text, so that a rerun goes on after
+// them only when the file still says the same.
+std::string prefix_checksum(const Step& step, std::size_t n) {
+  std::string text;
+  for (std::size_t i = 0; i < n && i < step.statements.size(); ++i) text += step.statements[i] + "\n";
+  return util::hex64(util::fnv1a64(text));
+}
+
+std::string progress_direction(Direction d, std::size_t n) {
+  return (d == Direction::upgrade ? "up:" : "down:") + std::to_string(n);
+}
+
+}  // namespace
+
+std::map<std::string, std::size_t> Migrator::half_applied(db::Connection& conn, Direction d) const {
+  std::map<std::string, std::size_t> out;
+  if (!conn.table_exists(kHistoryTable)) return out;
+  const std::string prefix = d == Direction::upgrade ? "up:" : "down:";
+  for (const auto& r : conn.query(std::string("SELECT revision, direction FROM ") + kHistoryTable +
+                                      " WHERE app = " + sql::traits(dialect_).placeholder(1) + " ORDER BY id",
+                                  {label_})) {
+    const std::string rev = r[0].value_or(""), dir = r[1].value_or("");
+    if (dir.rfind(prefix, 0) == 0)
+      out[rev] = std::stoul(dir.substr(prefix.size()));
+    else if (dir.find(':') == std::string::npos)
+      out.erase(rev);  // a whole upgrade, downgrade or adoption ends what came before it
+  }
+  return out;
+}
+
+std::size_t Migrator::resume_point(db::Connection& conn, const Step& step) const {
+  const auto& m = *step.migration;
+  auto partial = half_applied(conn, step.direction);
+  auto it = partial.find(m.revision);
+  if (it == partial.end() || it->second == 0) return 0;
+  const std::size_t n = it->second;
+  std::string recorded;
+  for (const auto& r : conn.query(std::string("SELECT checksum FROM ") + kHistoryTable +
+                                      " WHERE app = " + sql::traits(dialect_).placeholder(1) +
+                                      " AND revision = " + sql::traits(dialect_).placeholder(2) +
+                                      " AND direction = " + sql::traits(dialect_).placeholder(3) + " ORDER BY id",
+                                  {label_, m.revision, progress_direction(step.direction, n)}))
+    recorded = r[0].value_or("");
+  if (n <= step.statements.size() && recorded == prefix_checksum(step, n)) return n;
+  std::string listing;
+  for (std::size_t i = 0; i < n && i < step.statements.size(); ++i)
+    listing += "\n    " + std::to_string(i + 1) + ". " + step.statements[i];
+  const std::string verb = step.direction == Direction::upgrade ? "up" : "down";
+  throw Error(
+      ErrorKind::input,
+      label_ + " revision " + m.revision + " (\"" + m.message +
+          "\", transactional = false) is half applied: a run that " + "stopped committed its first " +
+          std::to_string(n) + " statement(s), and the file's first " + std::to_string(n) +
+          " statement(s) no longer read as they did then, so where to go on is not known." + "\n  the first " +
+          std::to_string(n) + " statement(s) as the file reads now:" + listing + "\n  nothing was run",
+      "make those statements read as they did when they ran (the run then goes on after them), or undo what they did "
+      "by hand and clear the progress: DELETE FROM " +
+          std::string(kHistoryTable) + " WHERE app = '" + label_ + "' AND revision = '" + m.revision +
+          "' AND direction LIKE '" + verb + ":%'");
 }
 
 std::string Migrator::history_insert(const migration::Migration& m, Direction d, const std::string& duration_ms) const {
@@ -401,6 +478,9 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
                             "\"): nothing of it ran; revisions before it stay applied",
                         {}, {}, "run the command again to go on");
     conn.check_run_lock();
+    // A transactional = false revision an earlier run stopped in: where it goes on (refused,
+    // before anything runs, when its committed part no longer reads the same).
+    const std::size_t resume = m.transactional ? 0 : resume_point(conn, step);
     for (int attempt = 0;; ++attempt) {
       auto t0 = std::chrono::steady_clock::now();
       const bool fk_off = sqlite && step.sqlite_rebuild;
@@ -418,8 +498,15 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
             report({step, app, 0, true});
             break;
           }
-          // Statements that cannot run in a transaction go one by one, committed as they run.
-          execute_step(conn, step, true);
+          // Statements that cannot run in a transaction go one by one, committed as they run, each
+          // followed by a progress row; a rerun goes on after what an earlier run committed.
+          execute_step(conn, step, true, resume, [&](std::size_t done) {
+            conn.execute(std::string("INSERT INTO ") + kHistoryTable +
+                         " (app, revision, direction, checksum, duration_ms) VALUES (" + sql::quote_literal(label_) +
+                         ", " + sql::quote_literal(m.revision) + ", " +
+                         sql::quote_literal(progress_direction(step.direction, done)) + ", " +
+                         sql::quote_literal(prefix_checksum(step, done)) + ", 0)");
+          });
         }
         db::Transaction tx(conn);
         // Re-read inside the transaction (which holds SQLite's write lock): another run may
@@ -508,7 +595,8 @@ void Migrator::run(db::Connection& conn, const std::vector<Step>& steps,
         msg += m.transactional
                    ? "\n  this migration was rolled back; migrations before it stay applied"
                    : "\n  this migration is transactional = false: statements before the failing one stay committed"
-                     " (a table rebuild among them commits whole or not at all)";
+                     " (a table rebuild among them commits whole or not at all); fastappkit_history records them, so"
+                     " the next run goes on after them as long as they read the same (migrate status shows it)";
         throw db::DbError(e.failure(), msg, e.statement(), e.sqlstate(), hint);
       }
     }

@@ -134,6 +134,9 @@ struct AppStatus {
   std::string name, kind, version, version_table;  // kind: "core" or "external"
   std::vector<std::string> internal_apps;          // core only
   std::vector<std::string> current, heads, pending, modified;
+  // Pending transactional = false revisions a stopped run committed part of: revision -> how many
+  // of their statements are committed (the next run goes on after them).
+  std::map<std::string, std::size_t> half_applied;
   const migration::RevisionGraph* graph = nullptr;
   std::optional<Error> error;  // a broken external app: nothing else is known
 };

@@ -3,6 +3,7 @@
 // change (SPEC §6, §9), or writes the same SQL as a script for preview.
 #include <chrono>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <set>
 #include <string>
@@ -114,6 +115,12 @@ class Migrator {
   // table has rows.
   void adopt(db::Connection& conn, const std::string& revision) const;
 
+  // transactional = false revisions an earlier run stopped in the middle of: revision -> how many
+  // of its statements (a SQLite rebuild counting as the statements it stands for) are committed.
+  // Read from fastappkit_history's progress rows ("up:N" / "down:N", written after each statement
+  // of such a revision; a later full row ends them). Empty without the history table.
+  std::map<std::string, std::size_t> half_applied(db::Connection& conn, migration::Direction d) const;
+
   // Revisions whose file changed after they were applied or adopted (checksum in fastappkit_history).
   std::vector<std::string> modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const;
 
@@ -122,7 +129,13 @@ class Migrator {
   // Runs the step's statements and calls. `one_by_one`: each statement alone, all of them run;
   // else the statements after the last call or rebuild are returned, not run, for the caller
   // to send with the version-table change, the history row and COMMIT (one round trip).
-  std::vector<std::string> execute_step(db::Connection& conn, const Step& step, bool one_by_one) const;
+  // `start`: statements[0, start) are done already (a transactional = false revision resumed);
+  // `progress`, one by one only: called with how many statements are done after each one.
+  std::vector<std::string> execute_step(db::Connection& conn, const Step& step, bool one_by_one, std::size_t start = 0,
+                                        const std::function<void(std::size_t)>& progress = {}) const;
+  // Where a transactional = false step resumes: 0, or the statements an earlier run committed when
+  // they read the same now; throws, running nothing, when they do not.
+  std::size_t resume_point(db::Connection& conn, const Step& step) const;
   // The fastappkit_history row of a step; `duration_ms` is an SQL expression.
   std::string history_insert(const migration::Migration& m, migration::Direction d,
                              const std::string& duration_ms) const;
