@@ -196,9 +196,9 @@ TEST_SUITE("fastappkit::e2e::cli") {
     CHECK(p.versions("alembic_version_payments").size() == 1);
     auto twice = p.run({"migrate", "upgrade", "head", "--revision", "head"});
     CHECK_CODE(twice, 2);
-    for (const std::vector<std::string>& args : {std::vector<std::string>{"migrate", "upgrade", "--revision", ""},
-                                                 std::vector<std::string>{"migrate", "downgrade", ""},
-                                                 std::vector<std::string>{"migrate", "stamp", ""}}) {
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"migrate", "upgrade", "--revision", ""},
+          std::vector<std::string>{"migrate", "downgrade", ""}, std::vector<std::string>{"migrate", "stamp", ""}}) {
       auto empty = p.run(args);
       CHECK_CODE(empty, 2);
       CHECK_ERR(empty, "the target revision is empty");
