@@ -222,3 +222,55 @@ TEST_SUITE("fastappkit::e2e::cli") {
     CHECK_ERR(down, "changed after it was applied");
   }
 }
+
+TEST_SUITE("fastappkit::e2e::cli") {
+  TEST_CASE("newcomer papercuts (issue 33, 7 and 10): help, subfolders, URLs, folders, empty revisions") {
+    TempDir dir;
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    const fs::path root = dir.path / "proj";
+
+    // `fastappkit help [COMMAND]` is `--help`.
+    auto help = fastappkit({"help", "migrate", "upgrade"}, root);
+    REQUIRE_OK(help);
+    CHECK_OUT(help, "usage: fastappkit migrate upgrade");
+    CHECK_OUT(fastappkit({"help"}, root), "fastappkit help <command>");
+
+    // From a subfolder: the seed's message, and the project above named in the hint.
+    fs::create_directories(root / "apps" / "deep");
+    auto below = fastappkit({"migrate", "status"}, root / "apps" / "deep");
+    CHECK_CODE(below, 2);
+    CHECK_ERR(below, "Configuration file not found");
+    CHECK_ERR(below, "inside the project at " + root.string());
+
+    // A mistyped URL parameter gets a did-you-mean; an SQLite file in a missing folder is an error.
+    auto typo = fastappkit({"migrate", "status", "--database-url", "postgresql://u@localhost/db?sslmod=disable"}, root);
+    CHECK_CODE(typo, 2);
+    CHECK_ERR(typo, "did you mean 'sslmode'?");
+    auto nofolder = fastappkit({"migrate", "status", "--database-url", "sqlite:///missing/app.db"}, root);
+    CHECK_CODE(nofolder, 1);
+    CHECK_ERR(nofolder, "folder " + (root / "missing").string() + " does not exist");
+
+    // An empty revision shows how to write a step, commented out, and runs as it is.
+    REQUIRE_OK(fastappkit({"migrate", "revision", "-m", "data fix"}, root));
+    fs::path file;
+    for (const auto& e : fs::directory_iterator(root / "core" / "db" / "migrations" / "versions"))
+      if (e.path().extension() == ".toml") file = e.path();
+    const std::string text = read_file(file);
+    CHECK_HAS(text, "# op = \"execute\"");
+    CHECK_HAS(text, "# [[downgrade]]");
+    REQUIRE_OK(fastappkit({"migrate", "upgrade"}, root));
+  }
+
+  TEST_CASE("PostgreSQL: a database that does not exist gets a createdb hint (issue 33, 10)") {
+    TempDir dir;
+    REQUIRE_OK(fastappkit({"core", "new", "proj"}, dir.path));
+    auto db = make_postgresql();
+    std::string url = db->url();
+    const auto slash = url.find("@/") + 2;
+    url.replace(slash, url.find('?') - slash, "fastappkit_no_such_db");
+    auto r = fastappkit({"migrate", "status"}, dir.path / "proj", {{"DATABASE_URL", url}});
+    CHECK_CODE(r, 1);
+    CHECK_ERR(r, "createdb");
+    CHECK_ERR(r, "fastappkit_no_such_db");
+  }
+}

@@ -618,7 +618,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
       ctx.ddl.retries = gvm["ddl-retries"].as<int>();
       if (ctx.ddl.retries < 0) throw Error(ErrorKind::usage, "--ddl-retries must not be negative");
     }
-    const bool help = gvm.count("help") != 0;
+    // `fastappkit help [COMMAND...]` is `fastappkit [COMMAND...] --help`.
+    bool help = gvm.count("help") != 0;
+    if (!rest.empty() && rest.front() == "help") {
+      rest.erase(rest.begin());
+      help = true;
+    }
     if (gvm.count("directory") && !std::filesystem::is_directory(ctx.directory))
       throw Error(ErrorKind::usage, "-C " + ctx.directory + ": no such directory",
                   "pass the folder that holds fastappkit.toml (or a plugin's source folder)");
@@ -658,7 +663,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err)
         prefix = next;
       }
       if (prefix.size() == words.size() && (help || words.size() <= 1)) {
-        (help ? out : err) << "usage: fastappkit [global options] <command> [options]\n\n"
+        (help ? out : err) << "usage: fastappkit [global options] <command> [options]\n"
+                           << "       fastappkit help <command>   (its options)\n\n"
                            << group_help(prefix) << globals;
         return help ? 0 : 2;
       }

@@ -337,7 +337,22 @@ DatabaseUrl parse_database_url(std::string_view url, const fs::path& root, UrlUs
     if (!opts) {
       std::string why = err ? err : "out of memory";
       if (err) util::libpq().PQfreemem(err);
-      throw Error(ErrorKind::input, "invalid PostgreSQL URL: " + safe_parse_message(why),
+      const std::string what = safe_parse_message(why);
+      // An unknown parameter is most often a typo of a known one (sslmod for sslmode).
+      const std::string prefix = "unknown connection parameter '";
+      if (what.rfind(prefix, 0) == 0) {
+        std::vector<std::string> known{"schema"};
+        if (PQconninfoOption* d = util::libpq().PQconndefaults()) {
+          for (PQconninfoOption* o = d; o->keyword; ++o) known.emplace_back(o->keyword);
+          util::libpq().PQconninfoFree(d);
+        }
+        const std::string key = what.substr(prefix.size(), what.find('\'', prefix.size()) - prefix.size());
+        const std::string near = util::did_you_mean(key, known);
+        if (!near.empty())
+          throw Error(ErrorKind::input, "invalid PostgreSQL URL: " + what,
+                      "did you mean '" + near + "'? (libpq's connection parameters, and ?schema=)");
+      }
+      throw Error(ErrorKind::input, "invalid PostgreSQL URL: " + what,
                   "write postgresql://user:password@host:5432/dbname?param=value, percent-encoding special characters "
                   "(%40 for @, %2F for /)");
     }

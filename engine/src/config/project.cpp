@@ -166,6 +166,15 @@ ProjectConfig load_project(const fs::path& dir) {
   if (ec) root = fs::absolute(dir);
   fs::path file = root / "fastappkit.toml";
   if (!fs::is_regular_file(file)) {
+    // The message is the seed's; a project above the folder is named (it is not used: a command
+    // runs where it is asked to, as the seed documents).
+    for (fs::path up = root.parent_path(); !up.empty(); up = up.parent_path()) {
+      if (fs::is_regular_file(up / "fastappkit.toml", ec))
+        throw Error(
+            ErrorKind::input, "Configuration file not found: " + file.string(),
+            "this folder is inside the project at " + up.string() + ": run from there, or pass -C " + up.string());
+      if (up == up.root_path()) break;
+    }
     throw Error(ErrorKind::input, "Configuration file not found: " + file.string(),
                 "run from the project root, where fastappkit.toml is, or pass -C <project dir>");
   }

@@ -81,10 +81,16 @@ Conn connect(const config::DatabaseUrl& url) {
   Conn c(pq().PQconnectdb(conninfo.c_str()));
   if (!c || pq().PQstatus(c.get()) != CONNECTION_OK) {
     std::string msg = c ? trim(pq().PQerrorMessage(c.get())) : "out of memory";
+    std::string hint = "check that the server is running and that DATABASE_URL (from " + url.source +
+                       ") has the right host, port, user, password and database";
+    // The server is there and says the database is not: making it is the likely next step.
+    if (!url.database.empty() && msg.find("database \"" + url.database + "\" does not exist") != std::string::npos)
+      hint = "create it (createdb" + (url.host.empty() ? std::string() : " -h " + url.host) +
+             (url.port.empty() ? std::string() : " -p " + url.port) +
+             (url.user.empty() ? std::string() : " -U " + url.user) + " " + url.database + ", or CREATE DATABASE " +
+             sql::quote_ident(url.database) + "), or fix the database name in DATABASE_URL (from " + url.source + ")";
     throw DbError(Failure::connect, "cannot connect to PostgreSQL at " + where(url) + ": " + config::redact_text(msg),
-                  {}, {},
-                  "check that the server is running and that DATABASE_URL (from " + url.source +
-                      ") has the right host, port, user, password and database");
+                  {}, {}, hint);
   }
   pq().PQsetNoticeProcessor(
       c.get(), [](void*, const char*) {}, nullptr);

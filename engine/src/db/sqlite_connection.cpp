@@ -389,7 +389,8 @@ class SqliteConnection final : public Connection {
 
 std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode mode,
                                         std::chrono::milliseconds lock_timeout) {
-  if (mode == OpenMode::read_only && !url.is_memory() && !std::filesystem::exists(url.sqlite_path)) return nullptr;
+  // A folder that does not exist first: no run could create the file there, so a reading command
+  // does not call it a database that "does not exist yet".
   if (!url.is_memory()) {
     auto parent = std::filesystem::path(url.sqlite_path).parent_path();
     if (!parent.empty() && !std::filesystem::is_directory(parent)) {
@@ -399,6 +400,7 @@ std::unique_ptr<Connection> open_sqlite(const config::DatabaseUrl& url, OpenMode
           "create the folder or fix DATABASE_URL (from " + url.source + ")");
     }
   }
+  if (mode == OpenMode::read_only && !url.is_memory() && !std::filesystem::exists(url.sqlite_path)) return nullptr;
   // Memory statistics take a global mutex on every allocation and nothing reads them. Only
   // possible before SQLite initialises; if something initialised it already, they stay on.
   // Likewise the page cache's first bulk allocation (SQLITE_DEFAULT_PCACHE_INITSZ, 20 pages that

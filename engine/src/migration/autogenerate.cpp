@@ -583,6 +583,18 @@ std::string write_migration(const Migration& m) {
   out += "\n";
   for (const auto& op : m.upgrade) write_op(out, "upgrade", op);
   for (const auto& op : m.downgrade) write_op(out, "downgrade", op);
+  // An empty revision to fill in (migrate revision): what a step looks like, commented out.
+  if (m.upgrade.empty() && m.downgrade.empty() && m.down_revisions.size() <= 1)
+    out +=
+        "# Fill in the steps, e.g. a data fix and its reverse (every operation: docs/migrations.md):\n"
+        "#\n"
+        "# [[upgrade]]\n"
+        "# op = \"execute\"\n"
+        "# sql = \"UPDATE posts SET status = 'draft' WHERE status IS NULL\"\n"
+        "#\n"
+        "# [[downgrade]]\n"
+        "# op = \"execute\"\n"
+        "# sql = \"UPDATE posts SET status = NULL WHERE status = 'draft'\"\n";
   return out;
 }
 
