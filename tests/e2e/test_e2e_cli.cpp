@@ -151,7 +151,7 @@ TEST_SUITE("fastappkit::e2e") {
     // The build writes the same script for the package to install.
     CHECK(read_file(build_dir() / "engine" / "completion" / "fastappkit") == r.out);
 
-    CHECK(complete(script, p.root, "") == "migrate plugin core app completion");
+    CHECK(complete(script, p.root, "") == "migrate plugin core app manpage completion");
     CHECK(complete(script, p.root, "migrate up") == "upgrade");
     CHECK(complete(script, p.root, "mi") == "migrate");
     CHECK(complete(script, p.root, "migrate downgrade base --a") == "--all");

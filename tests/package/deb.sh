@@ -48,4 +48,35 @@ endif()
 message(STATUS "found fastappkit ${fastappkit_VERSION}")
 CMAKE
 cmake -S "$work/consumer" -B "$work/consumer/build" -DCMAKE_PREFIX_PATH="$work/root/usr" | grep 'found fastappkit'
+# The SDK in the package builds an example plugin out of the source tree, and the packaged
+# fastappkit loads it (its own checks: ABI, trust, models, migrations).
+src=$(cd "$(dirname "$0")/../.." && pwd)
+cp -r "$src/plugins/audit" "$work/audit"
+cmake -S "$work/audit" -B "$work/audit/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/root/usr" >/dev/null
+cmake --build "$work/audit/build" >/dev/null
+test -f "$work/audit/build/plugins/audit/plugin.toml" || { echo "the packaged SDK built no plugin"; exit 1; }
+cp -r "$src/apps-example" "$work/project"
+rm -rf "$work/project/plugins" "$work/project/app.db" "$work/project/.fastappkit"
+mkdir -p "$work/project/plugins" && cp -r "$work/audit/build/plugins/audit" "$work/project/plugins/"
+printf '[tool.fastappkit]\napps = ["apps.blog", "audit"]\n' >"$work/project/fastappkit.toml"
+"$exe" -C "$work/project" --database-url "sqlite:///$work/project/app.db" migrate all >/dev/null
+"$exe" -C "$work/project" --database-url "sqlite:///$work/project/app.db" app validate audit >/dev/null
+# A lean package (issue 33): small, its executable stripped, with the manual page, the guides,
+# and bash-completion recommended (it loads the completion script).
+size=$(stat -c %s "$deb")
+[ "$size" -lt $((8 * 1024 * 1024)) ] || { echo "the package is $size bytes (limit 8 MiB)"; exit 1; }
+if readelf -S "$exe" | grep -q '\.debug_info'; then echo "the packaged executable has debug information"; exit 1; fi
+if readelf -S "$exe" | grep -q ' \.symtab'; then echo "the packaged executable is not stripped"; exit 1; fi
+man1="$work/root/usr/share/man/man1/fastappkit.1.gz"
+test -f "$man1" || { echo "missing: /usr/share/man/man1/fastappkit.1.gz"; exit 1; }
+zcat "$man1" | grep -q '^\.TH FASTAPPKIT 1' || { echo "the manual page has no .TH line"; exit 1; }
+zcat "$man1" | grep -q 'migrate adopt' || { echo "the manual page lacks commands of the table"; exit 1; }
+if command -v man >/dev/null; then
+  MANWIDTH=80 man -l "$man1" 2>&1 | grep -q 'GLOBAL OPTIONS' || { echo "man -l cannot render the page"; exit 1; }
+fi
+for f in README.md getting-started.md models.md migrations.md cli.md plugins.md adopt.md; do
+  test -f "$work/root/usr/share/doc/fastappkit/$f" || { echo "missing: /usr/share/doc/fastappkit/$f"; exit 1; }
+done
+dpkg-deb -f "$deb" Recommends | grep -q bash-completion || { echo "Recommends lacks bash-completion"; exit 1; }
+echo "package size: $size bytes"
 echo "ok"

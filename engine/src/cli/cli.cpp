@@ -8,6 +8,7 @@
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "context.hpp"
 #include "fastappkit/config/database_url.hpp"
@@ -316,6 +317,11 @@ const std::vector<Command>& commands() {
          d.add_options()("format", po::value<std::string>(), "dot (default) or svg (needs Graphviz's dot)");
        },
        cmd_graph},
+      {{"manpage"},
+       "",
+       "print the manual page, fastappkit(1), as roff (the Debian package installs it; made from this table)",
+       nullptr,
+       cmd_manpage},
       {{"completion", "bash"},
        "",
        "print a bash completion script (source it, or install it as bash-completion/completions/fastappkit)",
@@ -365,7 +371,7 @@ const std::vector<Group>& groups() {
         {"plugin", "current"},
         {"plugin", "history"},
         {"plugin", "check"}}},
-      {"Shell", {{"completion", "bash"}}},
+      {"Shell", {{"completion", "bash"}, {"manpage"}}},
   };
   return list;
 }
@@ -557,6 +563,49 @@ std::string option_error(po::error& e) {
 constexpr char kNumberMark = '\x01';
 
 }  // namespace
+
+// roff text: a backslash doubled, a leading dot or quote kept from being read as a request.
+std::string roff(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\\' ? std::string("\\e") : c == '-' ? std::string("\\-") : std::string(1, c);
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out = "\\&" + out;
+  return out;
+}
+
+// fastappkit(1) from the command table and the global options, so it says what --help says.
+int cmd_manpage(Context& ctx) {
+  auto& o = ctx.out;
+  o << ".TH FASTAPPKIT 1 \"\" \"fastappkit " << kVersion << "\" \"User Commands\"\n"
+    << ".SH NAME\nfastappkit \\- database migrations for projects with loadable external-app plugins\n"
+    << ".SH SYNOPSIS\n.B fastappkit\n[\\fIglobal options\\fR] \\fIcommand\\fR [\\fIoptions\\fR]\n.br\n"
+    << ".B fastappkit help\n\\fIcommand\\fR\n"
+    << ".SH DESCRIPTION\nfastappkit migrates a project's SQLite or PostgreSQL database: core models and migrations, "
+       "internal apps, and external apps shipped as plugins, each with its own version table "
+       "(Alembic-compatible). Run it in the project's root folder (where fastappkit.toml is) or pass \\fB\\-C\\fR.\n";
+  o << ".SH COMMANDS\n";
+  for (const auto& g : groups()) {
+    o << ".SS " << roff(g.title) << "\n";
+    for (const auto& path : g.paths)
+      for (const auto& c : commands())
+        if (c.path == path) o << ".TP\n.B " << roff(usage_of(c)) << "\n" << roff(c.summary) << "\n";
+  }
+  std::ostringstream globals;
+  globals << global_options(ctx);
+  o << ".SH GLOBAL OPTIONS\n.nf\n";
+  std::istringstream lines(globals.str());
+  for (std::string line; std::getline(lines, line);) o << roff(line) << "\n";
+  o << ".fi\n"
+    << ".SH EXIT STATUS\n0: done. 1: the database refused or failed, a check found a difference. "
+       "2: bad usage or input (nothing was written). 130 / 143: stopped by SIGINT / SIGTERM (what was rolled back "
+       "is said).\n"
+    << ".SH ENVIRONMENT\n.TP\n.B DATABASE_URL\nthe database (also \\fB\\-\\-database\\-url\\fR, or "
+       "DATABASE_URL in the project's .env).\n.TP\n.B NO_COLOR\nno colour on a terminal.\n"
+    << ".SH FILES\n.TP\n.I fastappkit.toml\nthe project's configuration.\n.TP\n"
+       ".I /usr/share/doc/fastappkit/\nthe guides: getting-started.md, models.md, migrations.md, cli.md, "
+       "plugins.md, adopt.md and the others.\n"
+    << ".SH SEE ALSO\n.BR alembic (1)\n";
+  return 0;
+}
 
 int cmd_completion(Context& ctx) {
   ctx.out << bash_completion(global_options(ctx));

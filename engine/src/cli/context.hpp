@@ -109,6 +109,7 @@ int cmd_plugin_check(Context& ctx);
 int cmd_core_new(Context& ctx);
 int cmd_app_new(Context& ctx);
 int cmd_completion(Context& ctx);
+int cmd_manpage(Context& ctx);
 int cmd_lint(Context& ctx);
 
 // lint_commands.cpp: the dialect `migrate lint` (and makemigrations) lint for: --dialect, else

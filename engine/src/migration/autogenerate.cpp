@@ -586,7 +586,8 @@ std::string write_migration(const Migration& m) {
   // An empty revision to fill in (migrate revision): what a step looks like, commented out.
   if (m.upgrade.empty() && m.downgrade.empty() && m.down_revisions.size() <= 1)
     out +=
-        "# Fill in the steps, e.g. a data fix and its reverse (every operation: docs/migrations.md):\n"
+        "# Fill in the steps, e.g. a data fix and its reverse (every operation: migrations.md in "
+        "/usr/share/doc/fastappkit/):\n"
         "#\n"
         "# [[upgrade]]\n"
         "# op = \"execute\"\n"

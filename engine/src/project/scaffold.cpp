@@ -41,7 +41,8 @@ fs::path fresh_folder(const fs::path& parent, const std::string& name) {
 }
 
 const char* kModelsHelp =
-    "# Models: one [[tables]] entry per table (see docs/models.md). Example:\n"
+    "# Models: one [[tables]] entry per table (see models.md in /usr/share/doc/fastappkit/ once the\n"
+    "# package is installed, or docs/models.md in the source). Example:\n"
     "#\n"
     "# [[tables]]\n"
     "# name = \"posts\"\n"
