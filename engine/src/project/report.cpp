@@ -155,9 +155,8 @@ Status Workspace::status(db::Connection* conn, StatusOptions options) const {
         a.modified =
             run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).modified_since_applied(*conn, applied);
       if (conn)
-        for (const auto& [rev, n] :
-             run::Migrator(*t.graph, t.name, t.version_table, conn->dialect()).half_applied(*conn, Direction::upgrade))
-          if (std::find(a.pending.begin(), a.pending.end(), rev) != a.pending.end()) a.half_applied[rev] = n;
+        a.half_applied = run::Migrator(*t.graph, t.name, t.version_table, conn->dialect())
+                             .half_applied(*conn, Direction::upgrade, a.pending);
     } catch (const Error& e) {
       a.error = e;
     }

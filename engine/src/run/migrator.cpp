@@ -197,35 +197,47 @@ std::string progress_direction(Direction d, std::size_t n) {
 
 }  // namespace
 
-std::map<std::string, std::size_t> Migrator::half_applied(db::Connection& conn, Direction d) const {
-  std::map<std::string, std::size_t> out;
-  if (!conn.table_exists(kHistoryTable)) return out;
+std::map<std::string, Migrator::Progress> Migrator::progress_of(db::Connection& conn, Direction d,
+                                                                const std::vector<std::string>& revisions) const {
+  std::map<std::string, Progress> out;
+  if (revisions.empty() || !conn.table_exists(kHistoryTable)) return out;
+  // Only the rows of these revisions, in the order they were written.
+  const auto& traits = sql::traits(dialect_);
+  std::string in;
+  std::vector<std::string> params{label_};
+  for (const auto& r : revisions) {
+    params.push_back(r);
+    in += (in.empty() ? "" : ", ") + traits.placeholder(static_cast<int>(params.size()));
+  }
   const std::string prefix = d == Direction::upgrade ? "up:" : "down:";
-  for (const auto& r : conn.query(std::string("SELECT revision, direction FROM ") + kHistoryTable +
-                                      " WHERE app = " + sql::traits(dialect_).placeholder(1) + " ORDER BY id",
-                                  {label_})) {
+  for (const auto& r :
+       conn.query(std::string("SELECT revision, direction, checksum FROM ") + kHistoryTable +
+                      " WHERE app = " + traits.placeholder(1) + " AND revision IN (" + in + ") ORDER BY id",
+                  params)) {
     const std::string rev = r[0].value_or(""), dir = r[1].value_or("");
     if (dir.rfind(prefix, 0) == 0)
-      out[rev] = std::stoul(dir.substr(prefix.size()));
+      out[rev] = {std::stoul(dir.substr(prefix.size())), r[2].value_or("")};
     else if (dir.find(':') == std::string::npos)
       out.erase(rev);  // a whole upgrade, downgrade or adoption ends what came before it
   }
   return out;
 }
 
+std::map<std::string, std::size_t> Migrator::half_applied(db::Connection& conn, Direction d,
+                                                          const std::vector<std::string>& revisions) const {
+  std::map<std::string, std::size_t> out;
+  for (const auto& [rev, p] : progress_of(conn, d, revisions))
+    if (p.statements > 0) out[rev] = p.statements;
+  return out;
+}
+
 std::size_t Migrator::resume_point(db::Connection& conn, const Step& step) const {
   const auto& m = *step.migration;
-  auto partial = half_applied(conn, step.direction);
+  auto partial = progress_of(conn, step.direction, {m.revision});
   auto it = partial.find(m.revision);
-  if (it == partial.end() || it->second == 0) return 0;
-  const std::size_t n = it->second;
-  std::string recorded;
-  for (const auto& r : conn.query(std::string("SELECT checksum FROM ") + kHistoryTable +
-                                      " WHERE app = " + sql::traits(dialect_).placeholder(1) +
-                                      " AND revision = " + sql::traits(dialect_).placeholder(2) +
-                                      " AND direction = " + sql::traits(dialect_).placeholder(3) + " ORDER BY id",
-                                  {label_, m.revision, progress_direction(step.direction, n)}))
-    recorded = r[0].value_or("");
+  if (it == partial.end() || it->second.statements == 0) return 0;
+  const std::size_t n = it->second.statements;
+  const std::string& recorded = it->second.checksum;
   if (n <= step.statements.size() && recorded == prefix_checksum(step, n)) return n;
   std::string listing;
   for (std::size_t i = 0; i < n && i < step.statements.size(); ++i)

@@ -118,8 +118,10 @@ class Migrator {
   // transactional = false revisions an earlier run stopped in the middle of: revision -> how many
   // of its statements (a SQLite rebuild counting as the statements it stands for) are committed.
   // Read from fastappkit_history's progress rows ("up:N" / "down:N", written after each statement
-  // of such a revision; a later full row ends them). Empty without the history table.
-  std::map<std::string, std::size_t> half_applied(db::Connection& conn, migration::Direction d) const;
+  // of such a revision; a later full row ends them), for `revisions` only (no query when there
+  // are none). Empty without the history table.
+  std::map<std::string, std::size_t> half_applied(db::Connection& conn, migration::Direction d,
+                                                  const std::vector<std::string>& revisions) const;
 
   // Revisions whose file changed after they were applied or adopted (checksum in fastappkit_history).
   std::vector<std::string> modified_since_applied(db::Connection& conn, const std::set<std::string>& applied) const;
@@ -136,6 +138,14 @@ class Migrator {
   // Where a transactional = false step resumes: 0, or the statements an earlier run committed when
   // they read the same now; throws, running nothing, when they do not.
   std::size_t resume_point(db::Connection& conn, const Step& step) const;
+  // The last progress row of each of `revisions` since its last whole row: statements committed
+  // and the checksum of their text.
+  struct Progress {
+    std::size_t statements = 0;
+    std::string checksum;
+  };
+  std::map<std::string, Progress> progress_of(db::Connection& conn, migration::Direction d,
+                                              const std::vector<std::string>& revisions) const;
   // The fastappkit_history row of a step; `duration_ms` is an SQL expression.
   std::string history_insert(const migration::Migration& m, migration::Direction d,
                              const std::string& duration_ms) const;
